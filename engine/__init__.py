@@ -1,0 +1,1 @@
+"""OptiRace numerics: surfaces, optimizers and the race engine (no Qt)."""
