@@ -1,0 +1,1 @@
+"""OptiRace desktop application (PySide6 + pyqtgraph); numerics live in ``engine``."""
