@@ -1,0 +1,1 @@
+"""Data files shipped with OptiRace (installed as the package ``optirace_resources``)."""
