@@ -202,7 +202,9 @@ class Race:
         pos = np.empty(shape + (2,))
         loss = np.empty(shape)
         gn = np.empty(shape)
-        fn = K.advance_parallel if R >= PARALLEL_RACERS else K.advance
+        # A formula surface (engine.formula) brings its own copy of the race kernels.
+        Km = self.surface.kernels or K
+        fn = Km.advance_parallel if R >= PARALLEL_RACERS else Km.advance
         fn(self.surface.code, self.surface.params, self.family, self.hyper, self.sched, self.clip,
            self.noise, self.seed, snap.X, snap.G, snap.F, snap.state, snap.t, k, snap.status,
            snap.status_step, self.surface.minima, self.finish_tol, self.converge_tol, self.box,

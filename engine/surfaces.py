@@ -60,32 +60,35 @@ class BoundSurface:
     minima: np.ndarray  # (M, 2)
     f_min: float | None
     extra: dict = field(default_factory=dict)
+    # A formula surface (engine.formula) brings its own kernels: a module with fgh, grid,
+    # advance and advance_parallel used instead of the built-in ones.
+    kernels: object = None
 
     @property
     def bounded_below(self) -> bool:
         return self.f_min is not None
 
     def value(self, x, y) -> float:
-        return _f(self.code, self.params, float(x), float(y))
+        return _f(self.code, self.params, float(x), float(y), self.kernels or K)
 
     def gradient(self, x, y) -> np.ndarray:
         g = np.empty(2)
-        K.fgh(self.code, float(x), float(y), self.params, g, np.empty((2, 2)), False)
+        (self.kernels or K).fgh(self.code, float(x), float(y), self.params, g, np.empty((2, 2)), False)
         return g
 
     def hessian(self, x, y) -> np.ndarray:
         H = np.empty((2, 2))
-        K.fgh(self.code, float(x), float(y), self.params, np.empty(2), H, True)
+        (self.kernels or K).fgh(self.code, float(x), float(y), self.params, np.empty(2), H, True)
         return H
 
     def grid(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """f on the grid (len(ys), len(xs))."""
-        return K.grid(self.code, self.params, np.ascontiguousarray(xs, np.float64),
-                      np.ascontiguousarray(ys, np.float64))
+        return (self.kernels or K).grid(self.code, self.params, np.ascontiguousarray(xs, np.float64),
+                                        np.ascontiguousarray(ys, np.float64))
 
 
-def _f(code, p, x, y) -> float:
-    return float(K.fgh(code, x, y, p, np.empty(2), np.empty((2, 2)), False))
+def _f(code, p, x, y, kernels=K) -> float:
+    return float(kernels.fgh(code, x, y, p, np.empty(2), np.empty((2, 2)), False))
 
 
 def _const(*pts: Point):
