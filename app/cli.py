@@ -1,21 +1,127 @@
-"""The ``optirace`` command line (argparse); later modes add their options here."""
+"""The ``optirace`` command line: without a subcommand it opens the race window; subcommands
+(such as ``export``) are added by ``add_subcommands`` hooks in their own modules."""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from engine import optimizers as O
+from engine import surfaces as S
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(e) for e in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1920x1080, got {text!r}") from None
+    if w < 320 or h < 240:
+        raise argparse.ArgumentTypeError(f"size must be at least 320x240, got {text!r}")
+    return w, h
+
+
+def _surface(text: str) -> str:
+    if text not in S.names():
+        raise argparse.ArgumentTypeError(f"unknown surface {text!r}; known: {', '.join(S.names())}")
+    return text
+
+
+def _racers(text: str) -> list[str]:
+    ids = [e.strip() for e in text.split(",") if e.strip()]
+    bad = [e for e in ids if e not in O.names()]
+    if bad or not ids:
+        raise argparse.ArgumentTypeError(f"unknown optimizer(s) {bad or text!r}; known: {', '.join(O.names())}")
+    return ids
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="optirace", description="Optimizer race simulator for teaching deep learning.")
+    p.add_argument("--surface", type=_surface, help=f"surface id ({', '.join(S.names())})")
+    p.add_argument("--racers", type=_racers, help="comma-separated optimizer ids, e.g. sgd,momentum,adam")
+    p.add_argument("--scenario", help="open this scenario file (TOML)")
+    p.add_argument("--theme", choices=("light", "dark"), help="colour theme")
+    p.add_argument("--projector", action="store_true", help="large fonts and thick lines")
+    p.add_argument("--size", type=_size, help="window size, e.g. 1920x1080")
+    p.add_argument("--screenshot", metavar="FILE.png", help="render the window to FILE.png and exit")
+    p.add_argument("--after-steps", type=int, default=300, metavar="N",
+                   help="with --screenshot: the step to show (default 300)")
+    p.add_argument("--no-restore", action="store_true", help="ignore the saved window and scenario")
+    p.add_subparsers(dest="command", metavar="COMMAND")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    from PySide6.QtWidgets import QApplication, QLabel
+def scenario_from_args(args):
+    """The scenario the window opens with, or None to use the saved one."""
+    from engine import scenario as io
+    from engine.scenario import CLASSIC_LRS, RacerConfig, Scenario, classic_six
 
+    if args.scenario:
+        sc = io.load(args.scenario)
+    elif args.surface or args.racers or args.screenshot:
+        surface = args.surface or "beale"
+        if args.racers:
+            six = {r.optimizer: r for r in classic_six(surface if surface in CLASSIC_LRS else "beale")}
+            racers = [six.get(o) or RacerConfig(o) for o in args.racers]
+            racers = [RacerConfig(r.optimizer, dict(r.hyper)) for r in racers]
+        else:
+            racers = classic_six(surface if surface in CLASSIC_LRS else "beale")
+        sc = Scenario(surface=surface, racers=racers)
+    else:
+        return None
+    if args.theme:
+        sc.view.theme = args.theme
+    if args.projector:
+        sc.view.projector = True
+    return sc
+
+
+def run_gui(args) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from engine.scenario import ScenarioError
+
+    try:
+        sc = scenario_from_args(args)
+    except ScenarioError as e:
+        print(f"optirace: {e}", file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    w = QLabel("OptiRace")
-    w.resize(640, 400)
-    w.show()
+    app.setOrganizationName("OptiRace")
+    app.setApplicationName("OptiRace")
+    from .main_window import MainWindow
+    from .model import ScenarioModel
+
+    if sc is None and args.theme:
+        sc = None
+    model = ScenarioModel(sc) if sc is not None else None
+    shot = args.screenshot is not None
+    win = MainWindow(model, restore=not (args.no_restore or shot), warm_up=not shot)
+    if args.theme and sc is None:
+        win.model.set_view("theme", args.theme)
+    if args.size:
+        win.resize(*args.size)
+    win.show()
+    if shot:
+        return screenshot(app, win, args.screenshot, args.after_steps)
     return app.exec()
+
+
+def screenshot(app, win, path: str, steps: int) -> int:
+    """Show ``steps`` steps of the race, render the window to ``path`` and return an exit code."""
+    app.processEvents()
+    win.controller.run_to(max(0, steps))
+    for _ in range(3):
+        app.processEvents()
+    ok = win.grab().save(path)
+    win.save_settings = lambda: None  # a screenshot run leaves the user's settings alone
+    win.close()
+    if not ok:
+        print(f"optirace: could not write {path}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        return run_gui(args)
+    return args.run(args)

@@ -51,6 +51,8 @@ class ViewOptions:
     show_theory: bool = False
     show_inside_step: bool = True
     loop: bool = False
+    projector: bool = False  # fonts and lines scaled up for the back row
+    selected: int = 0  # the racer whose step the inspector and the step arrows explain
 
 
 @dataclass
@@ -149,6 +151,8 @@ class Scenario:
             raise ScenarioError(f"{where}: noise must be >= 0, got {self.noise}")
         if self.view.theme not in ("light", "dark"):
             raise ScenarioError(f"{where}: view.theme must be 'light' or 'dark', got {self.view.theme!r}")
+        if not 1 <= self.view.steps_per_frame <= 1000:
+            raise ScenarioError(f"{where}: view.steps_per_frame must be in 1..1000, got {self.view.steps_per_frame}")
         if self.view.mode not in ("2d", "3d"):
             raise ScenarioError(f"{where}: view.mode must be '2d' or '3d', got {self.view.mode!r}")
         e = self.export

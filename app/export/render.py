@@ -1,0 +1,84 @@
+"""Frame-by-frame rendering: which steps become frames (the plan), and the window's controller
+driven step by step to produce the Frame each one shows (never the wall clock)."""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+from engine.scenario import Scenario
+
+from .encoder import ExportError
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Frames at steps first, first + k, ... up to last (always included), then the last
+    frame repeated ``hold_frames`` times."""
+
+    first: int
+    last: int
+    steps_per_frame: int
+    hold_frames: int = 0
+
+    def __post_init__(self):
+        if not 0 <= self.first < self.last:
+            raise ExportError(f"the step range must satisfy 0 <= first < last, got {self.first}:{self.last}")
+        if self.steps_per_frame < 1:
+            raise ExportError(f"steps per frame must be >= 1, got {self.steps_per_frame}")
+        if self.hold_frames < 0:
+            raise ExportError(f"hold frames must be >= 0, got {self.hold_frames}")
+
+    def steps(self) -> list[int]:
+        s = list(range(self.first, self.last + 1, self.steps_per_frame))
+        if s[-1] != self.last:
+            s.append(self.last)
+        return s
+
+    @property
+    def race_frames(self) -> int:
+        return -(-(self.last - self.first) // self.steps_per_frame) + 1
+
+    @property
+    def n_frames(self) -> int:
+        return self.race_frames + self.hold_frames
+
+
+def steps_per_frame_for(first: int, last: int, fps: int, duration: float) -> int:
+    """Steps per frame so that the race (without the hold) lasts about ``duration`` seconds."""
+    if not duration > 0:
+        raise ExportError(f"the target duration must be > 0 seconds, got {duration}")
+    frames = max(2, round(duration * fps))
+    return max(1, math.ceil((last - first) / (frames - 1)))
+
+
+class FrameSource:
+    """The Frames the window would show at given steps, from the window's own controller.
+
+    Works on a copy of the scenario, so the window's race is never touched; steps must be
+    asked for in increasing order (each frame then carries the exact path since the last)."""
+
+    def __init__(self, scenario: Scenario):
+        from app.controller import RaceController
+        from app.model import ScenarioModel
+
+        sc = copy.deepcopy(scenario)
+        if not sc.enabled_racers():
+            raise ExportError("nothing to export: the scenario has no enabled racer")
+        self.model = ScenarioModel(sc)
+        self.controller = RaceController(self.model)
+        self._frame = None
+        self.controller.frame_ready.connect(self._take)
+        self.controller.set_ready()
+
+    def _take(self, frame) -> None:
+        self._frame = frame
+
+    def frame_at(self, step: int):
+        self.controller.run_to(step)
+        return self._frame
+
+    def close(self) -> None:
+        self.controller.shutdown()
+        self.controller.deleteLater()
+        self.model.deleteLater()

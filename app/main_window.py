@@ -1,0 +1,500 @@
+"""The main window: the race map in the centre, racers and surface panels on the left, the
+leaderboard, curves and step inspector on the right, playback controls below; menus File,
+View, Race and Help; geometry and the last scenario persist between runs."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QKeySequence, QPalette
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
+                               QProgressBar, QSlider, QStackedWidget, QStyleFactory, QToolBar, QWidget,
+                               QHBoxLayout)
+
+from engine import scenario as scenario_io
+from engine.scenario import ScenarioError
+
+from . import theme as themes
+from . import theory
+from .controller import RaceController
+from .model import ScenarioModel, default_scenario
+from .panels.racers import RacersPanel
+from .panels.surface import SurfacePanel
+from .settings import settings
+from .views.curves import CurvePlot
+from .views.inspector import StepInspector, velocity
+from .views.leaderboard import Leaderboard
+from .views.surface_view import SurfaceView
+from .workers import WarmUp
+
+SPEED_STEPS = 300  # resolution of the log speed slider (1 .. 1000 steps per frame)
+INSPECT_EVERY = 6  # while playing, refresh the inside-the-step arrows every few frames
+
+
+def apply_theme_to_app(theme: themes.Theme) -> None:
+    app = QApplication.instance()
+    app.setStyle(QStyleFactory.create("Fusion"))
+    pal = QPalette()
+    bg, fg, base = QColor(theme.panel), QColor(theme.foreground), QColor(theme.background)
+    for role, c in ((QPalette.Window, bg), (QPalette.WindowText, fg), (QPalette.Base, base),
+                    (QPalette.AlternateBase, bg), (QPalette.Text, fg), (QPalette.Button, bg),
+                    (QPalette.ButtonText, fg), (QPalette.ToolTipBase, base), (QPalette.ToolTipText, fg),
+                    (QPalette.Highlight, QColor("#0072B2")), (QPalette.HighlightedText, QColor("#ffffff"))):
+        pal.setColor(role, c)
+    dim = QColor(theme.foreground)
+    dim.setAlphaF(0.45)
+    for role in (QPalette.Text, QPalette.WindowText, QPalette.ButtonText):
+        pal.setColor(QPalette.Disabled, role, dim)
+    app.setPalette(pal)
+    f = QFont(app.font())
+    f.setPointSize(theme.font_pt)
+    app.setFont(f)
+
+
+def gl_available() -> tuple[bool, str]:
+    """Whether the 3-D view can run here, and if not, why."""
+    app = QApplication.instance()
+    if app.platformName() in ("offscreen", "minimal"):
+        return False, f"3-D view needs OpenGL, which the '{app.platformName()}' display platform does not provide"
+    try:
+        from PySide6.QtGui import QOffscreenSurface, QOpenGLContext
+
+        ctx = QOpenGLContext()
+        if not ctx.create():
+            return False, "3-D view needs OpenGL, and no OpenGL context could be created"
+        surf = QOffscreenSurface()
+        surf.create()
+        ok = ctx.makeCurrent(surf)
+        ctx.doneCurrent()
+        if not ok:
+            return False, "3-D view needs OpenGL, and the OpenGL context could not be used"
+        import pyqtgraph.opengl  # noqa: F401
+    except Exception as e:  # any failure of the GL stack means: no 3-D view, say why
+        return False, f"3-D view unavailable: {e}"
+    return True, ""
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, model: ScenarioModel | None = None, *, restore: bool = True, warm_up: bool = True):
+        super().__init__()
+        self.setWindowTitle("OptiRace — optimizer race")
+        self.model = model or ScenarioModel(default_scenario())
+        if restore and model is None:
+            self._restore_scenario()
+        view = self.model.scenario.view
+        self.theme = themes.get(view.theme, view.projector)
+        apply_theme_to_app(self.theme)
+        self.controller = RaceController(self.model, self)
+        self._frames = 0
+        self._gl_ok, self._gl_why = gl_available()
+        self.view3d = None
+
+        self.surface_view = SurfaceView(self.theme)
+        self.surface_view.start_picked.connect(self.model.set_start)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.surface_view)
+        self.setCentralWidget(self.stack)
+
+        self.leaderboard = Leaderboard(self.theme)
+        self.leaderboard.racer_selected.connect(self._select_enabled)
+        self.loss_plot = CurvePlot("loss", self.theme)
+        self.grad_plot = CurvePlot("grad", self.theme)
+        self.inspector = StepInspector(self.theme)
+        self.racers_panel = RacersPanel(self.model)
+        self.surface_panel = SurfacePanel(self.model)
+
+        self.docks = {}
+        self._dock("racers", "Racers", self.racers_panel, Qt.LeftDockWidgetArea)
+        self._dock("surface", "Surface", self.surface_panel, Qt.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.docks["racers"], self.docks["surface"])
+        self.docks["racers"].raise_()
+        self._dock("leaderboard", "Leaderboard", self.leaderboard, Qt.RightDockWidgetArea)
+        self._dock("loss", "Loss", self.loss_plot, Qt.RightDockWidgetArea)
+        self._dock("grad", "Gradient norm", self.grad_plot, Qt.RightDockWidgetArea)
+        self._dock("inspector", "Step inspector", self.inspector, Qt.RightDockWidgetArea)
+        self.tabifyDockWidget(self.docks["grad"], self.docks["inspector"])
+        self.docks["grad"].raise_()
+
+        self._build_actions()
+        self._build_playback_bar()
+        self._build_menus()
+        self._build_status_bar()
+
+        self.controller.frame_ready.connect(self.on_frame)
+        self.controller.playing_changed.connect(self._playing_changed)
+        self.model.view_changed.connect(self._view_changed)
+        self.model.surface_changed.connect(self._update_theory)
+        self.model.race_changed.connect(self._update_theory)
+
+        self.resize(1600, 960)
+        if restore:
+            s = settings()
+            geo = s.value("window/geometry")
+            if geo is not None:
+                self.restoreGeometry(geo)
+            state = s.value("window/state")
+            if state is not None:
+                self.restoreState(state)
+        self.warmup = None
+        if warm_up:
+            self.warmup = WarmUp(self)
+            self.warmup.progress.connect(self._warm_progress)
+            self.warmup.done.connect(self._warm_done)
+            self.progress.setVisible(True)
+            self.warmup.start()
+        else:
+            self._warm_done()
+
+    # -- construction ---------------------------------------------------------------------------
+    def _dock(self, key: str, title: str, widget: QWidget, area) -> None:
+        d = QDockWidget(title, self)
+        d.setObjectName(f"dock_{key}")
+        d.setWidget(widget)
+        self.addDockWidget(area, d)
+        self.docks[key] = d
+
+    def _act(self, text, slot=None, shortcut=None, checkable=False, tip=""):
+        a = QAction(text, self)
+        if shortcut:
+            a.setShortcut(QKeySequence(shortcut))
+            a.setShortcutContext(Qt.WindowShortcut)
+        if checkable:
+            a.setCheckable(True)
+        if slot is not None:
+            (a.toggled if checkable else a.triggered).connect(slot)
+        if tip:
+            a.setToolTip(tip)
+            a.setStatusTip(tip)
+        self.addAction(a)
+        return a
+
+    def _build_actions(self) -> None:
+        c = self.controller
+        v = self.model.scenario.view
+        self.act_play = self._act("▶  Play", c.toggle, "Space", tip="Play or pause the race (Space)")
+        self.act_step = self._act("Step ▸", lambda: c.step_by(1), "Right", tip="One step forward (Right)")
+        self.act_back = self._act("◂ Step", lambda: c.step_by(-1), "Left", tip="One step back (Left)")
+        self.act_frame = self._act("Frame ▸▸", lambda: c.step_by(self.model.scenario.view.steps_per_frame),
+                                   "Shift+Right", tip="One frame's worth of steps forward (Shift+Right)")
+        self.act_frame_back = self._act("◂◂ Frame", lambda: c.step_by(-self.model.scenario.view.steps_per_frame),
+                                        "Shift+Left", tip="One frame's worth of steps back (Shift+Left)")
+        self.act_reset = self._act("⟲  Reset", c.reset, "R", tip="Back to step 0 (R)")
+        self.act_loop = self._act("Loop", lambda on: self.model.set_view("loop", on), "L", checkable=True,
+                                  tip="Start again when every racer has stopped (L)")
+        self.act_loop.setChecked(v.loop)
+        self.act_fit = self._act("Fit domain", self.surface_view.fit_domain, "F", tip="Show the whole domain (F)")
+        self.act_fit_all = self._act("Fit trajectories", self.surface_view.fit_trajectories, "Shift+F",
+                                     tip="Show every trajectory (Shift+F)")
+        self.act_theory = self._act("Theory overlay", lambda on: self.model.set_view("show_theory", on), "T",
+                                    checkable=True, tip="Eigen-directions and stability limits on quadratic surfaces (T)")
+        self.act_theory.setChecked(v.show_theory)
+        self.act_inside = self._act("Inside the step", lambda on: self.model.set_view("show_inside_step", on), "I",
+                                    checkable=True, tip="Gradient, velocity and step arrows for the selected racer (I)")
+        self.act_inside.setChecked(v.show_inside_step)
+        self.act_projector = self._act("Projector mode", lambda on: self.model.set_view("projector", on), "Ctrl+P",
+                                       checkable=True, tip="Larger fonts and thicker lines for the back row")
+        self.act_projector.setChecked(v.projector)
+        self.theme_group = QActionGroup(self)
+        self.act_dark = self._act("Dark", lambda on: on and self.model.set_view("theme", "dark"), checkable=True)
+        self.act_light = self._act("Light", lambda on: on and self.model.set_view("theme", "light"), checkable=True)
+        for a in (self.act_dark, self.act_light):
+            self.theme_group.addAction(a)
+        (self.act_dark if v.theme == "dark" else self.act_light).setChecked(True)
+        self.act_3d = self._act("3-D view", lambda on: self.model.set_view("mode", "3d" if on else "2d"), "3",
+                                checkable=True, tip="Switch between the map and a 3-D view of the surface (3)")
+        if not self._gl_ok:
+            self.act_3d.setEnabled(False)
+            self.act_3d.setToolTip(self._gl_why)
+            self.act_3d.setStatusTip(self._gl_why)
+        self.act_open = self._act("Open scenario…", self.open_scenario, "Ctrl+O")
+        self.act_save = self._act("Save scenario…", self.save_scenario, "Ctrl+S")
+        self.act_image = self._act("Save image…", self.save_image, "Ctrl+Shift+S")
+        self.act_quit = self._act("Quit", self.close, "Ctrl+Q")
+        self.act_classic = self._act("Classic six", lambda: self.model.preset("classic"))
+        self.act_all = self._act("All optimizers", lambda: self.model.preset("all"))
+
+    def _build_playback_bar(self) -> None:
+        tb = QToolBar("Playback")
+        tb.setObjectName("toolbar_playback")
+        tb.setMovable(False)
+        for a in (self.act_reset, self.act_frame_back, self.act_back, self.act_play, self.act_step, self.act_frame,
+                  self.act_loop):
+            tb.addAction(a)
+        tb.addSeparator()
+        speed = QWidget()
+        lay = QHBoxLayout(speed)
+        lay.setContentsMargins(6, 0, 6, 0)
+        lay.addWidget(QLabel("Speed"))
+        self.speed = QSlider(Qt.Horizontal)
+        self.speed.setRange(0, SPEED_STEPS)
+        self.speed.setFixedWidth(220)
+        self.speed.setToolTip("Steps per frame, from 1 to 1,000 (logarithmic)")
+        self.speed.valueChanged.connect(self._speed_moved)
+        lay.addWidget(self.speed)
+        self.speed_label = QLabel()
+        self.speed_label.setMinimumWidth(130)
+        lay.addWidget(self.speed_label)
+        tb.addWidget(speed)
+        tb.addSeparator()
+        timeline = QWidget()
+        lay = QHBoxLayout(timeline)
+        lay.setContentsMargins(6, 0, 6, 0)
+        lay.addWidget(QLabel("Step"))
+        self.timeline = QSlider(Qt.Horizontal)
+        self.timeline.setRange(0, 0)
+        self.timeline.setToolTip("Drag to any computed step")
+        self.timeline.valueChanged.connect(self._timeline_moved)
+        lay.addWidget(self.timeline, 1)
+        self.step_label = QLabel("0")
+        self.step_label.setMinimumWidth(190)
+        lay.addWidget(self.step_label)
+        tb.addWidget(timeline)
+        self.addToolBar(Qt.BottomToolBarArea, tb)
+        self.playback_bar = tb
+        self._show_speed()
+
+        top = QToolBar("View")
+        top.setObjectName("toolbar_view")
+        top.setMovable(False)
+        for a in (self.act_fit, self.act_fit_all, self.act_inside, self.act_theory, self.act_3d, self.act_projector):
+            top.addAction(a)
+        self.addToolBar(Qt.TopToolBarArea, top)
+        self.view_bar = top
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        for a in (self.act_open, self.act_save, self.act_image):
+            f.addAction(a)
+        f.addSeparator()
+        f.addAction(self.act_quit)
+        self.file_menu = f
+        v = mb.addMenu("&View")
+        tm = v.addMenu("Theme")
+        tm.addAction(self.act_dark)
+        tm.addAction(self.act_light)
+        for a in (self.act_projector, self.act_3d, self.act_fit, self.act_fit_all, self.act_inside, self.act_theory):
+            v.addAction(a)
+        v.addSeparator()
+        for d in self.docks.values():
+            v.addAction(d.toggleViewAction())
+        r = mb.addMenu("&Race")
+        for a in (self.act_play, self.act_step, self.act_back, self.act_frame, self.act_frame_back, self.act_reset,
+                  self.act_loop):
+            r.addAction(a)
+        r.addSeparator()
+        r.addAction(self.act_classic)
+        r.addAction(self.act_all)
+        h = mb.addMenu("&Help")
+        h.addAction(self._act("Keyboard shortcuts", self._show_keys, "F1"))
+        h.addAction(self._act("About OptiRace", self._about))
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.status_step = QLabel()
+        sb.addPermanentWidget(self.status_step)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.progress.setFormat("Preparing the engine… %p%")
+        self.progress.setVisible(False)
+        sb.addPermanentWidget(self.progress)
+        sb.showMessage("Space: play / pause   ←/→: step   R: reset   click the map: move the start")
+
+    # -- warm-up --------------------------------------------------------------------------------
+    def _warm_progress(self, i: int, n: int) -> None:
+        self.progress.setRange(0, n)
+        self.progress.setValue(i)
+
+    def _warm_done(self) -> None:
+        self.progress.setVisible(False)
+        self.controller.set_ready()
+        self._update_theory()
+
+    # -- frames ---------------------------------------------------------------------------------
+    def on_frame(self, frame) -> None:
+        self._frames += 1
+        self.surface_view.set_frame(frame)
+        if self.view3d is not None and self.stack.currentWidget() is self.view3d:
+            self.view3d.set_frame(frame)
+        self.leaderboard.set_frame(frame)
+        # The curves follow every frame when paused; while playing, every other frame is enough.
+        if not self.controller.playing or self._frames % 2 == 0 or frame.tail is None:
+            self.loss_plot.set_frame(frame)
+            self.grad_plot.set_frame(frame)
+        with QSignalBlocker(self.timeline):
+            self.timeline.setRange(0, frame.computed)
+            self.timeline.setValue(frame.step)
+        self.step_label.setText(f"{frame.step:,} / {frame.computed:,}")
+        if not self.controller.playing or self._frames % INSPECT_EVERY == 0 or frame.tail is None:
+            self._update_inside_step()
+
+    def _selected_enabled(self) -> int | None:
+        sel = self.model.scenario.view.selected
+        idx = self.model.enabled_indices()
+        return idx.index(sel) if sel in idx else None
+
+    def _select_enabled(self, r: int) -> None:
+        self.model.set_view("selected", self.controller.model_index(r))
+
+    def _update_inside_step(self) -> None:
+        r = self._selected_enabled()
+        e = self.controller.explain(r) if r is not None else None
+        if e is not None:
+            e = {**e, "velocity": velocity(e)}
+            spec = self.controller.racer_spec(r)
+            self.inspector.set_explained(e, spec, self.controller.frame.looks[r].color)
+        else:
+            self.inspector.set_explained(None, None)
+        self.surface_view.set_inside_step(e if self.model.scenario.view.show_inside_step else None)
+
+    def _update_theory(self) -> None:
+        sc = self.model.scenario
+        f = self.controller.frame
+        q = theory.analyse(f.surface) if (f is not None and sc.view.show_theory) else None
+        if q is None:
+            self.surface_view.set_theory(None)
+            self.racers_panel.set_lr_marks([])
+            return
+        text = theory.describe(q)
+        sel = sc.view.selected
+        marks = []
+        if 0 <= sel < len(sc.racers) and q.lam_max > 0:
+            from engine import optimizers as O
+
+            spec = O.spec(sc.racers[sel].optimizer)
+            if spec.stability is not None:
+                limit = spec.stability(q.lam_max, {**spec.defaults(), **sc.racers[sel].hyper})
+                marks.append((limit, "#D55E00"))
+                text += f"\n{sc.racers[sel].label or spec.name}: stable for lr < {limit:.3g}"
+            else:
+                text += f"\n{spec.name}: no fixed stability limit (adaptive step)"
+            if q.lam_min > 0:
+                marks.append((q.best_gd() if not sc.racers[sel].hyper.get("momentum", spec.defaults().get("momentum", 0))
+                              else q.best_momentum()[1], "#009E73"))
+        self.surface_view.set_theory(q.lines, text)
+        self.racers_panel.set_lr_marks(marks)
+
+    # -- controls -------------------------------------------------------------------------------
+    def _speed_moved(self, pos: int) -> None:
+        spf = max(1, min(1000, round(10 ** (3 * pos / SPEED_STEPS))))
+        self.model.set_view("steps_per_frame", spf)
+
+    def _show_speed(self) -> None:
+        spf = self.model.scenario.view.steps_per_frame
+        with QSignalBlocker(self.speed):
+            self.speed.setValue(round(SPEED_STEPS * math.log10(max(spf, 1)) / 3))
+        self.speed_label.setText(f"{spf} step{'s' if spf > 1 else ''}/frame")
+
+    def _timeline_moved(self, value: int) -> None:
+        self.controller.seek(value)
+
+    def _playing_changed(self, playing: bool) -> None:
+        self.act_play.setText("❚❚  Pause" if playing else "▶  Play")
+
+    def _view_changed(self, name: str) -> None:
+        v = self.model.scenario.view
+        if name in ("theme", "projector"):
+            self.theme = themes.get(v.theme, v.projector)
+            apply_theme_to_app(self.theme)
+            for w in (self.surface_view, self.leaderboard, self.loss_plot, self.grad_plot, self.inspector):
+                w.set_theme(self.theme)
+            if self.view3d is not None:
+                self.view3d.set_theme(self.theme)
+            with QSignalBlocker(self.act_projector):
+                self.act_projector.setChecked(v.projector)
+            (self.act_dark if v.theme == "dark" else self.act_light).setChecked(True)
+        elif name == "steps_per_frame":
+            self._show_speed()
+        elif name == "loop":
+            with QSignalBlocker(self.act_loop):
+                self.act_loop.setChecked(v.loop)
+        elif name == "show_theory":
+            with QSignalBlocker(self.act_theory):
+                self.act_theory.setChecked(v.show_theory)
+            self._update_theory()
+        elif name == "show_inside_step":
+            with QSignalBlocker(self.act_inside):
+                self.act_inside.setChecked(v.show_inside_step)
+            self._update_inside_step()
+        elif name == "selected":
+            self._update_inside_step()
+            self._update_theory()
+        elif name == "mode":
+            self._set_mode(v.mode)
+
+    def _set_mode(self, mode: str) -> None:
+        if mode == "3d" and self._gl_ok:
+            if self.view3d is None:
+                from .views.surface3d import Surface3DView
+
+                self.view3d = Surface3DView(self.theme)
+                self.stack.addWidget(self.view3d)
+            self.stack.setCurrentWidget(self.view3d)
+            if self.controller.frame is not None:
+                self.view3d.set_frame(self.controller.frame)
+        else:
+            self.stack.setCurrentWidget(self.surface_view)
+        with QSignalBlocker(self.act_3d):
+            self.act_3d.setChecked(self.stack.currentWidget() is not self.surface_view)
+
+    # -- files ----------------------------------------------------------------------------------
+    def open_scenario(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open scenario", "", "OptiRace scenario (*.toml)")
+        if path:
+            self.load_scenario(path)
+
+    def load_scenario(self, path: str) -> bool:
+        try:
+            sc = scenario_io.load(path)
+        except ScenarioError as e:
+            QMessageBox.warning(self, "Cannot open scenario", str(e))
+            return False
+        self.model.load(sc)
+        return True
+
+    def save_scenario(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save scenario", "race.toml", "OptiRace scenario (*.toml)")
+        if path:
+            try:
+                scenario_io.save(self.model.scenario, path)
+            except (ScenarioError, OSError) as e:
+                QMessageBox.warning(self, "Cannot save scenario", str(e))
+
+    def save_image(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save image", "race.png", "PNG image (*.png)")
+        if path and not self.stack.currentWidget().grab().save(path):
+            QMessageBox.warning(self, "Cannot save image", f"Could not write {path}")
+
+    def _show_keys(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", "\n".join(
+            f"{a.shortcut().toString():>12}   {a.text().strip('▶❚⟲◂▸ ')}" for a in self.actions() if not a.shortcut().isEmpty()))
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About OptiRace", "<h3>OptiRace</h3><p>Optimizers race on loss surfaces: "
+                          "a simulator for teaching deep learning.</p>")
+
+    # -- persistence ----------------------------------------------------------------------------
+    def _restore_scenario(self) -> None:
+        text = settings().value("scenario/last")
+        if not text:
+            return
+        try:
+            self.model.scenario = scenario_io.loads(str(text), "saved settings")
+        except ScenarioError:
+            self.model.scenario = default_scenario()
+
+    def save_settings(self) -> None:
+        s = settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("scenario/last", scenario_io.dumps(self.model.scenario))
+        s.sync()
+
+    def closeEvent(self, ev) -> None:
+        self.controller.shutdown()
+        if self.warmup is not None and self.warmup.isRunning():
+            self.warmup.requestInterruption()
+            self.warmup.wait()
+        self.save_settings()
+        super().closeEvent(ev)

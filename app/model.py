@@ -1,0 +1,174 @@
+"""The app model: the engine's Scenario wrapped with Qt signals, the one place widgets write to.
+
+Every edit goes through a method here; ``race_changed`` means the race must be rebuilt,
+``racers_changed`` that the racer list itself changed, ``view_changed(name)`` a view option.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+from PySide6.QtCore import QObject, Signal
+
+from engine import optimizers as O
+from engine import surfaces as S
+from engine.scenario import CLASSIC_LRS, PALETTE, RacerConfig, Scenario, classic_six
+
+
+class ScenarioModel(QObject):
+    race_changed = Signal()
+    racers_changed = Signal()
+    surface_changed = Signal()
+    view_changed = Signal(str)
+
+    def __init__(self, scenario: Scenario | None = None, parent=None):
+        super().__init__(parent)
+        self.scenario = scenario or default_scenario()
+
+    # -- whole scenario -----------------------------------------------------------------------
+    def load(self, scenario: Scenario) -> None:
+        scenario.validate()
+        self.scenario = scenario
+        self.surface_changed.emit()
+        self.racers_changed.emit()
+        self.race_changed.emit()
+        for name in ("theme", "mode", "steps_per_frame", "show_theory", "show_inside_step", "loop",
+                     "projector", "selected"):
+            self.view_changed.emit(name)
+
+    def snapshot(self) -> Scenario:
+        return copy.deepcopy(self.scenario)
+
+    # -- surface ------------------------------------------------------------------------------
+    def set_surface(self, surface_id: str) -> None:
+        S.get(surface_id)  # raises with the list of known ids
+        if surface_id == self.scenario.surface and not self.scenario.formula:
+            return
+        self.scenario.surface = surface_id
+        self.scenario.surface_params = {}
+        self.scenario.formula = {}
+        self.scenario.start = None
+        self.surface_changed.emit()
+        self.race_changed.emit()
+
+    def set_surface_param(self, name: str, value) -> None:
+        params = {**self.scenario.surface_params, name: value}
+        S.bind(self.scenario.surface, params)  # validates the range before the model changes
+        self.scenario.surface_params = params
+        self.surface_changed.emit()
+        self.race_changed.emit()
+
+    def set_start(self, x: float, y: float) -> None:
+        self.scenario.start = (float(x), float(y))
+        self.race_changed.emit()
+
+    def reset_start(self) -> None:
+        self.scenario.start = None
+        self.race_changed.emit()
+
+    def set_noise(self, noise: float) -> None:
+        if noise < 0:
+            raise ValueError(f"gradient noise must be >= 0, got {noise}")
+        self.scenario.noise = float(noise)
+        self.race_changed.emit()
+
+    # -- racers -------------------------------------------------------------------------------
+    def add_racer(self, optimizer: str, hyper: dict | None = None, label: str = "") -> int:
+        spec = O.spec(optimizer)
+        spec.pack(hyper or {})
+        i = len(self.scenario.racers)
+        used = {r.color for r in self.scenario.racers}
+        color = next((c for c in PALETTE if c not in used), PALETTE[i % len(PALETTE)])
+        self.scenario.racers.append(RacerConfig(optimizer, dict(hyper or {}), label=label, color=color))
+        self.racers_changed.emit()
+        self.race_changed.emit()
+        return i
+
+    def remove_racer(self, i: int) -> None:
+        del self.scenario.racers[i]
+        sel = self.scenario.view.selected
+        if sel >= len(self.scenario.racers):
+            self.scenario.view.selected = max(len(self.scenario.racers) - 1, 0)
+            self.view_changed.emit("selected")
+        self.racers_changed.emit()
+        self.race_changed.emit()
+
+    def set_racers(self, racers: list[RacerConfig]) -> None:
+        self.scenario.racers = list(racers)
+        self.scenario.view.selected = 0
+        self.racers_changed.emit()
+        self.race_changed.emit()
+        self.view_changed.emit("selected")
+
+    def preset(self, name: str) -> None:
+        """'classic' (the classic six, tuned for the surface) or 'all' (every optimizer)."""
+        if name == "classic":
+            self.set_racers(classic_six(self.scenario.surface if self.scenario.surface in CLASSIC_LRS else "beale"))
+        elif name == "all":
+            self.set_racers([RacerConfig(o, color=PALETTE[i % len(PALETTE)]) for i, o in enumerate(O.names())])
+        else:
+            raise ValueError(f"unknown preset {name!r}; known: classic, all")
+
+    def set_optimizer(self, i: int, optimizer: str) -> None:
+        spec = O.spec(optimizer)
+        r = self.scenario.racers[i]
+        # Keep the learning rate when it is valid for the new optimizer; other settings reset.
+        keep = {k: v for k, v in r.hyper.items() if k == "lr"}
+        try:
+            spec.pack(keep)
+        except ValueError:
+            keep = {}
+        self.scenario.racers[i] = replace(r, optimizer=optimizer, hyper=keep)
+        self.racers_changed.emit()
+        self.race_changed.emit()
+
+    def set_hyper(self, i: int, name: str, value) -> None:
+        r = self.scenario.racers[i]
+        hyper = {**r.hyper, name: value}
+        O.spec(r.optimizer).pack(hyper)  # raises a clear ValueError before the model changes
+        r.hyper = hyper
+        self.race_changed.emit()
+
+    def set_schedule(self, i: int, schedule: dict) -> None:
+        self.scenario.racers[i].schedule = dict(schedule)
+        self.race_changed.emit()
+
+    def set_clip(self, i: int, clip: dict) -> None:
+        self.scenario.racers[i].clip = dict(clip)
+        self.race_changed.emit()
+
+    def set_enabled(self, i: int, enabled: bool) -> None:
+        if self.scenario.racers[i].enabled == enabled:
+            return
+        self.scenario.racers[i].enabled = bool(enabled)
+        self.racers_changed.emit()
+        self.race_changed.emit()
+
+    def set_color(self, i: int, color: str) -> None:
+        self.scenario.racers[i].color = color
+        self.racers_changed.emit()
+
+    def set_label(self, i: int, label: str) -> None:
+        self.scenario.racers[i].label = label
+        self.racers_changed.emit()
+
+    # -- view options -------------------------------------------------------------------------
+    def set_view(self, name: str, value) -> None:
+        view = self.scenario.view
+        if not hasattr(view, name):
+            raise AttributeError(f"unknown view option {name!r}")
+        if getattr(view, name) == value:
+            return
+        setattr(view, name, type(getattr(view, name))(value))
+        self.view_changed.emit(name)
+
+    # -- derived ------------------------------------------------------------------------------
+    def racer_names(self) -> list[str]:
+        return [r.label or O.spec(r.optimizer).name for r in self.scenario.racers]
+
+    def enabled_indices(self) -> list[int]:
+        return [i for i, r in enumerate(self.scenario.racers) if r.enabled]
+
+
+def default_scenario() -> Scenario:
+    return Scenario(surface="beale", racers=classic_six("beale"))

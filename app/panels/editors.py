@@ -1,0 +1,159 @@
+"""Widgets built from a spec's ``Hyper``: a float gets a (log-)slider and a number box, a bool
+a check box, a pair two number boxes.  Values go out through ``changed(name, value)``."""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QDoubleSpinBox, QHBoxLayout, QSlider,
+                               QStyle, QStyleOptionSlider, QWidget)
+
+from engine.specs import Hyper
+
+STEPS = 1000  # slider resolution
+
+
+class SciSpinBox(QDoubleSpinBox):
+    """A number box that shows 3e-05 rather than 0.000030, and steps by ~10% on log ranges."""
+
+    def __init__(self, lo: float, hi: float, log: bool, parent=None):
+        super().__init__(parent)
+        self.setDecimals(12)
+        self.setRange(lo, hi)
+        self.log = log
+        self.setKeyboardTracking(False)
+        self.setStepType(QAbstractSpinBox.AdaptiveDecimalStepType)
+        self.setMinimumWidth(90)
+
+    def textFromValue(self, v: float) -> str:
+        return f"{v:.4g}"
+
+    def valueFromText(self, text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text, pos):
+        from PySide6.QtGui import QValidator
+        try:
+            v = float(text)
+        except ValueError:
+            return QValidator.Intermediate, text, pos
+        return (QValidator.Acceptable if self.minimum() <= v <= self.maximum() else QValidator.Intermediate), text, pos
+
+
+class MarkedSlider(QSlider):
+    """A horizontal slider with coloured tick marks (e.g. stability limits, the best lr)."""
+
+    def __init__(self, parent=None):
+        super().__init__(Qt.Horizontal, parent)
+        self.marks: list[tuple[int, str]] = []
+
+    def set_marks(self, marks: list[tuple[int, str]]) -> None:
+        self.marks = marks
+        self.update()
+
+    def paintEvent(self, ev) -> None:
+        super().paintEvent(ev)
+        if not self.marks:
+            return
+        opt = QStyleOptionSlider()
+        self.initStyleOption(opt)
+        groove = self.style().subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderGroove, self)
+        p = QPainter(self)
+        for pos, color in self.marks:
+            x = groove.left() + (groove.width() - 1) * (pos - self.minimum()) / max(self.maximum() - self.minimum(), 1)
+            p.setPen(QPen(QColor(color), 3))
+            p.drawLine(int(x), 0, int(x), self.height())
+        p.end()
+
+
+class HyperEditor(QWidget):
+    changed = Signal(str, object)
+
+    def __init__(self, hyper: Hyper, parent=None):
+        super().__init__(parent)
+        self.hyper = hyper
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        h = hyper
+        self.slider = None
+        if h.kind == "bool":
+            self.box = QCheckBox()
+            self.box.toggled.connect(lambda v: self.changed.emit(h.name, bool(v)))
+            lay.addWidget(self.box)
+            lay.addStretch(1)
+        elif h.kind == "pair":
+            self.boxes = [SciSpinBox(h.lo, h.hi, h.log), SciSpinBox(h.lo, h.hi, h.log)]
+            for b in self.boxes:
+                b.valueChanged.connect(self._pair_changed)
+                lay.addWidget(b)
+        else:
+            self.slider = MarkedSlider()
+            self.slider.setRange(0, STEPS)
+            self.box = SciSpinBox(h.lo, h.hi, h.log)
+            self.slider.valueChanged.connect(self._slider_moved)
+            self.box.valueChanged.connect(self._box_changed)
+            lay.addWidget(self.slider, 3)
+            lay.addWidget(self.box, 1)
+        self.setToolTip(h.help or h.name)
+
+    # Slider position <-> value: logarithmic when the spec says so (learning rates).
+    def to_pos(self, v: float) -> int:
+        h = self.hyper
+        lo = max(h.lo, h.hi * 1e-12) if h.log else h.lo
+        if h.log:
+            v = min(max(v, lo), h.hi)
+            return round(STEPS * (math.log(v) - math.log(lo)) / (math.log(h.hi) - math.log(lo)))
+        return round(STEPS * (v - h.lo) / (h.hi - h.lo)) if h.hi > h.lo else 0
+
+    def to_value(self, pos: int) -> float:
+        h = self.hyper
+        if h.log:
+            lo = max(h.lo, h.hi * 1e-12)
+            v = math.exp(math.log(lo) + (math.log(h.hi) - math.log(lo)) * pos / STEPS)
+            return float(f"{v:.3g}")
+        return float(f"{h.lo + (h.hi - h.lo) * pos / STEPS:.4g}")
+
+    def _slider_moved(self, pos: int) -> None:
+        v = self.to_value(pos)
+        with QSignalBlocker(self.box):
+            self.box.setValue(v)
+        self.changed.emit(self.hyper.name, v)
+
+    def _box_changed(self, v: float) -> None:
+        with QSignalBlocker(self.slider):
+            self.slider.setValue(self.to_pos(v))
+        self.changed.emit(self.hyper.name, float(v))
+
+    def _pair_changed(self, *_):
+        self.changed.emit(self.hyper.name, (self.boxes[0].value(), self.boxes[1].value()))
+
+    def set_value(self, v) -> None:
+        """Show v without emitting ``changed`` (model -> widget)."""
+        h = self.hyper
+        if h.kind == "bool":
+            with QSignalBlocker(self.box):
+                self.box.setChecked(bool(v))
+        elif h.kind == "pair":
+            for b, e in zip(self.boxes, v):
+                with QSignalBlocker(b):
+                    b.setValue(float(e))
+        else:
+            with QSignalBlocker(self.box), QSignalBlocker(self.slider):
+                self.box.setValue(float(v))
+                self.slider.setValue(self.to_pos(float(v)))
+
+    def value(self):
+        h = self.hyper
+        if h.kind == "bool":
+            return self.box.isChecked()
+        if h.kind == "pair":
+            return (self.boxes[0].value(), self.boxes[1].value())
+        return self.box.value()
+
+    def set_marks(self, marks: list[tuple[float, str]]) -> None:
+        if self.slider is not None:
+            self.slider.set_marks([(self.to_pos(v), c) for v, c in marks])

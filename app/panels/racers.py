@@ -1,0 +1,231 @@
+"""The racers panel: the list of racers (enable, recolour, add, remove, presets) and an editor
+for the selected one built from its optimizer spec (every hyperparameter, schedule, clipping)."""
+from __future__ import annotations
+
+from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtGui import QAction, QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (QColorDialog, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QListWidget, QListWidgetItem, QMenu, QPushButton, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from engine import optimizers as O
+from engine.race import CLIPS, SCHEDULES
+from engine.specs import Hyper
+
+from ..model import ScenarioModel
+from .editors import HyperEditor
+
+SCHEDULE_FIELDS = (Hyper("gamma", 0.5, 1e-4, 1.0, help="multiplier (step, exponential)"),
+                   Hyper("every", 100.0, 1.0, 1e6, log=True, help="steps between drops / cosine length"),
+                   Hyper("floor", 0.0, 0.0, 1.0, help="final factor of the cosine schedule"),
+                   Hyper("warmup", 0.0, 0.0, 10000.0, help="linear warm-up steps"))
+
+
+def swatch(color: str, size: int = 18) -> QIcon:
+    pm = QPixmap(size, size)
+    pm.fill(QColor(color))
+    return QIcon(pm)
+
+
+class RacersPanel(QWidget):
+    def __init__(self, model: ScenarioModel, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.editors: dict[str, HyperEditor] = {}
+        lay = QVBoxLayout(self)
+        self.list = QListWidget()
+        self.list.setMinimumHeight(150)
+        self.list.currentRowChanged.connect(self._row_changed)
+        self.list.itemChanged.connect(self._item_changed)
+        lay.addWidget(self.list, 2)
+
+        buttons = QHBoxLayout()
+        self.add_button = QToolButton()
+        self.add_button.setText("Add ▾")
+        self.add_button.setPopupMode(QToolButton.InstantPopup)
+        menu = QMenu(self.add_button)
+        for oid in O.names():
+            spec = O.spec(oid)
+            act = QAction(spec.name, menu)
+            act.setToolTip(f"{spec.caption}\n{spec.citation}")
+            act.triggered.connect(lambda _=False, o=oid: self.model.add_racer(o))
+            menu.addAction(act)
+        menu.setToolTipsVisible(True)
+        self.add_button.setMenu(menu)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(self._remove)
+        self.classic_button = QPushButton("Classic six")
+        self.classic_button.setToolTip("SGD, momentum, Nesterov, AdaGrad, RMSprop and Adam")
+        self.classic_button.clicked.connect(lambda: self.model.preset("classic"))
+        self.all_button = QPushButton("All")
+        self.all_button.setToolTip("Every optimizer in the registry at its default settings")
+        self.all_button.clicked.connect(lambda: self.model.preset("all"))
+        for b in (self.add_button, self.remove_button, self.classic_button, self.all_button):
+            buttons.addWidget(b)
+        lay.addLayout(buttons)
+
+        self.editor_box = QGroupBox("Selected racer")
+        form = QFormLayout(self.editor_box)
+        self.optimizer = QComboBox()
+        for oid in O.names():
+            self.optimizer.addItem(O.spec(oid).name, oid)
+        self.optimizer.currentIndexChanged.connect(self._optimizer_changed)
+        form.addRow("Optimizer", self.optimizer)
+        self.label = QLineEdit()
+        self.label.setPlaceholderText("(optimizer name)")
+        self.label.editingFinished.connect(lambda: self._with_row(lambda i: self.model.set_label(i, self.label.text())))
+        form.addRow("Label", self.label)
+        self.color = QPushButton("Colour…")
+        self.color.clicked.connect(self._pick_color)
+        form.addRow("Colour", self.color)
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        form.addRow(self.caption)
+        self.hyper_form = QFormLayout()
+        form.addRow(self.hyper_form)
+        self.schedule = QComboBox()
+        self.schedule.addItems(list(SCHEDULES))
+        self.schedule.currentTextChanged.connect(self._schedule_changed)
+        form.addRow("LR schedule", self.schedule)
+        self.sched_editors = {}
+        for h in SCHEDULE_FIELDS:
+            ed = HyperEditor(h)
+            ed.changed.connect(lambda *_: self._schedule_changed())
+            self.sched_editors[h.name] = ed
+            form.addRow(f"  {h.name}", ed)
+        self.clip = QComboBox()
+        self.clip.addItems(list(CLIPS))
+        self.clip.currentTextChanged.connect(self._clip_changed)
+        form.addRow("Clipping", self.clip)
+        self.clip_threshold = HyperEditor(Hyper("threshold", 1.0, 1e-3, 1e3, log=True, help="clip threshold"))
+        self.clip_threshold.changed.connect(lambda *_: self._clip_changed())
+        form.addRow("  threshold", self.clip_threshold)
+        lay.addWidget(self.editor_box, 5)
+
+        noise_row = QFormLayout()
+        self.noise = HyperEditor(Hyper("noise", 0.0, 0.0, 10.0, help="std of Gaussian noise added to every gradient (SGD's mini-batch noise)"))
+        self.noise.changed.connect(lambda _n, v: self.model.set_noise(float(v)))
+        noise_row.addRow("Gradient noise", self.noise)
+        lay.addLayout(noise_row)
+
+        model.racers_changed.connect(self.refresh_list)
+        model.race_changed.connect(self.refresh_editor)
+        model.view_changed.connect(self._view_changed)
+        self._built_for = None
+        self.refresh_list()
+
+    # -- model -> widgets -----------------------------------------------------------------------
+    def refresh_list(self) -> None:
+        sc = self.model.scenario
+        names = self.model.racer_names()
+        with QSignalBlocker(self.list):
+            self.list.clear()
+            for i, r in enumerate(sc.racers):
+                it = QListWidgetItem(swatch(sc.color_of(i)), names[i])
+                it.setFlags(it.flags() | Qt.ItemIsUserCheckable)
+                it.setCheckState(Qt.Checked if r.enabled else Qt.Unchecked)
+                it.setToolTip(O.spec(r.optimizer).caption)
+                self.list.addItem(it)
+            sel = min(sc.view.selected, len(sc.racers) - 1)
+            self.list.setCurrentRow(sel)
+        self.remove_button.setEnabled(bool(sc.racers))
+        self._built_for = None
+        self.refresh_editor()
+
+    def refresh_editor(self) -> None:
+        sc = self.model.scenario
+        i = self.list.currentRow()
+        self.editor_box.setEnabled(0 <= i < len(sc.racers))
+        self.noise.set_value(sc.noise)
+        if not 0 <= i < len(sc.racers):
+            return
+        r = sc.racers[i]
+        spec = O.spec(r.optimizer)
+        with QSignalBlocker(self.optimizer):
+            self.optimizer.setCurrentIndex(self.optimizer.findData(r.optimizer))
+        self.label.setText(r.label)
+        self.caption.setText(f"<i>{spec.caption}</i><br><small>{spec.citation}</small>")
+        self.editor_box.setTitle(f"Selected racer: {self.model.racer_names()[i]}")
+        if self._built_for != (i, r.optimizer):
+            self._build_hyper(spec)
+            self._built_for = (i, r.optimizer)
+        values = {**spec.defaults(), **r.hyper}
+        for name, ed in self.editors.items():
+            ed.set_value(values[name])
+        with QSignalBlocker(self.schedule):
+            self.schedule.setCurrentText(r.schedule.get("kind", "constant"))
+        for name, ed in self.sched_editors.items():
+            ed.set_value(r.schedule.get(name, next(h.default for h in SCHEDULE_FIELDS if h.name == name)))
+        with QSignalBlocker(self.clip):
+            self.clip.setCurrentText(r.clip.get("mode", "none"))
+        self.clip_threshold.set_value(r.clip.get("threshold", 1.0))
+
+    def _build_hyper(self, spec) -> None:
+        while self.hyper_form.rowCount():
+            self.hyper_form.removeRow(0)
+        self.editors = {}
+        for h in spec.hyper:
+            ed = HyperEditor(h)
+            ed.setToolTip(f"{h.help or h.name}\n{spec.caption}\n{spec.citation}")
+            ed.changed.connect(self._hyper_changed)
+            self.editors[h.name] = ed
+            self.hyper_form.addRow(h.name, ed)
+
+    def _view_changed(self, name: str) -> None:
+        if name == "selected":
+            sel = self.model.scenario.view.selected
+            if sel != self.list.currentRow() and sel < self.list.count():
+                self.list.setCurrentRow(sel)
+
+    def set_lr_marks(self, marks: list[tuple[float, str]]) -> None:
+        """Theory marks (stability limit, best lr) on the selected racer's learning-rate slider."""
+        if "lr" in self.editors:
+            self.editors["lr"].set_marks(marks)
+
+    # -- widgets -> model -----------------------------------------------------------------------
+    def _with_row(self, fn) -> None:
+        i = self.list.currentRow()
+        if 0 <= i < len(self.model.scenario.racers):
+            fn(i)
+
+    def _row_changed(self, row: int) -> None:
+        if row >= 0:
+            self.model.set_view("selected", row)
+        self.refresh_editor()
+
+    def _item_changed(self, item: QListWidgetItem) -> None:
+        i = self.list.row(item)
+        self.model.set_enabled(i, item.checkState() == Qt.Checked)
+
+    def _remove(self) -> None:
+        self._with_row(self.model.remove_racer)
+
+    def _optimizer_changed(self, _idx: int) -> None:
+        self._with_row(lambda i: self.model.set_optimizer(i, self.optimizer.currentData()))
+
+    def _hyper_changed(self, name: str, value) -> None:
+        try:
+            self._with_row(lambda i: self.model.set_hyper(i, name, value))
+        except ValueError as e:
+            self.window().statusBar().showMessage(str(e), 6000) if hasattr(self.window(), "statusBar") else None
+
+    def _pick_color(self) -> None:
+        i = self.list.currentRow()
+        if not 0 <= i < len(self.model.scenario.racers):
+            return
+        c = QColorDialog.getColor(QColor(self.model.scenario.color_of(i)), self, "Racer colour")
+        if c.isValid():
+            self.model.set_color(i, c.name())
+
+    def _schedule_changed(self, *_):
+        kind = self.schedule.currentText()
+        sched = {"kind": kind} if kind != "constant" else {}
+        if kind != "constant":
+            for name, ed in self.sched_editors.items():
+                sched[name] = int(ed.value()) if name == "warmup" else float(ed.value())
+        self._with_row(lambda i: self.model.set_schedule(i, sched))
+
+    def _clip_changed(self, *_):
+        mode = self.clip.currentText()
+        clip = {} if mode == "none" else {"mode": mode, "threshold": float(self.clip_threshold.value())}
+        self._with_row(lambda i: self.model.set_clip(i, clip))

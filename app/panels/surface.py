@@ -1,0 +1,105 @@
+"""The surface panel: choose the surface, edit its parameters (widgets from its spec), read its
+formula and caption, reset the start point, and open the custom-formula dialog."""
+from __future__ import annotations
+
+import importlib.util
+
+from PySide6.QtCore import QSignalBlocker
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
+                               QWidget)
+
+from engine import surfaces as S
+
+from ..model import ScenarioModel
+from .editors import HyperEditor
+
+
+def formula_dialog_available() -> bool:
+    return importlib.util.find_spec("app.formula_dialog") is not None
+
+
+class SurfacePanel(QWidget):
+    def __init__(self, model: ScenarioModel, parent=None):
+        super().__init__(parent)
+        self.model = model
+        lay = QVBoxLayout(self)
+        self.combo = QComboBox()
+        for sid in S.names():
+            spec = S.get(sid)
+            self.combo.addItem(spec.name, sid)
+            self.combo.setItemData(self.combo.count() - 1, spec.caption, 3)  # Qt.ToolTipRole
+        self.combo.currentIndexChanged.connect(lambda _i: self.model.set_surface(self.combo.currentData()))
+        lay.addWidget(self.combo)
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        lay.addWidget(self.caption)
+        self.formula = QLabel()
+        self.formula.setWordWrap(True)
+        mono = QFont("DejaVu Sans Mono")
+        mono.setStyleHint(QFont.Monospace)
+        self.formula.setFont(mono)
+        lay.addWidget(self.formula)
+        self.form = QFormLayout()
+        lay.addLayout(self.form)
+        self.editors: dict[str, HyperEditor] = {}
+        self.start_label = QLabel()
+        lay.addWidget(self.start_label)
+        row = QHBoxLayout()
+        self.reset_start = QPushButton("Reset start")
+        self.reset_start.setToolTip("Back to the surface's usual start (click the map to pick another)")
+        self.reset_start.clicked.connect(self.model.reset_start)
+        row.addWidget(self.reset_start)
+        self.custom = QPushButton("Custom formula…")
+        if formula_dialog_available():
+            self.custom.clicked.connect(self._open_formula)
+            self.custom.setToolTip("Type your own f(x, y)")
+        else:
+            self.custom.setEnabled(False)
+            self.custom.setToolTip("coming")
+        row.addWidget(self.custom)
+        lay.addLayout(row)
+        lay.addStretch(1)
+        model.surface_changed.connect(self.refresh)
+        model.race_changed.connect(self._show_start)
+        self._built_for = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        sc = self.model.scenario
+        spec = S.get(sc.surface)
+        with QSignalBlocker(self.combo):
+            self.combo.setCurrentIndex(self.combo.findData(sc.surface))
+        self.caption.setText(f"<i>{spec.caption}</i>")
+        self.formula.setText(spec.formula)
+        if self._built_for != spec.id:
+            while self.form.rowCount():
+                self.form.removeRow(0)
+            self.editors = {}
+            for h in spec.params:
+                ed = HyperEditor(h)
+                ed.changed.connect(self._param_changed)
+                self.editors[h.name] = ed
+                self.form.addRow(h.help or h.name if len(h.help or h.name) < 14 else h.name, ed)
+            self._built_for = spec.id
+        values = {**spec.param_defaults(), **sc.surface_params}
+        for name, ed in self.editors.items():
+            ed.set_value(values[name])
+        self._show_start()
+
+    def _show_start(self) -> None:
+        x, y = self.model.scenario.start_point()
+        self.start_label.setText(f"Start: ({x:.3g}, {y:.3g}) — click the map to move it")
+
+    def _param_changed(self, name: str, value) -> None:
+        try:
+            self.model.set_surface_param(name, value)
+        except ValueError as e:
+            w = self.window()
+            if hasattr(w, "statusBar"):
+                w.statusBar().showMessage(str(e), 6000)
+
+    def _open_formula(self) -> None:
+        from .. import formula_dialog
+
+        formula_dialog.open_dialog(self.model, self)

@@ -1,0 +1,67 @@
+"""The one theme definition (light and dark) that every view and the video export draw with:
+colours, colour map, line widths and font sizes, scaled up as a whole for projectors."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from engine.scenario import MARKERS, PALETTE
+
+THEMES = ("dark", "light")
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str
+    background: str  # plot background
+    foreground: str  # axes, text
+    panel: str  # window and dock background
+    grid: str
+    contour: str  # iso-lines over the colour map
+    colormap: str  # perceptual map; only the part lo..hi is used so the coloured trails stand out
+    cmap_lo: float
+    cmap_hi: float
+    minimum: str  # mark of a known minimum
+    start: str  # the start marker
+    outline: str  # halo drawn under trails and markers so they read on any background
+    trail_width: float = 4.0
+    head_size: float = 20.0
+    curve_width: float = 3.0
+    font_pt: int = 13  # base font of widgets
+    axis_pt: int = 13  # tick labels
+    label_pt: int = 14  # racer labels next to the heads
+    title_pt: int = 16
+    palette: tuple[str, ...] = PALETTE
+    markers: tuple[str, ...] = MARKERS
+
+    def scaled(self, s: float) -> "Theme":
+        """The same theme with every line and font scaled by s (projector mode)."""
+        return replace(self, trail_width=self.trail_width * s, head_size=self.head_size * s,
+                       curve_width=self.curve_width * s, font_pt=round(self.font_pt * s),
+                       axis_pt=round(self.axis_pt * s), label_pt=round(self.label_pt * s),
+                       title_pt=round(self.title_pt * s))
+
+    def color(self, i: int, override: str = "") -> str:
+        return override or self.palette[i % len(self.palette)]
+
+    def marker(self, i: int) -> str:
+        return self.markers[i % len(self.markers)]
+
+
+DARK = Theme(
+    name="dark", background="#14161c", foreground="#e8e8e8", panel="#1e2028", grid="#3a3d48",
+    contour="#ffffff", colormap="CET-L6", cmap_lo=0.05, cmap_hi=0.55, minimum="#ffffff",
+    start="#ffffff", outline="#000000",
+)
+LIGHT = Theme(
+    name="light", background="#ffffff", foreground="#111111", panel="#f2f2f2", grid="#c8c8c8",
+    contour="#1a1a1a", colormap="CET-L6", cmap_lo=0.45, cmap_hi=1.0, minimum="#000000",
+    start="#000000", outline="#ffffff",
+)
+PROJECTOR_SCALE = 1.35
+
+
+def get(name: str, projector: bool = False) -> Theme:
+    if name not in THEMES:
+        raise ValueError(f"unknown theme {name!r}; known: {', '.join(THEMES)}")
+    t = DARK if name == "dark" else LIGHT
+    return t.scaled(PROJECTOR_SCALE) if projector else t

@@ -1,0 +1,92 @@
+"""Loss and gradient-norm curves against the step, one line per racer, with a cursor at the
+current step.  Curves come from the decimated history, so their cost is bounded."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QFont
+
+from ..theme import Theme
+from .surface_image import display_loss
+
+MAX_POINTS = 700  # about one point per pixel of a side panel
+
+
+class CurvePlot(pg.PlotWidget):
+    """``kind`` is "loss" (f - f* on a log axis, f itself where unbounded) or "grad" (|g|)."""
+
+    def __init__(self, kind: str, theme: Theme, parent=None):
+        super().__init__(parent)
+        if kind not in ("loss", "grad"):
+            raise ValueError(f"curve kind must be 'loss' or 'grad', got {kind!r}")
+        self.kind = kind
+        self.theme = theme
+        self.frame = None
+        self.plot = self.getPlotItem()
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.curves: list[pg.PlotDataItem] = []
+        self.cursor = pg.InfiniteLine(angle=90, movable=False)
+        self.plot.addItem(self.cursor, ignoreBounds=True)
+        self._looks = None
+        self._log = None
+        self.set_theme(theme)
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.setBackground(theme.background)
+        font = QFont()
+        font.setPointSize(theme.axis_pt - 1)
+        for name in ("bottom", "left"):
+            ax = self.plot.getAxis(name)
+            ax.setPen(pg.mkPen(theme.foreground, width=1.2))
+            ax.setTextPen(pg.mkPen(theme.foreground))
+            ax.setTickFont(font)
+            ax.label.setFont(font)
+        self.plot.setLabel("bottom", "step", color=theme.foreground)
+        self._title()
+        c = QColor(theme.foreground)
+        c.setAlphaF(0.7)
+        self.cursor.setPen(pg.mkPen(c, width=2))
+        self._looks = None
+        if self.frame is not None:
+            self.set_frame(self.frame)
+
+    def _title(self) -> None:
+        bounded = self.frame is None or self.frame.surface.bounded_below
+        text = ("f − f*  (log)" if bounded else "f  (unbounded below)") if self.kind == "loss" else "|gradient|  (log)"
+        self.plot.setLabel("left", text, color=self.theme.foreground)
+
+    def set_frame(self, frame) -> None:
+        old = self.frame
+        self.frame = frame
+        if frame.looks != self._looks:
+            self._restyle(frame)
+        log = self.kind == "grad" or frame.surface.bounded_below
+        if log != self._log:
+            self._log = log
+            self.plot.setLogMode(x=False, y=log)
+            self._title()
+        self.cursor.setPos(frame.step)
+        if old is not None and old.generation == frame.generation and old.step == frame.step:
+            return
+        steps, loss, grad = frame.history.series(frame.step, MAX_POINTS)
+        x = np.append(steps, frame.step).astype(np.float64)
+        for r, c in enumerate(self.curves):
+            if self.kind == "loss":
+                y = display_loss(frame.surface, np.append(loss[r], frame.loss[r]))
+            else:
+                y = np.maximum(np.append(grad[r], frame.grad_norm[r]), 1e-16)
+            y = np.where(np.isfinite(y), y, np.nan)
+            c.setData(x, y, connect="finite")
+
+    def _restyle(self, frame) -> None:
+        self._looks = frame.looks
+        for c in self.curves:
+            self.plot.removeItem(c)
+        self.curves = []
+        for lk in frame.looks:
+            c = pg.PlotDataItem(pen=pg.mkPen(lk.color, width=self.theme.curve_width))
+            self.plot.addItem(c)
+            self.curves.append(c)

@@ -1,0 +1,100 @@
+"""The live leaderboard: rank, racer, loss, distance to the nearest minimum, step and status,
+re-sorted every frame (finished first by finishing step, then racing by loss, then the rest)."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+from ..frames import RACING, STATUS_CODES
+from ..theme import Theme
+
+COLUMNS = ("#", "Racer", "f − f*", "to min", "step", "status")
+# Order of the status groups in the ranking.
+GROUP = {STATUS_CODES["finished"]: 0, RACING: 1, STATUS_CODES["converged elsewhere"]: 2,
+         STATUS_CODES["escaped"]: 3, STATUS_CODES["diverged"]: 4}
+SYMBOL = {"o": "●", "s": "■", "t": "▼", "d": "◆", "p": "⬟", "h": "⬢", "star": "★", "t1": "▲", "+": "✚", "x": "✖"}
+
+
+def _num(v: float) -> str:
+    if not np.isfinite(v):
+        return "—"
+    if v == 0:
+        return "0"
+    a = abs(v)
+    return f"{v:.3g}" if 1e-3 <= a < 1e4 else f"{v:.2e}"
+
+
+def ranking(frame) -> list[int]:
+    """Racer indices, best first."""
+    keys = []
+    for r in range(frame.n_racers):
+        code = int(frame.status[r])
+        loss = float(frame.loss[r]) if np.isfinite(frame.loss[r]) else np.inf
+        second = int(frame.status_step[r]) if code == STATUS_CODES["finished"] else loss
+        if code == STATUS_CODES["diverged"]:
+            second = -int(frame.status_step[r])  # the later a racer diverged, the better
+        keys.append((GROUP[code], second, r))
+    return [k[2] for k in sorted(keys)]
+
+
+class Leaderboard(QTableWidget):
+    racer_selected = Signal(int)
+
+    def __init__(self, theme: Theme, parent=None):
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(COLUMNS)
+        self.verticalHeader().hide()
+        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.setFocusPolicy(Qt.NoFocus)
+        self.setShowGrid(False)
+        h = self.horizontalHeader()
+        h.setSectionResizeMode(QHeaderView.ResizeToContents)
+        h.setSectionResizeMode(1, QHeaderView.Stretch)
+        self.order: list[int] = []
+        self.frame = None
+        self.cellClicked.connect(lambda row, col: self.racer_selected.emit(self.order[row]) if row < len(self.order) else None)
+        self.set_theme(theme)
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        f = QFont()
+        f.setPointSize(theme.font_pt)
+        self.setFont(f)
+        self.verticalHeader().setDefaultSectionSize(int(theme.font_pt * 2.3))
+        if self.frame is not None:
+            self.set_frame(self.frame)
+
+    def set_frame(self, frame) -> None:
+        self.frame = frame
+        R = frame.n_racers
+        if self.rowCount() != R:
+            self.setRowCount(R)
+            for row in range(R):
+                for col in range(len(COLUMNS)):
+                    it = QTableWidgetItem()
+                    it.setTextAlignment((Qt.AlignLeft if col == 1 or col == 5 else Qt.AlignRight) | Qt.AlignVCenter)
+                    self.setItem(row, col, it)
+        self.order = ranking(frame)
+        mins = frame.surface.minima
+        fmin = frame.surface.f_min
+        bold = QFont(self.font())
+        bold.setBold(True)
+        for row, r in enumerate(self.order):
+            look = frame.looks[r]
+            code = int(frame.status[r])
+            loss = frame.loss[r] - fmin if fmin is not None else frame.loss[r]
+            dist = (np.min(np.hypot(*(mins - frame.heads[r]).T)) if len(mins) else np.nan)
+            step = int(frame.status_step[r]) if code != RACING else frame.step
+            texts = (str(row + 1), f"{SYMBOL.get(look.marker, '●')} {look.name}", _num(loss), _num(dist),
+                     f"{step:,}", frame.status_text(r))
+            for col, text in enumerate(texts):
+                it = self.item(row, col)
+                if it.text() != text:
+                    it.setText(text)
+            name = self.item(row, 1)
+            name.setForeground(QBrush(QColor(look.color)))
+            name.setFont(bold)

@@ -1,0 +1,347 @@
+"""The race on the map: the surface's colour map and iso-lines, minima, the start marker,
+each racer's trail, head marker, label and end-state mark, and the inside-the-step arrows."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainterPath, QTransform
+
+from ..frames import STATUS_CODES
+from ..theme import Theme
+from . import surface_image
+from .trail_layer import TrailLayer
+
+FINISHED, CONVERGED, ESCAPED, DIVERGED = (STATUS_CODES[k] for k in
+                                          ("finished", "converged elsewhere", "escaped", "diverged"))
+
+
+def _flag() -> QPainterPath:
+    # Symbol coordinates run y-down, unit size, centred on the point: a pole with a pennant.
+    p = QPainterPath()
+    p.addRect(QRectF(-0.42, -0.5, 0.1, 1.0))
+    p.moveTo(-0.32, -0.5)
+    p.lineTo(0.5, -0.27)
+    p.lineTo(-0.32, -0.04)
+    p.closeSubpath()
+    return p
+
+
+def _ring() -> QPainterPath:
+    p = QPainterPath()
+    p.addEllipse(QRectF(-0.5, -0.5, 1.0, 1.0))
+    p.addEllipse(QRectF(-0.32, -0.32, 0.64, 0.64))
+    return p
+
+
+FLAG, RING = _flag(), _ring()
+
+
+class SurfaceView(pg.PlotWidget):
+    """Exposes ``set_frame``, ``set_theme``, ``set_inside_step`` and ``set_theory``."""
+
+    start_picked = Signal(float, float)
+
+    def __init__(self, theme: Theme, parent=None):
+        super().__init__(parent)
+        self.theme = theme
+        self.frame = None
+        self._surface_key = None
+        self._looks = None
+        self.plot = self.getPlotItem()
+        self.vb = self.plot.getViewBox()
+        self.vb.setAspectLocked(False)
+        self.vb.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setLabel("bottom", "x")
+        self.plot.setLabel("left", "y")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setZValue(-10)
+        self.plot.addItem(self.image, ignoreBounds=True)
+        self.contours: list[pg.IsocurveItem] = []
+        self.trails = TrailLayer(self.vb)
+        self.trails.setZValue(10)
+        self.vb.addItem(self.trails, ignoreBounds=True)
+        self.minima = pg.ScatterPlotItem(symbol="star", pxMode=True)
+        self.minima.setZValue(12)
+        self.plot.addItem(self.minima, ignoreBounds=True)
+        self.start = pg.TargetItem(pos=(0, 0), size=22, symbol="crosshair", movable=True)
+        self.start.setZValue(13)
+        self.start.sigPositionChangeFinished.connect(self._start_dragged)
+        self.plot.addItem(self.start, ignoreBounds=True)
+        self.arrows = pg.PlotCurveItem(connect="pairs")
+        self.arrows.setZValue(14)
+        self.plot.addItem(self.arrows, ignoreBounds=True)
+        self.arrow_heads: list[pg.ArrowItem] = []
+        self.theory = pg.PlotCurveItem(connect="pairs")
+        self.theory.setZValue(11)
+        self.plot.addItem(self.theory, ignoreBounds=True)
+        self.theory_label = pg.TextItem(anchor=(0, 1))
+        self.theory_label.setZValue(30)
+        self.plot.addItem(self.theory_label, ignoreBounds=True)
+        self.marks = pg.ScatterPlotItem(pxMode=True)
+        self.marks.setZValue(19)
+        self.plot.addItem(self.marks, ignoreBounds=True)
+        self.heads = pg.ScatterPlotItem(pxMode=True)
+        self.heads.setZValue(20)
+        self.plot.addItem(self.heads, ignoreBounds=True)
+        self.labels: list[pg.TextItem] = []
+        self.scene().sigMouseClicked.connect(self._clicked)
+        self._inside_step = None
+        self._theory_on = False
+        self.set_theme(theme)
+
+    # -- theme ----------------------------------------------------------------------------------
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.setBackground(theme.background)
+        font = QFont()
+        font.setPointSize(theme.axis_pt)
+        for name in ("bottom", "left"):
+            ax = self.plot.getAxis(name)
+            ax.setPen(pg.mkPen(theme.foreground, width=1.5))
+            ax.setTextPen(pg.mkPen(theme.foreground))
+            ax.setTickFont(font)
+            ax.label.setFont(font)
+            ax.setStyle(tickTextOffset=6)
+        self.plot.setLabel("bottom", "x", color=theme.foreground)
+        self.plot.setLabel("left", "y", color=theme.foreground)
+        cmap = pg.colormap.get(theme.colormap)
+        lut = cmap.getLookupTable(theme.cmap_lo, theme.cmap_hi, 256)
+        self.image.setLookupTable(lut)
+        pen = pg.mkPen(QColor(theme.contour), width=max(1.0, theme.trail_width / 4))
+        c = QColor(theme.contour)
+        c.setAlphaF(0.35)
+        pen.setColor(c)
+        for iso in self.contours:
+            iso.setPen(pen)
+        self.minima.setPen(pg.mkPen(theme.outline, width=2))
+        self.minima.setBrush(pg.mkBrush(theme.minimum))
+        self.minima.setSize(theme.head_size * 1.3)
+        self.start.setPen(pg.mkPen(theme.start, width=3))
+        self.arrows.setPen(pg.mkPen(theme.foreground, width=theme.trail_width * 0.8))
+        tc = QColor(theme.foreground)
+        tc.setAlphaF(0.8)
+        self.theory.setPen(pg.mkPen(tc, width=2, style=Qt.DashLine))
+        self.theory_label.setColor(theme.foreground)
+        f = QFont()
+        f.setPointSize(theme.label_pt)
+        self.theory_label.setFont(f)
+        self._looks = None
+        if self.frame is not None:
+            self._surface_key = None
+            self.set_frame(self.frame)
+
+    # -- data -----------------------------------------------------------------------------------
+    def set_frame(self, frame) -> None:
+        self.frame = frame
+        key = (frame.surface.spec.id, frame.surface.params.tobytes())
+        if key != self._surface_key:
+            self._surface_key = key
+            self._set_surface(frame.surface)
+        if frame.looks != self._looks:
+            self._restyle(frame)
+        self.start.setPos(*frame.start)
+        self.trails.set_frame(frame)
+        self._move_heads(frame)
+        self._draw_arrows()
+
+    def _set_surface(self, surface) -> None:
+        img = surface_image.make(surface)
+        self.surface_image = img
+        (x0, x1), (y0, y1) = surface.spec.domain
+        self.image.setImage(img.z, levels=img.levels, autoLevels=False)
+        self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        for iso in self.contours:
+            self.plot.removeItem(iso) if iso.scene() else None
+            iso.setParentItem(None)
+        self.contours = []
+        c = QColor(self.theme.contour)
+        c.setAlphaF(0.35)
+        pen = pg.mkPen(c, width=max(1.0, self.theme.trail_width / 4))
+        for lv in img.contours:
+            iso = pg.IsocurveItem(data=img.z, level=float(lv), pen=pen, axisOrder="row-major")
+            iso.setParentItem(self.image)
+            self.contours.append(iso)
+        m = surface.minima
+        self.minima.setData(pos=m if len(m) else np.zeros((0, 2)))
+        self.plot.setTitle(None)
+        self.fit_domain()
+
+    def fit_domain(self) -> None:
+        if self.frame is None:
+            return
+        (x0, x1), (y0, y1) = self.frame.surface.spec.domain
+        self.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)
+
+    def fit_trajectories(self) -> None:
+        """Show the domain and every trail (escaped racers' far-away points left out)."""
+        f = self.frame
+        if f is None or f.n_racers == 0:
+            return self.fit_domain()
+        (x0, x1), (y0, y1) = f.surface.spec.domain
+        n = f.history.count_upto(f.step)
+        pts = np.concatenate([f.history.pos[:, :n].reshape(-1, 2), f.heads])
+        span = max(x1 - x0, y1 - y0)
+        ok = np.all(np.isfinite(pts), axis=1) & (np.abs(pts[:, 0] - (x0 + x1) / 2) < 3 * span) \
+            & (np.abs(pts[:, 1] - (y0 + y1) / 2) < 3 * span)
+        pts = pts[ok]
+        lo = np.minimum(pts.min(axis=0), (x0, y0)) if len(pts) else np.array((x0, y0))
+        hi = np.maximum(pts.max(axis=0), (x1, y1)) if len(pts) else np.array((x1, y1))
+        self.vb.setRange(xRange=(lo[0], hi[0]), yRange=(lo[1], hi[1]), padding=0.02)
+
+    def _restyle(self, frame) -> None:
+        self._looks = frame.looks
+        t = self.theme
+        self.trails.set_style([lk.color for lk in frame.looks], t.trail_width)
+        for lab in self.labels:
+            self.plot.removeItem(lab)
+        self.labels = []
+        font = QFont()
+        font.setPointSize(t.label_pt)
+        font.setBold(True)
+        bg = QColor(t.background)
+        bg.setAlphaF(0.72)
+        for lk in frame.looks:
+            lab = pg.TextItem(lk.name, color=lk.color, anchor=(-0.15, 0.5), fill=pg.mkBrush(bg))
+            lab.setFont(font)
+            lab.setZValue(25)
+            self.plot.addItem(lab, ignoreBounds=True)
+            self.labels.append(lab)
+        self._head_style = dict(
+            symbol=[lk.marker for lk in frame.looks],
+            brush=[pg.mkBrush(lk.color) for lk in frame.looks],
+            pen=pg.mkPen(t.outline, width=2.5), size=t.head_size,
+        )
+
+    def _move_heads(self, frame) -> None:
+        R = frame.n_racers
+        if R == 0:
+            self.heads.setData(pos=np.zeros((0, 2)))
+            self.marks.setData(pos=np.zeros((0, 2)))
+            return
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        shown = np.column_stack([np.clip(frame.heads[:, 0], x0, x1), np.clip(frame.heads[:, 1], y0, y1)])
+        shown = np.nan_to_num(shown)
+        self.heads.setData(pos=shown, **self._head_style)
+        # Labels: beside the head, pushed apart vertically so that racers bunched together
+        # (at the start, or at the finish) stay readable.
+        py = self.vb.viewPixelSize()[1]
+        gap = (self.theme.label_pt * 1.9) * py
+        order = np.argsort(shown[:, 1])
+        ys = shown[order, 1].copy()
+        for i in range(1, R):
+            if ys[i] - ys[i - 1] < gap and abs(shown[order[i], 0] - shown[order[i - 1], 0]) < 40 * self.vb.viewPixelSize()[0] * 4:
+                ys[i] = ys[i - 1] + gap
+        for j, r in enumerate(order):
+            self.labels[r].setPos(shown[r, 0], ys[j])
+        self._end_marks(frame, shown)
+
+    def _end_marks(self, frame, shown) -> None:
+        pos, sym, brush, size = [], [], [], []
+        t = self.theme
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        for r in range(frame.n_racers):
+            code = int(frame.status[r])
+            col = frame.looks[r].color
+            if code == FINISHED:
+                pos.append(shown[r] + (0, 0))
+                sym.append(FLAG)
+                brush.append(pg.mkBrush(col))
+                size.append(t.head_size * 1.9)
+            elif code == CONVERGED:
+                pos.append(shown[r])
+                sym.append(RING)
+                brush.append(pg.mkBrush(col))
+                size.append(t.head_size * 2.0)
+            elif code == DIVERGED:
+                pos.append(shown[r])
+                sym.append("x")
+                brush.append(pg.mkBrush(col))
+                size.append(t.head_size * 2.0)
+            elif code == ESCAPED:
+                hx, hy = frame.heads[r]
+                cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+                dx, dy = (hx - cx) / (x1 - x0), (hy - cy) / (y1 - y0)
+                if abs(dx) > abs(dy):
+                    s = "arrow_right" if dx > 0 else "arrow_left"
+                else:
+                    s = "arrow_up" if dy > 0 else "arrow_down"
+                pos.append(shown[r])
+                sym.append(s)
+                brush.append(pg.mkBrush(col))
+                size.append(t.head_size * 2.0)
+        if pos:
+            self.marks.setData(pos=np.array(pos), symbol=sym, brush=brush, size=size,
+                               pen=pg.mkPen(t.outline, width=2))
+        else:
+            self.marks.setData(pos=np.zeros((0, 2)))
+
+    # -- inside the step and theory ---------------------------------------------------------------
+    def set_inside_step(self, explained: dict | None, scale_name: str = "") -> None:
+        """Arrows at the selected racer's head: gradient, the optimizer's state, the step."""
+        self._inside_step = explained
+        self._draw_arrows()
+
+    def _draw_arrows(self) -> None:
+        for a in self.arrow_heads:
+            self.plot.removeItem(a)
+        self.arrow_heads = []
+        e = self._inside_step
+        if e is None:
+            self.arrows.setData([], [])
+            return
+        x = np.asarray(e["x"], dtype=float)
+        (vx0, vx1), (vy0, vy1) = self.vb.viewRange()
+        span = 0.18 * min(vx1 - vx0, vy1 - vy0)
+        vecs = [("-gradient", -np.asarray(e["gradient"], dtype=float), "#ffffff" if self.theme.name == "dark" else "#000000")]
+        if e.get("velocity") is not None:
+            vecs.append(("velocity", np.asarray(e["velocity"], dtype=float), "#F0E442"))
+        vecs.append(("step", np.asarray(e["step"], dtype=float), "#D55E00"))
+        xs, ys = [], []
+        for name, v, col in vecs:
+            n = float(np.hypot(*v))
+            if not np.isfinite(n) or n == 0:
+                continue
+            # Arrows longer than a fifth of the view are drawn at that length (direction kept).
+            v = v * min(1.0, span / n) if name != "step" else v * max(1.0, min(span * 0.25 / n, 1e12))
+            end = x + v
+            xs += [x[0], end[0]]
+            ys += [x[1], end[1]]
+            ang = np.degrees(np.arctan2(-v[1] / self.vb.viewPixelSize()[1], v[0] / self.vb.viewPixelSize()[0]))
+            head = pg.ArrowItem(pos=tuple(end), angle=180 + ang, headLen=self.theme.head_size * 0.9,
+                                tipAngle=35, brush=col, pen=pg.mkPen(self.theme.outline, width=1.5))
+            head.setZValue(15)
+            self.plot.addItem(head, ignoreBounds=True)
+            self.arrow_heads.append(head)
+        self.arrows.setData(np.array(xs), np.array(ys))
+
+    def set_theory(self, lines: np.ndarray | None, text: str = "") -> None:
+        """Dashed segments (pairs of points) such as the Hessian's eigen-directions, and a note."""
+        if lines is None or not len(lines):
+            self.theory.setData([], [])
+            self.theory_label.setText("")
+            return
+        self.theory.setData(lines[:, 0], lines[:, 1])
+        self.theory_label.setText(text)
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        self.theory_label.setPos(x0 + 0.02 * (x1 - x0), y0 + 0.03 * (y1 - y0))
+
+    # -- input ----------------------------------------------------------------------------------
+    def _clicked(self, ev) -> None:
+        if ev.button() != Qt.LeftButton or ev.double() or self.frame is None:
+            return
+        if not self.vb.sceneBoundingRect().contains(ev.scenePos()):
+            return
+        p = self.vb.mapSceneToView(ev.scenePos())
+        ev.accept()
+        self.start_picked.emit(float(p.x()), float(p.y()))
+
+    def _start_dragged(self, item) -> None:
+        p = item.pos()
+        self.start_picked.emit(float(p.x()), float(p.y()))
+
+    def head_scene_pos(self, r: int) -> QPointF:
+        """Where racer r's head marker is, in widget pixels (for tests and the export)."""
+        spot = self.heads.data[r]
+        return self.mapFromScene(self.vb.mapViewToScene(QPointF(spot["x"], spot["y"])))
