@@ -1,0 +1,171 @@
+"""numba drivers that train networks: k mini-batch steps per call for one network, or for K
+contenders of a race side by side (one per thread), with telemetry and divergence checks."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..optimizer_kernels import step as opt_step
+from .kernels import backward, forward, loss
+from .ops import (DIVERGED, STOPPED, T_DEAD, T_GRAD_MEANABS, T_GRAD_NORM, T_MEAN, T_STD,
+                  TRAINING, W_GRAD_MEANABS, W_GRAD_NORM)
+
+JIT = dict(cache=True, nogil=True)
+OVERFLOW = 1e150  # a parameter beyond this counts as overflow, before inf arrives
+# es[] fields: best validation loss, evaluations without improvement, patience (0 = off), best step.
+ES_BEST, ES_BAD, ES_PATIENCE, ES_STEP = 0, 1, 2, 3
+
+
+@njit(**JIT)
+def record(cum, taps, tap_dead, dense_w, G, Z, D, B, tap_row, dense_row):
+    """Telemetry of one step: per tap gradient L2 norm and mean |.|, activation mean, std and
+    dead-unit fraction; per dense layer L2 norm and mean |.| of its weight gradient."""
+    for i in range(taps.shape[0]):
+        b = taps[i]
+        w = cum[b + 1] - cum[b]
+        z = Z[B * cum[b]: B * cum[b + 1]]
+        d = D[B * cum[b]: B * cum[b + 1]]
+        n = z.shape[0]
+        s2 = 0.0
+        s1 = 0.0
+        zs = 0.0
+        zz = 0.0
+        for j in range(n):
+            s2 += d[j] * d[j]
+            s1 += abs(d[j])
+            zs += z[j]
+            zz += z[j] * z[j]
+        m = zs / n
+        tap_row[i, T_GRAD_NORM] = math.sqrt(s2)
+        tap_row[i, T_GRAD_MEANABS] = s1 / n
+        tap_row[i, T_MEAN] = m
+        tap_row[i, T_STD] = math.sqrt(max(zz / n - m * m, 0.0))
+        if tap_dead[i]:
+            dead = 0
+            for c in range(w):
+                alive = False
+                for r in range(B):
+                    if z[r * w + c] > 0.0:
+                        alive = True
+                        break
+                if not alive:
+                    dead += 1
+            tap_row[i, T_DEAD] = dead / w
+        else:
+            tap_row[i, T_DEAD] = np.nan
+    for i in range(dense_w.shape[0]):
+        lo = dense_w[i, 0]
+        hi = dense_w[i, 1]
+        s2 = 0.0
+        s1 = 0.0
+        for j in range(lo, hi):
+            s2 += G[j] * G[j]
+            s1 += abs(G[j])
+        dense_row[i, W_GRAD_NORM] = math.sqrt(s2)
+        dense_row[i, W_GRAD_MEANABS] = s1 / max(hi - lo, 1)
+
+
+@njit(**JIT)
+def evaluate(opi, opf, cum, loss_kind, params, rs, Zv, WM, bits, Xv, yvi, yvf, dummy):
+    """(loss, accuracy) in test mode on the whole validation set (Zv holds all its rows)."""
+    B = Xv.shape[0]
+    Zv[: B * cum[1]] = Xv.ravel()
+    forward(opi, opf, cum, params, rs, Zv, WM, bits, B, False, 0, 0)
+    last = cum.shape[0] - 2
+    k = cum[last + 1] - cum[last]
+    return loss(loss_kind, Zv[B * cum[last]: B * cum[last + 1]].reshape((B, k)), yvi, yvf, dummy, False)
+
+
+@njit(**JIT)
+def train_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
+                params, rs, G, pnew, Z, D, WM, bits, scratch, Zv,
+                family, hyper, state, X, yi, yf, idx, Xv, yvi, yvf,
+                t0, k, seed, val_every, tel_every, es, best, status,
+                loss_out, val_out, tap_out, dense_out):
+    """Steps t0+1 .. t0+k on the mini-batches ``idx`` (k, B) of rows of X.  Returns the steps
+    run (fewer when the network diverges or early stopping ends it; ``status`` then holds
+    (code, step)).  Validation every ``val_every`` steps, telemetry every ``tel_every``."""
+    B = idx.shape[1]
+    din = X.shape[1]
+    kout = cum[cum.shape[0] - 1] - cum[cum.shape[0] - 2]
+    last = cum.shape[0] - 2
+    byi = np.zeros(B, dtype=np.int64)
+    byf = np.zeros((B, yf.shape[1]))
+    H = np.zeros((2, 2))
+    dummy = np.zeros((1, 1))
+    for s in range(k):
+        t = t0 + s + 1
+        x0 = Z[: B * din]
+        for r in range(B):
+            row = idx[s, r]
+            for j in range(din):
+                x0[r * din + j] = X[row, j]
+            if yi.shape[0] > 1:
+                byi[r] = yi[row]
+            else:
+                for j in range(yf.shape[1]):
+                    byf[r, j] = yf[row, j]
+        forward(opi, opf, cum, params, rs, Z, WM, bits, B, True, seed, t)
+        out = Z[B * cum[last]: B * cum[last + 1]].reshape((B, kout))
+        dout = D[B * cum[last]: B * cum[last + 1]].reshape((B, kout))
+        lv, _ = loss(loss_kind, out, byi, byf, dout, True)
+        backward(opi, opf, cum, params, rs, Z, D, WM, G, scratch, B, True)
+        loss_out[s] = lv
+        ok = math.isfinite(lv)
+        if ok:
+            for i in range(G.shape[0]):
+                if not math.isfinite(G[i]):
+                    ok = False
+                    break
+        if tel_every > 0 and t % tel_every == 0:
+            row = t // tel_every - t0 // tel_every - 1
+            record(cum, taps, tap_dead, dense_w, G, Z, D, B, tap_out[row], dense_out[row])
+        if ok:
+            opt_step(family, params, G, H, state, hyper, t, pnew)
+            for i in range(pnew.shape[0]):
+                if not (abs(pnew[i]) < OVERFLOW):  # also catches NaN
+                    ok = False
+                    break
+        if not ok:
+            status[0] = DIVERGED
+            status[1] = t
+            return s + 1
+        params[:] = pnew
+        if val_every > 0 and t % val_every == 0:
+            vl, va = evaluate(opi, opf, cum, loss_kind, params, rs, Zv, WM, bits, Xv, yvi, yvf, dummy)
+            val_out[s, 0] = vl
+            val_out[s, 1] = va
+            if vl < es[ES_BEST]:
+                es[ES_BEST] = vl
+                es[ES_BAD] = 0.0
+                es[ES_STEP] = t
+                best[:] = params
+            else:
+                es[ES_BAD] += 1.0
+                if es[ES_PATIENCE] > 0 and es[ES_BAD] >= es[ES_PATIENCE]:
+                    status[0] = STOPPED
+                    status[1] = t
+                    return s + 1
+    return k
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def race_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
+               params, rs, G, pnew, Z, D, WM, bits, scratch, Zv,
+               family, hyper, state, X, yi, yf, idx, Xv, yvi, yvf,
+               t0, k, seed, val_every, tel_every, es, best, status,
+               loss_out, val_out, tap_out, dense_out, done):
+    """:func:`train_chunk` for K contenders (leading axis K of the per-contender arrays), one
+    per thread: they share the batches and the mask seed, so they differ only in optimizer."""
+    K = params.shape[0]
+    for r in prange(K):
+        if status[r, 0] == TRAINING:
+            done[r] = train_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
+                                  params[r], rs[r], G[r], pnew[r], Z[r], D[r], WM[r], bits[r], scratch[r], Zv[r],
+                                  family[r], hyper[r], state[r], X, yi, yf, idx, Xv, yvi, yvf,
+                                  t0, k, seed, val_every, tel_every, es[r], best[r], status[r],
+                                  loss_out[r], val_out[r], tap_out[r], dense_out[r])
+        else:
+            done[r] = 0
