@@ -1,92 +1,72 @@
 """The offscreen canvas an export draws on: the window's own views (surface map, leaderboard,
-loss plot) laid out at the target size and rendered into an array, one frame at a time."""
+loss plot) with the window's theme, laid out at the target size and rendered into an array."""
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStyleFactory, QVBoxLayout, QWidget
 
 from app.theme import Theme
-
-from engine.race import STATUS_NAMES
+from app.views.curves import CurvePlot
+from app.views.leaderboard import Leaderboard
+from app.views.surface_view import SurfaceView
 
 # Every frame is laid out at this logical height and scaled to the output, so a 4K video
 # looks like the 1080p one at twice the resolution, not like a tiny window in a big frame.
 LOGICAL_HEIGHT = 1080
-_ORDER = {"finished": 0, "racing": 1, "converged elsewhere": 2, "escaped": 3, "diverged": 4}
 
 
-def status_rank(frame, r: int) -> tuple:
-    """Sort key for the leaderboard: finishers by finishing step, then the rest by loss."""
-    name = STATUS_NAMES[int(frame.status[r])]
-    loss = float(frame.loss[r])
-    return (_ORDER[name], int(frame.status_step[r]) if name == "finished" else 0,
-            loss if np.isfinite(loss) else np.inf, r)
-
-
-def _views():
-    """The window's views, or None when they are not available (the export scene stands in)."""
-    try:
-        from app.views.curves import CurvePlot
-        from app.views.surface_view import SurfaceView
-    except ImportError:
-        return None
-    try:
-        from app.views.leaderboard import Leaderboard
-    except ImportError:
-        Leaderboard = None
-    return SurfaceView, CurvePlot, Leaderboard
+def theme_palette(theme: Theme) -> QPalette:
+    """The window's palette for a theme (the window applies it to the whole application; an
+    export sets it on its own canvas, so exporting in the other theme leaves the window alone)."""
+    pal = QPalette()
+    bg, fg, base = QColor(theme.panel), QColor(theme.foreground), QColor(theme.background)
+    for role, c in ((QPalette.Window, bg), (QPalette.WindowText, fg), (QPalette.Base, base),
+                    (QPalette.AlternateBase, bg), (QPalette.Text, fg), (QPalette.Button, bg),
+                    (QPalette.ButtonText, fg), (QPalette.Highlight, QColor("#0072B2")),
+                    (QPalette.HighlightedText, QColor("#ffffff"))):
+        pal.setColor(role, c)
+    return pal
 
 
 class Canvas(QWidget):
     """Title, the surface view, leaderboard and loss plot, caption; ``render_array`` paints it
     into a (H, W, 4) uint8 array in Qt's 32-bit layout (B, G, R, 255 on little-endian)."""
 
-    def __init__(self, theme: Theme, size: tuple[int, int], title: str = "", caption: str = "",
-                 use_views: bool = True):
+    def __init__(self, theme: Theme, size: tuple[int, int], title: str = "", caption: str = ""):
         super().__init__()
         self.theme = t = theme
         self.out_size = (int(size[0]), int(size[1]))
         self.scale = self.out_size[1] / LOGICAL_HEIGHT
         self.setAttribute(Qt.WA_DontShowOnScreen)
         self.setAutoFillBackground(True)
-        pal = self.palette()
-        pal.setColor(self.backgroundRole(), QColor(t.panel))
-        pal.setColor(self.foregroundRole(), QColor(t.foreground))
-        self.setPalette(pal)
-        views = _views() if use_views else None
+        self.setPalette(theme_palette(t))
+        font = QFont(self.font())
+        font.setPointSize(t.font_pt)
+        self.setFont(font)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(24, 14, 24, 14)
         outer.setSpacing(10)
         if title:
             outer.addWidget(self._label(title, int(t.title_pt * 2.2), bold=True))
-        if views is None:
-            from .scene import ExportScene
-
-            self.body = ExportScene(t)
-            self.surface, self.board, self.loss = self.body.plot, self.body.board, self.body.loss
-            self.views = False
-            outer.addWidget(self.body, 1)
-        else:
-            from .scene import _Leaderboard
-
-            SurfaceView, CurvePlot, Leaderboard = views
-            self.views = True
-            self.surface = SurfaceView(t)
-            self.board = Leaderboard(t) if Leaderboard is not None else _Leaderboard(t)
-            self.loss = CurvePlot("loss", t)
-            row = QHBoxLayout()
-            row.setSpacing(14)
-            row.addWidget(self.surface, 3)
-            side = QVBoxLayout()
-            side.setSpacing(10)
-            side.addWidget(self.board, 1)
-            side.addWidget(self.loss, 1)
-            row.addLayout(side, 2)
-            outer.addLayout(row, 1)
+        self.surface = SurfaceView(t)
+        self.board = Leaderboard(t)
+        self.loss = CurvePlot("loss", t)
+        row = QHBoxLayout()
+        row.setSpacing(14)
+        row.addWidget(self.surface, 3)
+        side = QVBoxLayout()
+        side.setSpacing(10)
+        side.addWidget(self.board, 1)
+        side.addWidget(self.loss, 1)
+        row.addLayout(side, 2)
+        outer.addLayout(row, 1)
         if caption:
             outer.addWidget(self._label(caption, int(t.font_pt * 1.6)))
+        self._style = QStyleFactory.create("Fusion")  # the window's style, whatever the platform's
+        for w in (self, *self.findChildren(QWidget)):
+            w.setStyle(self._style)
         w, h = self.out_size
         self.resize(max(1, round(w / self.scale)), LOGICAL_HEIGHT)
         self.show()  # never on screen (WA_DontShowOnScreen); lays the children out
@@ -104,12 +84,9 @@ class Canvas(QWidget):
         return lab
 
     def set_frame(self, frame) -> None:
-        if self.views:
-            self.surface.set_frame(frame)
-            self.board.set_frame(frame)
-            self.loss.set_frame(frame)
-        else:
-            self.body.set_frame(frame)
+        self.surface.set_frame(frame)
+        self.board.set_frame(frame)
+        self.loss.set_frame(frame)
 
     def render_array(self) -> np.ndarray:
         """The canvas as it stands, at the output size: a new (H, W, 4) uint8 array."""
@@ -125,8 +102,7 @@ class Canvas(QWidget):
 
     def map_to_pixel(self, x: float, y: float) -> tuple[float, float]:
         """Output pixel (column, row) where the surface view draws the data point (x, y)."""
-        vb = self.surface.getViewBox() if hasattr(self.surface, "getViewBox") else self.surface.vb
-        p = vb.mapViewToScene(QPointF(x, y))
+        p = self.surface.vb.mapViewToScene(QPointF(x, y))
         p = self.surface.viewportTransform().map(p)
         off = self.surface.viewport().mapTo(self, QPoint(0, 0))
         return ((p.x() + off.x()) * self.scale, (p.y() + off.y()) * self.scale)

@@ -91,11 +91,9 @@ class ExportJob:
     a timer while ``writer_ready``, then ``finish`` and polls ``done`` before ``result``.
     ``cancel`` at any point leaves no file behind."""
 
-    def __init__(self, scenario: Scenario, settings: ExportSettings, *, overwrite: bool = True,
-                 use_views: bool = True):
+    def __init__(self, scenario: Scenario, settings: ExportSettings, *, overwrite: bool = True):
         self.scenario = scenario
         self.settings = settings
-        self.use_views = use_views
         check_target(settings.path, settings.format, settings.size, settings.n_frames, overwrite)
         if scenario.view.mode == "3d":
             # The 3-D view needs OpenGL; exports draw the 2-D map (the same race).
@@ -120,7 +118,7 @@ class ExportJob:
         self._t0 = time.perf_counter()
         try:
             self.source = FrameSource(self.scenario)
-            self.canvas = Canvas(themes.get(s.theme), s.size, s.title, s.caption, use_views=self.use_views)
+            self.canvas = Canvas(themes.get(s.theme), s.size, s.title, s.caption)
             self.writer = ThreadedWriter(open_writer(s.path, s.format, s.size, s.fps))
         except BaseException:
             self._cleanup()
