@@ -108,6 +108,8 @@ def run_gui(args) -> int:
 def screenshot(app, win, path: str, steps: int) -> int:
     """Show ``steps`` steps of the race, render the window to ``path`` and return an exit code."""
     app.processEvents()
+    win.layout_docks()
+    app.processEvents()
     win.controller.run_to(max(0, steps))
     for _ in range(3):
         app.processEvents()

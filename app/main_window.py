@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.model.race_changed.connect(self._update_theory)
 
         self.resize(1600, 960)
+        self._restored_state = False
         if restore:
             s = settings()
             geo = s.value("window/geometry")
@@ -135,7 +136,7 @@ class MainWindow(QMainWindow):
                 self.restoreGeometry(geo)
             state = s.value("window/state")
             if state is not None:
-                self.restoreState(state)
+                self._restored_state = bool(self.restoreState(state))
         self.warmup = None
         if warm_up:
             self.warmup = WarmUp(self)
@@ -301,6 +302,22 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.progress)
         sb.showMessage("Space: play / pause   ←/→: step   R: reset   click the map: move the start")
 
+    def layout_docks(self) -> None:
+        """Give the side panels sensible shares of the window (first start, or a new size)."""
+        w, h = self.width(), self.height()
+        rows = max(len(self.model.enabled_indices()), 3)
+        board = int(min(0.45 * h, (rows + 1.6) * self.theme.font_pt * 2.4))
+        self.resizeDocks([self.docks["racers"], self.docks["leaderboard"]], [int(0.2 * w), int(0.3 * w)], Qt.Horizontal)
+        rest = max(h - board - 160, 200)
+        self.resizeDocks([self.docks["leaderboard"], self.docks["loss"], self.docks["grad"]],
+                         [board, rest // 2, rest // 2], Qt.Vertical)
+
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        if not self._restored_state:
+            self._restored_state = True
+            self.layout_docks()
+
     # -- warm-up --------------------------------------------------------------------------------
     def _warm_progress(self, i: int, n: int) -> None:
         self.progress.setRange(0, n)
@@ -341,9 +358,10 @@ class MainWindow(QMainWindow):
         r = self._selected_enabled()
         e = self.controller.explain(r) if r is not None else None
         if e is not None:
-            e = {**e, "velocity": velocity(e)}
+            color = self.controller.frame.looks[r].color
+            e = {**e, "velocity": velocity(e), "color": color}
             spec = self.controller.racer_spec(r)
-            self.inspector.set_explained(e, spec, self.controller.frame.looks[r].color)
+            self.inspector.set_explained(e, spec, color)
         else:
             self.inspector.set_explained(None, None)
         self.surface_view.set_inside_step(e if self.model.scenario.view.show_inside_step else None)

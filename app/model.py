@@ -164,7 +164,21 @@ class ScenarioModel(QObject):
 
     # -- derived ------------------------------------------------------------------------------
     def racer_names(self) -> list[str]:
-        return [r.label or O.spec(r.optimizer).name for r in self.scenario.racers]
+        """Display names: the label, else the optimizer's name, with its learning rate (or a
+        number) added when several racers would otherwise share a name."""
+        racers = self.scenario.racers
+        base = [r.label or O.spec(r.optimizer).name for r in racers]
+        names = []
+        for i, r in enumerate(racers):
+            name = base[i]
+            if not r.label and base.count(name) > 1:
+                lr = r.hyper.get("lr", O.spec(r.optimizer).defaults().get("lr"))
+                name = f"{name} lr={lr:g}" if lr is not None else name
+            names.append(name)
+        for i, n in enumerate(names):
+            if names.count(n) > 1:
+                names[i] = f"{n} #{names[:i + 1].count(n)}"
+        return names
 
     def enabled_indices(self) -> list[int]:
         return [i for i, r in enumerate(self.scenario.racers) if r.enabled]

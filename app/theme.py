@@ -17,9 +17,9 @@ class Theme:
     panel: str  # window and dock background
     grid: str
     contour: str  # iso-lines over the colour map
-    colormap: str  # perceptual map; only the part lo..hi is used so the coloured trails stand out
-    cmap_lo: float
-    cmap_hi: float
+    # Colour map stops, low loss to high: muted and nearly grey, lightness rising evenly, so
+    # that the eight Okabe-Ito trail colours stand out on every part of the map.
+    colormap: tuple[str, ...]
     minimum: str  # mark of a known minimum
     start: str  # the start marker
     outline: str  # halo drawn under trails and markers so they read on any background
@@ -49,12 +49,12 @@ class Theme:
 
 DARK = Theme(
     name="dark", background="#14161c", foreground="#e8e8e8", panel="#1e2028", grid="#3a3d48",
-    contour="#ffffff", colormap="CET-L6", cmap_lo=0.05, cmap_hi=0.55, minimum="#ffffff",
+    contour="#ffffff", colormap=("#07090e", "#1c2536", "#3d4a60", "#6b7688"), minimum="#ffffff",
     start="#ffffff", outline="#000000",
 )
 LIGHT = Theme(
     name="light", background="#ffffff", foreground="#111111", panel="#f2f2f2", grid="#c8c8c8",
-    contour="#1a1a1a", colormap="CET-L6", cmap_lo=0.45, cmap_hi=1.0, minimum="#000000",
+    contour="#1a1a1a", colormap=("#8a93a3", "#b4bbc7", "#d9dde4", "#f7f8fa"), minimum="#000000",
     start="#000000", outline="#ffffff",
 )
 PROJECTOR_SCALE = 1.35

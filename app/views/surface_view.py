@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainterPath, QTransform
+from PySide6.QtGui import QColor, QFont, QPainterPath
 
 from ..frames import STATUS_CODES
 from ..theme import Theme
@@ -50,7 +50,8 @@ class SurfaceView(pg.PlotWidget):
         self._looks = None
         self.plot = self.getPlotItem()
         self.vb = self.plot.getViewBox()
-        self.vb.setAspectLocked(False)
+        # Equal scales: the gradient must look perpendicular to the iso-lines.
+        self.vb.setAspectLocked(True, 1.0)
         self.vb.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.setLabel("bottom", "x")
@@ -69,10 +70,7 @@ class SurfaceView(pg.PlotWidget):
         self.start.setZValue(13)
         self.start.sigPositionChangeFinished.connect(self._start_dragged)
         self.plot.addItem(self.start, ignoreBounds=True)
-        self.arrows = pg.PlotCurveItem(connect="pairs")
-        self.arrows.setZValue(14)
-        self.plot.addItem(self.arrows, ignoreBounds=True)
-        self.arrow_heads: list[pg.ArrowItem] = []
+        self._make_arrows()
         self.theory = pg.PlotCurveItem(connect="pairs")
         self.theory.setZValue(11)
         self.plot.addItem(self.theory, ignoreBounds=True)
@@ -88,8 +86,8 @@ class SurfaceView(pg.PlotWidget):
         self.labels: list[pg.TextItem] = []
         self.scene().sigMouseClicked.connect(self._clicked)
         self._inside_step = None
-        self._theory_on = False
         self.set_theme(theme)
+        self.vb.sigRangeChanged.connect(lambda *_: self._draw_arrows())
 
     # -- theme ----------------------------------------------------------------------------------
     def set_theme(self, theme: Theme) -> None:
@@ -106,8 +104,8 @@ class SurfaceView(pg.PlotWidget):
             ax.setStyle(tickTextOffset=6)
         self.plot.setLabel("bottom", "x", color=theme.foreground)
         self.plot.setLabel("left", "y", color=theme.foreground)
-        cmap = pg.colormap.get(theme.colormap)
-        lut = cmap.getLookupTable(theme.cmap_lo, theme.cmap_hi, 256)
+        cmap = pg.ColorMap(np.linspace(0, 1, len(theme.colormap)), [QColor(c) for c in theme.colormap])
+        lut = cmap.getLookupTable(0.0, 1.0, 256)
         self.image.setLookupTable(lut)
         pen = pg.mkPen(QColor(theme.contour), width=max(1.0, theme.trail_width / 4))
         c = QColor(theme.contour)
@@ -119,7 +117,6 @@ class SurfaceView(pg.PlotWidget):
         self.minima.setBrush(pg.mkBrush(theme.minimum))
         self.minima.setSize(theme.head_size * 1.3)
         self.start.setPen(pg.mkPen(theme.start, width=3))
-        self.arrows.setPen(pg.mkPen(theme.foreground, width=theme.trail_width * 0.8))
         tc = QColor(theme.foreground)
         tc.setAlphaF(0.8)
         self.theory.setPen(pg.mkPen(tc, width=2, style=Qt.DashLine))
@@ -131,6 +128,7 @@ class SurfaceView(pg.PlotWidget):
         if self.frame is not None:
             self._surface_key = None
             self.set_frame(self.frame)
+        self._draw_arrows()
 
     # -- data -----------------------------------------------------------------------------------
     def set_frame(self, frame) -> None:
@@ -144,7 +142,6 @@ class SurfaceView(pg.PlotWidget):
         self.start.setPos(*frame.start)
         self.trails.set_frame(frame)
         self._move_heads(frame)
-        self._draw_arrows()
 
     def _set_surface(self, surface) -> None:
         img = surface_image.make(surface)
@@ -197,6 +194,7 @@ class SurfaceView(pg.PlotWidget):
         for lab in self.labels:
             self.plot.removeItem(lab)
         self.labels = []
+        self._label_side = [None] * len(frame.looks)
         font = QFont()
         font.setPointSize(t.label_pt)
         font.setBold(True)
@@ -233,8 +231,15 @@ class SurfaceView(pg.PlotWidget):
         for i in range(1, R):
             if ys[i] - ys[i - 1] < gap and abs(shown[order[i], 0] - shown[order[i - 1], 0]) < 40 * self.vb.viewPixelSize()[0] * 4:
                 ys[i] = ys[i - 1] + gap
+        right = x0 + 0.72 * (x1 - x0)
         for j, r in enumerate(order):
-            self.labels[r].setPos(shown[r, 0], ys[j])
+            lab = self.labels[r]
+            # Labels of racers near the right edge go on the left of their head.
+            anchor = (1.15, 0.5) if shown[r, 0] > right else (-0.15, 0.5)
+            if self._label_side[r] != anchor:
+                self._label_side[r] = anchor
+                lab.setAnchor(anchor)
+            lab.setPos(shown[r, 0], ys[j])
         self._end_marks(frame, shown)
 
     def _end_marks(self, frame, shown) -> None:
@@ -278,43 +283,74 @@ class SurfaceView(pg.PlotWidget):
             self.marks.setData(pos=np.zeros((0, 2)))
 
     # -- inside the step and theory ---------------------------------------------------------------
-    def set_inside_step(self, explained: dict | None, scale_name: str = "") -> None:
-        """Arrows at the selected racer's head: gradient, the optimizer's state, the step."""
+    ARROWS = (("−g", "gradient"), ("v", "velocity"), ("Δx", "step"))
+
+    def _make_arrows(self) -> None:
+        self.arrow_lines, self.arrow_heads, self.arrow_texts = [], [], []
+        for _ in self.ARROWS:
+            line = pg.PlotCurveItem()
+            line.setZValue(14)
+            head = pg.ArrowItem(tipAngle=32)
+            head.setZValue(15)
+            text = pg.TextItem(anchor=(0.5, 0.5))
+            text.setZValue(16)
+            for it in (line, head, text):
+                self.plot.addItem(it, ignoreBounds=True)
+                it.hide()
+            self.arrow_lines.append(line)
+            self.arrow_heads.append(head)
+            self.arrow_texts.append(text)
+
+    def set_inside_step(self, explained: dict | None) -> None:
+        """Arrows at the selected racer's head: the negative gradient, the optimizer's memory
+        (velocity), and the step actually taken, all magnified by one common factor."""
         self._inside_step = explained
         self._draw_arrows()
 
+    def _arrow_colors(self) -> list[str]:
+        e = self._inside_step
+        racer = e.get("color") if e else None
+        return [self.theme.foreground, "#F0E442" if self.theme.name == "dark" else "#8a6d00",
+                racer or "#D55E00"]
+
     def _draw_arrows(self) -> None:
-        for a in self.arrow_heads:
-            self.plot.removeItem(a)
-        self.arrow_heads = []
         e = self._inside_step
         if e is None:
-            self.arrows.setData([], [])
+            for group in (self.arrow_lines, self.arrow_heads, self.arrow_texts):
+                for it in group:
+                    it.hide()
             return
         x = np.asarray(e["x"], dtype=float)
+        vecs = [-np.asarray(e["gradient"], dtype=float),
+                None if e.get("velocity") is None else np.asarray(e["velocity"], dtype=float),
+                np.asarray(e["step"], dtype=float)]
+        norms = [float(np.hypot(*v)) if v is not None else np.nan for v in vecs]
+        finite = [n for n in norms if np.isfinite(n) and n > 0]
         (vx0, vx1), (vy0, vy1) = self.vb.viewRange()
-        span = 0.18 * min(vx1 - vx0, vy1 - vy0)
-        vecs = [("-gradient", -np.asarray(e["gradient"], dtype=float), "#ffffff" if self.theme.name == "dark" else "#000000")]
-        if e.get("velocity") is not None:
-            vecs.append(("velocity", np.asarray(e["velocity"], dtype=float), "#F0E442"))
-        vecs.append(("step", np.asarray(e["step"], dtype=float), "#D55E00"))
-        xs, ys = [], []
-        for name, v, col in vecs:
-            n = float(np.hypot(*v))
-            if not np.isfinite(n) or n == 0:
+        span = 0.15 * min(vx1 - vx0, vy1 - vy0)
+        k = span / max(finite) if finite else 1.0
+        px, py = self.vb.viewPixelSize()
+        font = QFont()
+        font.setPointSize(self.theme.label_pt)
+        font.setBold(True)
+        for i, (v, n, col) in enumerate(zip(vecs, norms, self._arrow_colors())):
+            line, head, text = self.arrow_lines[i], self.arrow_heads[i], self.arrow_texts[i]
+            if v is None or not np.isfinite(n) or n == 0:
+                line.hide(), head.hide(), text.hide()
                 continue
-            # Arrows longer than a fifth of the view are drawn at that length (direction kept).
-            v = v * min(1.0, span / n) if name != "step" else v * max(1.0, min(span * 0.25 / n, 1e12))
-            end = x + v
-            xs += [x[0], end[0]]
-            ys += [x[1], end[1]]
-            ang = np.degrees(np.arctan2(-v[1] / self.vb.viewPixelSize()[1], v[0] / self.vb.viewPixelSize()[0]))
-            head = pg.ArrowItem(pos=tuple(end), angle=180 + ang, headLen=self.theme.head_size * 0.9,
-                                tipAngle=35, brush=col, pen=pg.mkPen(self.theme.outline, width=1.5))
-            head.setZValue(15)
-            self.plot.addItem(head, ignoreBounds=True)
-            self.arrow_heads.append(head)
-        self.arrows.setData(np.array(xs), np.array(ys))
+            end = x + v * k
+            line.setData([x[0], end[0]], [x[1], end[1]])
+            line.setPen(pg.mkPen(col, width=self.theme.trail_width * 0.9, style=Qt.DashLine if i == 1 else Qt.SolidLine))
+            ang = np.degrees(np.arctan2(-(end[1] - x[1]) / py, (end[0] - x[0]) / px))
+            head.setStyle(angle=180 + ang, headLen=self.theme.head_size * 0.9, brush=pg.mkBrush(col),
+                          pen=pg.mkPen(self.theme.outline, width=1.5))
+            head.setPos(*end)
+            text.setText(self.ARROWS[i][0])
+            text.setColor(col)
+            text.setFont(font)
+            text.setPos(*(x + v * k * 1.18))
+            for it in (line, head, text):
+                it.show()
 
     def set_theory(self, lines: np.ndarray | None, text: str = "") -> None:
         """Dashed segments (pairs of points) such as the Hessian's eigen-directions, and a note."""

@@ -1,0 +1,244 @@
+"""The race window end to end (pytest-qt, offscreen)."""
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QImage
+
+from app.frames import STATUS_CODES
+from engine.race import run_race
+from engine.scenario import RacerConfig, Scenario, classic_six
+
+from .conftest import make_window
+
+
+def heads_on_screen(win) -> np.ndarray:
+    d = win.surface_view.heads.data
+    return np.column_stack([d["x"], d["y"]])
+
+
+def engine_positions(scenario: Scenario, step: int) -> np.ndarray:
+    r = run_race(scenario.surface, scenario.start_point(), [c.to_racer() for c in scenario.enabled_racers()],
+                 step, noise=scenario.noise, seed=scenario.seed, surface_params=scenario.surface_params)
+    return r.positions[:, step]
+
+
+def test_window_opens_with_menus_docks_and_a_first_frame(window):
+    assert window.isVisible()
+    titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert titles == ["File", "View", "Race", "Help"]
+    assert set(window.docks) >= {"racers", "surface", "leaderboard", "loss", "grad", "inspector"}
+    f = window.controller.frame
+    assert f is not None and f.step == 0 and f.n_racers == 6
+    assert window.leaderboard.rowCount() == 6
+    assert window.surface_view.image.image is not None
+
+
+def test_adding_and_removing_racers(window, qtbot):
+    panel = window.racers_panel
+    adam = next(a for a in panel.add_button.menu().actions() if a.text() == "Adam")
+    adam.trigger()
+    assert panel.list.count() == 7
+    assert window.leaderboard.rowCount() == 7
+    assert window.controller.frame.n_racers == 7
+    panel.list.setCurrentRow(0)
+    qtbot.mouseClick(panel.remove_button, Qt.LeftButton)
+    assert panel.list.count() == 6
+    assert [r.optimizer for r in window.model.scenario.racers][0] == "momentum"
+    assert window.controller.frame.n_racers == 6
+    # Unticking a racer leaves it in the list but out of the race.
+    panel.list.item(0).setCheckState(Qt.Unchecked)
+    assert not window.model.scenario.racers[0].enabled
+    assert window.controller.frame.n_racers == 5
+
+
+def test_two_racers_with_the_same_optimizer_get_distinct_names(qtbot):
+    sc = Scenario(surface="beale", racers=[RacerConfig("adam", {"lr": 0.1}), RacerConfig("adam", {"lr": 0.001})])
+    win = make_window(qtbot, sc)
+    names = [lk.name for lk in win.controller.frame.looks]
+    assert len(set(names)) == 2 and all("Adam" in n for n in names)
+    win.close()
+
+
+def test_editing_a_hyperparameter_restarts_the_race_with_the_new_value(window, qtbot):
+    window.controller.run_to(100)
+    assert window.controller.k == 100
+    window.racers_panel.list.setCurrentRow(5)  # Adam
+    box = window.racers_panel.editors["lr"].box
+    box.setValue(0.2)
+    sc = window.model.scenario
+    assert sc.racers[5].hyper["lr"] == pytest.approx(0.2)
+    assert window.controller.k == 0
+    assert window.controller.race.hyper[5, 0] == pytest.approx(0.2)
+    window.controller.run_to(30)
+    assert np.allclose(heads_on_screen(window), engine_positions(sc, 30))
+
+
+def test_playing_frames_puts_each_head_at_the_engine_position(window, qtbot):
+    window.model.set_view("steps_per_frame", 7)
+    seen = []
+    window.controller.frame_ready.connect(lambda f: seen.append(f.step))
+    window.controller.play()
+    qtbot.waitUntil(lambda: len(seen) >= 5, timeout=5000)
+    window.controller.pause()
+    k = window.controller.k
+    assert k >= 35 and k % 7 == 0
+    assert np.allclose(heads_on_screen(window), engine_positions(window.model.scenario, k))
+    # The trail layer drew only new segments while playing: one full redraw per jump at most.
+    assert window.surface_view.trails.full_redraws <= 3
+
+
+def test_clicking_the_surface_moves_the_start(window, qtbot):
+    sv = window.surface_view
+    target = QPointF(-2.0, 2.5)
+    px = sv.mapFromScene(sv.vb.mapViewToScene(target))
+    qtbot.mouseClick(sv.viewport(), Qt.LeftButton, pos=QPoint(px.x(), px.y()))
+    x, y = window.model.scenario.start
+    tol = 2 * max(sv.vb.viewPixelSize())
+    assert abs(x - target.x()) < tol and abs(y - target.y()) < tol
+    assert np.allclose(window.controller.race.start, (x, y))
+    assert window.controller.k == 0
+    assert np.allclose(heads_on_screen(window), [(x, y)] * 6)
+
+
+def test_scrubbing_the_timeline_shows_exact_steps(window):
+    window.controller.run_to(600)
+    window.timeline.setValue(123)
+    assert window.controller.k == 123
+    assert window.step_label.text().startswith("123")
+    assert np.allclose(heads_on_screen(window), engine_positions(window.model.scenario, 123))
+
+
+def test_scrubbing_outside_the_buffer_recomputes_from_checkpoints(qtbot, monkeypatch):
+    from app import controller as C
+
+    monkeypatch.setattr(C, "EXACT_WINDOW", 50)
+    sc = Scenario(surface="rosenbrock", racers=[RacerConfig("sgd", {"lr": 1e-3}), RacerConfig("adam", {"lr": 1e-2})])
+    win = make_window(qtbot, sc)
+    win.controller.history_capacity = 64
+    win.controller.rebuild()
+    win.controller.run_to(3000)
+    assert win.controller.history.stride > 1
+    win.controller.seek(1237)  # neither buffered nor on the thinned history's grid
+    assert np.allclose(heads_on_screen(win), engine_positions(sc, 1237))
+    win.close()
+
+
+def test_a_huge_learning_rate_shows_diverged_and_the_app_keeps_running(qtbot):
+    sc = Scenario(surface="beale", racers=[RacerConfig("sgd", {"lr": 5.0}), RacerConfig("adam", {"lr": 0.03})])
+    win = make_window(qtbot, sc)
+    win.controller.run_to(300)
+    board = win.leaderboard
+    statuses = {board.item(r, 1).text().split(" ", 1)[1]: board.item(r, 5).text() for r in range(board.rowCount())}
+    assert statuses["SGD"].startswith("diverged at")
+    assert board.item(board.rowCount() - 1, 1).text().endswith("SGD")  # diverged ranks last
+    assert int(win.controller.frame.status[0]) == STATUS_CODES["diverged"]
+    win.controller.play()
+    qtbot.wait(100)
+    win.controller.pause()
+    assert win.controller.k > 300
+    win.grab()  # repaints with a diverged racer without raising
+    win.close()
+
+
+def test_settings_persist_across_a_restart(qtbot):
+    win = make_window(qtbot, restore=True)
+    win.model.set_surface("himmelblau")
+    win.model.add_racer("lion", {"lr": 0.01})
+    win.model.set_view("theme", "light")
+    win.resize(1100, 700)
+    racers = [(r.optimizer, r.hyper) for r in win.model.scenario.racers]
+    win.close()
+    again = make_window(qtbot, restore=True)
+    assert again.model.scenario.surface == "himmelblau"
+    assert [(r.optimizer, r.hyper) for r in again.model.scenario.racers] == racers
+    assert again.model.scenario.view.theme == "light" and again.act_light.isChecked()
+    again.close()
+
+
+def test_widgets_and_model_follow_each_other(window, qtbot):
+    # model -> widgets
+    window.racers_panel.list.setCurrentRow(0)
+    window.model.set_hyper(0, "lr", 0.0042)
+    assert window.racers_panel.editors["lr"].box.value() == pytest.approx(0.0042)
+    window.model.set_view("steps_per_frame", 100)
+    assert window.speed_label.text().startswith("100 ")
+    window.model.set_surface("rosenbrock")
+    assert window.surface_panel.combo.currentData() == "rosenbrock"
+    assert set(window.surface_panel.editors) == {"a", "b"}
+    # widgets -> model
+    window.speed.setValue(0)
+    assert window.model.scenario.view.steps_per_frame == 1
+    window.surface_panel.editors["b"].box.setValue(50.0)
+    assert window.model.scenario.surface_params["b"] == pytest.approx(50.0)
+    window.surface_panel.combo.setCurrentIndex(window.surface_panel.combo.findData("saddle"))
+    assert window.model.scenario.surface == "saddle"
+    window.act_loop.trigger()
+    assert window.model.scenario.view.loop
+
+
+def test_keyboard_drives_playback(window, qtbot):
+    window.surface_view.setFocus()
+    qtbot.keyClick(window, Qt.Key_Right)
+    qtbot.keyClick(window, Qt.Key_Right)
+    assert window.controller.k == 2
+    qtbot.keyClick(window, Qt.Key_Left)
+    assert window.controller.k == 1
+    qtbot.keyClick(window, Qt.Key_Space)
+    assert window.controller.playing
+    qtbot.keyClick(window, Qt.Key_Space)
+    assert not window.controller.playing
+    qtbot.keyClick(window, Qt.Key_R)
+    assert window.controller.k == 0
+
+
+def test_head_marker_is_drawn_in_its_colour_where_the_engine_puts_it(window, qtbot):
+    window.controller.run_to(50)
+    qtbot.wait(10)
+    img = window.surface_view.grab().toImage().convertToFormat(QImage.Format_RGB32)
+    for r in (0, 5):
+        p = window.surface_view.head_scene_pos(r)
+        colours = {img.pixelColor(int(p.x()) + dx, int(p.y()) + dy).name() for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
+        assert window.controller.frame.looks[r].color.lower() in colours
+
+
+def test_inspector_and_arrows_explain_the_selected_racer(window):
+    window.controller.run_to(10)
+    window.model.set_view("selected", 5)  # Adam
+    text = window.inspector.toPlainText()
+    assert "step 11" in text and "m^" in text and "exp_avg" in text
+    assert window.surface_view.arrow_lines[0].isVisible()
+    window.model.set_view("show_inside_step", False)
+    assert not window.surface_view.arrow_lines[0].isVisible()
+
+
+def test_theory_overlay_on_a_quadratic(qtbot, two_racers):
+    win = make_window(qtbot, two_racers)
+    win.model.set_view("show_theory", True)
+    assert "κ = 25" in win.surface_view.theory_label.toPlainText()
+    assert len(win.surface_view.theory.getData()[0]) == 4
+    assert win.racers_panel.editors["lr"].slider.marks  # stability limit on the lr slider
+    win.model.set_surface("beale")  # not quadratic: no overlay
+    assert win.surface_view.theory_label.toPlainText() == ""
+    win.close()
+
+
+def test_3d_action_is_disabled_with_a_reason_offscreen(window):
+    assert not window.act_3d.isEnabled()
+    assert "OpenGL" in window.act_3d.toolTip()
+
+
+def test_curves_repaint_with_data(window, qtbot):
+    window.controller.run_to(400)
+    for plot in (window.loss_plot, window.grad_plot):
+        img = plot.grab()
+        assert not img.isNull()
+        x, y = plot.curves[0].getData()
+        assert len(x) > 10 and np.all(np.isfinite(y))
+
+
+def test_warm_up_runs_in_a_worker_then_the_race_starts(qtbot):
+    win = make_window(qtbot, Scenario(surface="booth", racers=classic_six("booth")), warm_up=True)
+    qtbot.waitUntil(lambda: win.controller.ready, timeout=60000)
+    assert not win.warmup.isRunning() or win.warmup.wait(5000)
+    assert win.controller.frame.n_racers == 6
+    win.close()
