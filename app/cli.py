@@ -45,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--after-steps", type=int, default=300, metavar="N",
                    help="with --screenshot: the step to show (default 300)")
     p.add_argument("--no-restore", action="store_true", help="ignore the saved window and scenario")
-    p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    from .export.cli import add_export_parsers
+
+    add_export_parsers(sub)
     return p
 
 
