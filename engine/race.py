@@ -8,6 +8,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import optimizers as O
+from . import optimizer_kernels as OK
 from . import race_kernels as K
 from . import surfaces as S
 
@@ -25,6 +26,12 @@ CONVERGE_TOL = 1e-8
 ESCAPE_MARGIN = 5.0
 # Racers beyond this count are stepped on all cores.
 PARALLEL_RACERS = 256
+# Neighbouring racers with identical settings are stepped as one vector of at most this many
+# racers (the optimizer's per-step scalars are then computed once per group; groups are also
+# the unit of work spread over cores).  NAdam keeps a per-vector scalar (the product of its
+# momentum coefficients) in its state and Newton needs each racer's own Hessian: never grouped.
+GROUP_MAX = 64
+_UNGROUPED = (OK.NADAM, OK.NEWTON)
 
 
 @dataclass(frozen=True)
@@ -102,7 +109,12 @@ class Status:
 
 @dataclass
 class Snapshot:
-    """Everything that determines the race's future from step ``t`` on."""
+    """Everything that determines the race's future from step ``t`` on.
+
+    ``state`` is (R, slots, 2): racer r's optimizer state as ``spec.init(2)`` lays it out.
+    A racer that has stopped (finished, converged, escaped, diverged) keeps its point; its
+    state is only meaningful up to the step it stopped at.
+    """
 
     t: int
     X: np.ndarray
@@ -127,6 +139,18 @@ class Chunk:
     grad_norms: np.ndarray  # (R, k)
     status: np.ndarray  # (R,) codes after the chunk
     status_step: np.ndarray  # (R,)
+
+
+def _groups(family: np.ndarray, settings: np.ndarray) -> np.ndarray:
+    """Bounds of the runs of neighbouring racers with identical family and settings rows."""
+    bounds = [0]
+    for r in range(1, len(family)):
+        lo = bounds[-1]
+        if (family[r] in _UNGROUPED or family[r] != family[lo] or r - lo >= GROUP_MAX
+                or not np.array_equal(settings[r], settings[lo])):
+            bounds.append(r)
+    bounds.append(len(family))
+    return np.array(bounds, dtype=np.int64)
 
 
 class Race:
@@ -168,6 +192,10 @@ class Race:
         for i, r in enumerate(self.racers):
             s = r.spec.init(2, r.hyper)
             state[i, : s.shape[0]] = s
+        self._bounds = _groups(self.family, np.hstack([self.hyper, self.sched, self.clip]))
+        lo = self._bounds[:-1]
+        self._gfam, self._ghyper = self.family[lo], np.ascontiguousarray(self.hyper[lo])
+        self._gsched, self._gclip = np.ascontiguousarray(self.sched[lo]), np.ascontiguousarray(self.clip[lo])
         (x0, x1), (y0, y1) = self.surface.spec.domain
         span = max(x1 - x0, y1 - y0)
         self.finish_tol = FINISH_TOL * span
@@ -177,18 +205,39 @@ class Race:
         else:
             m = ESCAPE_MARGIN * span
             self.box = np.array([x0 - m, x1 + m, y0 - m, y1 + m])
-        G = np.zeros((R, 2))
-        F = np.zeros(R)
-        for i in range(R):
-            G[i] = self.surface.gradient(*start)
-            F[i] = self.surface.value(*start)
+        G = np.tile(self.surface.gradient(*start), (R, 1))
+        F = np.full(R, self.surface.value(*start))
         status = np.zeros(R, dtype=np.int64)
         if not (np.isfinite(F[0]) and np.all(np.isfinite(G[0]))):
             status[:] = K.DIVERGED  # a start on a singular point never moves
-        self._now = Snapshot(0, np.tile(start, (R, 1)), G, F, state, status, np.zeros(R, dtype=np.int64))
+        # Live snapshots hold the state group-blocked (see _to_blocks); Snapshot is per racer.
+        self._now = Snapshot(0, np.tile(start, (R, 1)), G, F, self._to_blocks(state), status,
+                             np.zeros(R, dtype=np.int64))
         self.checkpoint_every = int(checkpoint_every)
         self.max_checkpoints = int(max_checkpoints)
         self._checkpoints: list[Snapshot] = [self._now.copy()]
+
+    # -- state layout ------------------------------------------------------------------------
+    def _to_blocks(self, state: np.ndarray) -> np.ndarray:
+        """(R, slots, 2) -> flat buffer where group [lo, hi) is a C-ordered (slots, 2(hi-lo))
+        block: the state of one vector of 2(hi-lo) coordinates, as the optimizer kernels want."""
+        S = state.shape[1]
+        buf = np.empty(state.size)
+        for lo, hi in zip(self._bounds[:-1], self._bounds[1:]):
+            buf[S * 2 * lo:S * 2 * hi] = state[lo:hi].transpose(1, 0, 2).ravel()
+        return buf
+
+    def _from_blocks(self, buf: np.ndarray) -> np.ndarray:
+        S = O.MAX_SLOTS
+        R = len(self.racers)
+        state = np.empty((R, S, 2))
+        for lo, hi in zip(self._bounds[:-1], self._bounds[1:]):
+            state[lo:hi] = buf[S * 2 * lo:S * 2 * hi].reshape(S, hi - lo, 2).transpose(1, 0, 2)
+        return state
+
+    def _public(self, snap: Snapshot) -> Snapshot:
+        return Snapshot(snap.t, snap.X.copy(), snap.G.copy(), snap.F.copy(), self._from_blocks(snap.state),
+                        snap.status.copy(), snap.status_step.copy())
 
     # -- running ---------------------------------------------------------------------------
     @property
@@ -196,42 +245,51 @@ class Race:
         """Steps computed so far."""
         return self._now.t
 
-    def _run(self, snap: Snapshot, k: int, record: bool):
-        R = len(self.racers)
-        shape = (R, k) if record else (R, 0)
-        pos = np.empty(shape + (2,))
-        loss = np.empty(shape)
-        gn = np.empty(shape)
+    @property
+    def groups(self) -> int:
+        """How many vectors of racers the kernel steps (racers with identical settings share one)."""
+        return len(self._bounds) - 1
+
+    def _run(self, snap: Snapshot, k: int, out=None, col: int = 0, check: bool = True):
+        """k steps from ``snap`` (changed in place); when ``out`` = (pos, loss, gn) the steps are
+        written to columns col .. col+k-1."""
+        record = out is not None
+        if not record:
+            out = (np.empty((0, 0, 2)), np.empty((0, 0)), np.empty((0, 0)))
+        parallel = len(self.racers) >= PARALLEL_RACERS and self.groups > 1
         # A formula surface (engine.formula) brings its own copy of the race kernels.
         Km = self.surface.kernels or K
-        fn = Km.advance_parallel if R >= PARALLEL_RACERS else Km.advance
-        fn(self.surface.code, self.surface.params, self.family, self.hyper, self.sched, self.clip,
-           self.noise, self.seed, snap.X, snap.G, snap.F, snap.state, snap.t, k, snap.status,
-           snap.status_step, self.surface.minima, self.finish_tol, self.converge_tol, self.box,
-           record, pos, loss, gn)
+        fn = Km.advance_parallel if parallel else Km.advance
+        fn(self.surface.code, self.surface.params, self._gfam, self._bounds, self._ghyper, self._gsched,
+           self._gclip, self.noise, self.seed, snap.X.reshape(-1), snap.G.reshape(-1), snap.F,
+           snap.state, O.MAX_SLOTS, snap.t, k, snap.status, snap.status_step, self.surface.minima,
+           self.finish_tol, self.converge_tol, self.box, check, record, col, *out)
         snap.t += k
-        return pos, loss, gn
 
     def advance(self, k: int) -> Chunk:
         """Compute k more steps; returns them as a :class:`Chunk`."""
         if k < 0:
             raise ValueError(f"k must be >= 0, got {k}")
+        R = len(self.racers)
         first = self.t
-        parts = []
+        out = (np.empty((R, k, 2)), np.empty((R, k)), np.empty((R, k)))
         done = 0
         while done < k:
             # Stop at every checkpoint boundary so that checkpoints land on exact multiples.
             n = min(k - done, self.checkpoint_every - self.t % self.checkpoint_every)
-            parts.append(self._run(self._now, n, True))
+            self._run(self._now, n, out, done)
             done += n
             if self.t % self.checkpoint_every == 0:
                 self._add_checkpoint()
-        if parts:
-            pos, loss, gn = (np.concatenate([p[i] for p in parts], axis=1) for i in range(3))
-        else:
-            R = len(self.racers)
-            pos, loss, gn = np.empty((R, 0, 2)), np.empty((R, 0)), np.empty((R, 0))
-        return Chunk(first, pos, loss, gn, self._now.status.copy(), self._now.status_step.copy())
+        return Chunk(first, *out, self._now.status.copy(), self._now.status_step.copy())
+
+    def run_bare(self, k: int, check: bool = True) -> None:
+        """k more steps without recording them (``check=False`` also skips status bookkeeping).
+
+        For benchmarks of the kernel itself; the race keeps no checkpoints of these steps, so
+        use it only on a race that nothing else will read.
+        """
+        self._run(self._now, int(k), None, 0, check)
 
     def _add_checkpoint(self):
         self._checkpoints.append(self._now.copy())
@@ -240,17 +298,26 @@ class Race:
             self._checkpoints = self._checkpoints[::2]
             self.checkpoint_every *= 2
 
+    @property
+    def checkpoints(self) -> list[int]:
+        """Steps at which full snapshots are stored."""
+        return [c.t for c in self._checkpoints]
+
+    def checkpoint(self) -> Snapshot:
+        """The exact snapshot now (a copy)."""
+        return self._public(self._now)
+
     def state_at(self, k: int) -> Snapshot:
         """The exact snapshot after step k (0 <= k <= t), recomputed from a checkpoint."""
         if not 0 <= k <= self.t:
             raise ValueError(f"step {k} is outside the computed range 0..{self.t}")
         if k == self.t:
-            return self._now.copy()
+            return self._public(self._now)
         base = max((c for c in self._checkpoints if c.t <= k), key=lambda c: c.t)
         snap = base.copy()
         if k > snap.t:
-            self._run(snap, k - snap.t, False)
-        return snap
+            self._run(snap, k - snap.t)
+        return self._public(snap)
 
     # -- reading ---------------------------------------------------------------------------
     def status(self, snap: Snapshot | None = None) -> list[Status]:
