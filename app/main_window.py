@@ -9,8 +9,8 @@ import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QKeySequence, QPalette
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QProgressBar, QSlider, QStackedWidget, QStyleFactory, QToolBar, QWidget,
-                               QHBoxLayout)
+                               QProgressBar, QScrollArea, QSlider, QStackedWidget, QStyleFactory, QToolBar,
+                               QToolButton, QVBoxLayout, QWidget, QHBoxLayout)
 
 from engine import scenario as scenario_io
 from engine.scenario import ScenarioError
@@ -75,6 +75,14 @@ def gl_available() -> tuple[bool, str]:
     return True, ""
 
 
+def _scrolled(w: QWidget) -> QScrollArea:
+    scroll = QScrollArea()
+    scroll.setWidget(w)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.NoFrame)
+    return scroll
+
+
 class MainWindow(QMainWindow):
     def __init__(self, model: ScenarioModel | None = None, *, restore: bool = True, warm_up: bool = True):
         super().__init__()
@@ -94,7 +102,6 @@ class MainWindow(QMainWindow):
         self.surface_view.start_picked.connect(self.model.set_start)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.surface_view)
-        self.setCentralWidget(self.stack)
 
         self.leaderboard = Leaderboard(self.theme)
         self.leaderboard.racer_selected.connect(self._select_enabled)
@@ -105,8 +112,8 @@ class MainWindow(QMainWindow):
         self.surface_panel = SurfacePanel(self.model)
 
         self.docks = {}
-        self._dock("racers", "Racers", self.racers_panel, Qt.LeftDockWidgetArea)
-        self._dock("surface", "Surface", self.surface_panel, Qt.LeftDockWidgetArea)
+        self._dock("racers", "Racers", _scrolled(self.racers_panel), Qt.LeftDockWidgetArea)
+        self._dock("surface", "Surface", _scrolled(self.surface_panel), Qt.LeftDockWidgetArea)
         self.tabifyDockWidget(self.docks["racers"], self.docks["surface"])
         self.docks["racers"].raise_()
         self._dock("leaderboard", "Leaderboard", self.leaderboard, Qt.RightDockWidgetArea)
@@ -173,14 +180,17 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         c = self.controller
         v = self.model.scenario.view
-        self.act_play = self._act("▶  Play", c.toggle, "Space", tip="Play or pause the race (Space)")
-        self.act_step = self._act("Step ▸", lambda: c.step_by(1), "Right", tip="One step forward (Right)")
-        self.act_back = self._act("◂ Step", lambda: c.step_by(-1), "Left", tip="One step back (Left)")
-        self.act_frame = self._act("Frame ▸▸", lambda: c.step_by(self.model.scenario.view.steps_per_frame),
+        self.act_play = self._act("▶ Play", c.toggle, "Space", tip="Play or pause the race (Space)")
+        self.act_step = self._act("Step forward", lambda: c.step_by(1), "Right", tip="One step forward (Right)")
+        self.act_back = self._act("Step back", lambda: c.step_by(-1), "Left", tip="One step back (Left)")
+        self.act_frame = self._act("Frame forward", lambda: c.step_by(self.model.scenario.view.steps_per_frame),
                                    "Shift+Right", tip="One frame's worth of steps forward (Shift+Right)")
-        self.act_frame_back = self._act("◂◂ Frame", lambda: c.step_by(-self.model.scenario.view.steps_per_frame),
+        self.act_frame_back = self._act("Frame back", lambda: c.step_by(-self.model.scenario.view.steps_per_frame),
                                         "Shift+Left", tip="One frame's worth of steps back (Shift+Left)")
-        self.act_reset = self._act("⟲  Reset", c.reset, "R", tip="Back to step 0 (R)")
+        for a, glyph in ((self.act_step, "▸"), (self.act_back, "◂"), (self.act_frame, "▸▸"),
+                         (self.act_frame_back, "◂◂")):
+            a.setIconText(glyph)
+        self.act_reset = self._act("⟲ Reset", c.reset, "R", tip="Back to step 0 (R)")
         self.act_loop = self._act("Loop", lambda on: self.model.set_view("loop", on), "L", checkable=True,
                                   tip="Start again when every racer has stopped (L)")
         self.act_loop.setChecked(v.loop)
@@ -216,43 +226,56 @@ class MainWindow(QMainWindow):
         self.act_all = self._act("All optimizers", lambda: self.model.preset("all"))
 
     def _build_playback_bar(self) -> None:
-        tb = QToolBar("Playback")
-        tb.setObjectName("toolbar_playback")
-        tb.setMovable(False)
-        for a in (self.act_reset, self.act_frame_back, self.act_back, self.act_play, self.act_step, self.act_frame,
-                  self.act_loop):
-            tb.addAction(a)
-        tb.addSeparator()
-        speed = QWidget()
-        lay = QHBoxLayout(speed)
-        lay.setContentsMargins(6, 0, 6, 0)
-        lay.addWidget(QLabel("Speed"))
-        self.speed = QSlider(Qt.Horizontal)
-        self.speed.setRange(0, SPEED_STEPS)
-        self.speed.setFixedWidth(220)
-        self.speed.setToolTip("Steps per frame, from 1 to 1,000 (logarithmic)")
-        self.speed.valueChanged.connect(self._speed_moved)
-        lay.addWidget(self.speed)
-        self.speed_label = QLabel()
-        self.speed_label.setMinimumWidth(130)
-        lay.addWidget(self.speed_label)
-        tb.addWidget(speed)
-        tb.addSeparator()
-        timeline = QWidget()
-        lay = QHBoxLayout(timeline)
-        lay.setContentsMargins(6, 0, 6, 0)
-        lay.addWidget(QLabel("Step"))
+        """Below the map, like a video player: the timeline on one row, buttons and speed below."""
+        bar = QWidget()
+        outer = QVBoxLayout(bar)
+        outer.setContentsMargins(8, 4, 8, 4)
+        outer.setSpacing(2)
+        row1 = QHBoxLayout()
         self.timeline = QSlider(Qt.Horizontal)
         self.timeline.setRange(0, 0)
         self.timeline.setToolTip("Drag to any computed step")
         self.timeline.valueChanged.connect(self._timeline_moved)
-        lay.addWidget(self.timeline, 1)
+        row1.addWidget(self.timeline, 1)
         self.step_label = QLabel("0")
-        self.step_label.setMinimumWidth(190)
-        lay.addWidget(self.step_label)
-        tb.addWidget(timeline)
-        self.addToolBar(Qt.BottomToolBarArea, tb)
-        self.playback_bar = tb
+        self.step_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("10,000,000 / 10,000,000"))
+        self.step_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        row1.addWidget(self.step_label)
+        outer.addLayout(row1)
+        row2 = QHBoxLayout()
+        self.playback_buttons = []
+        for a in (self.act_reset, self.act_frame_back, self.act_back, self.act_play, self.act_step, self.act_frame,
+                  self.act_loop):
+            b = QToolButton()
+            b.setDefaultAction(a)
+            b.setToolButtonStyle(Qt.ToolButtonTextOnly)
+            b.setAutoRaise(True)
+            b.setFocusPolicy(Qt.NoFocus)
+            row2.addWidget(b)
+            self.playback_buttons.append(b)
+        row2.addStretch(1)
+        row2.addWidget(QLabel("Speed"))
+        self.speed = QSlider(Qt.Horizontal)
+        self.speed.setRange(0, SPEED_STEPS)
+        self.speed.setMinimumWidth(80)
+        self.speed.setMaximumWidth(260)
+        self.speed.setFocusPolicy(Qt.NoFocus)
+        self.speed.setToolTip("Steps per frame, from 1 to 1,000 (logarithmic)")
+        self.speed.valueChanged.connect(self._speed_moved)
+        row2.addWidget(self.speed, 1)
+        self.speed_label = QLabel()
+        self.speed_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("1000 steps/frame"))
+        row2.addWidget(self.speed_label)
+        outer.addLayout(row2)
+        self.timeline.setFocusPolicy(Qt.NoFocus)
+        centre = QWidget()
+        lay = QVBoxLayout(centre)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.stack, 1)
+        lay.addWidget(bar)
+        self.setCentralWidget(centre)
+        self.playback_bar = bar
         self._show_speed()
 
         top = QToolBar("View")
@@ -307,7 +330,8 @@ class MainWindow(QMainWindow):
         w, h = self.width(), self.height()
         rows = max(len(self.model.enabled_indices()), 3)
         board = int(min(0.45 * h, (rows + 1.6) * self.theme.font_pt * 2.4))
-        self.resizeDocks([self.docks["racers"], self.docks["leaderboard"]], [int(0.2 * w), int(0.3 * w)], Qt.Horizontal)
+        self.resizeDocks([self.docks["racers"], self.docks["leaderboard"]],
+                         [int(0.2 * w), int((0.3 if w < 1600 else 0.27) * w)], Qt.Horizontal)
         rest = max(h - board - 160, 200)
         self.resizeDocks([self.docks["leaderboard"], self.docks["loss"], self.docks["grad"]],
                          [board, rest // 2, rest // 2], Qt.Vertical)
@@ -408,7 +432,7 @@ class MainWindow(QMainWindow):
         self.controller.seek(value)
 
     def _playing_changed(self, playing: bool) -> None:
-        self.act_play.setText("❚❚  Pause" if playing else "▶  Play")
+        self.act_play.setText("❚❚ Pause" if playing else "▶ Play")
 
     def _view_changed(self, name: str) -> None:
         v = self.model.scenario.view
@@ -486,7 +510,7 @@ class MainWindow(QMainWindow):
 
     def _show_keys(self) -> None:
         QMessageBox.information(self, "Keyboard shortcuts", "\n".join(
-            f"{a.shortcut().toString():>12}   {a.text().strip('▶❚⟲◂▸ ')}" for a in self.actions() if not a.shortcut().isEmpty()))
+            f"{a.shortcut().toString():>12}   {a.toolTip() or a.text()}" for a in self.actions() if not a.shortcut().isEmpty()))
 
     def _about(self) -> None:
         QMessageBox.about(self, "About OptiRace", "<h3>OptiRace</h3><p>Optimizers race on loss surfaces: "

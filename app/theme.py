@@ -23,6 +23,7 @@ class Theme:
     minimum: str  # mark of a known minimum
     start: str  # the start marker
     outline: str  # halo drawn under trails and markers so they read on any background
+    trail_halo: str = "#a0000000"  # #AARRGGBB under each trail, so it reads on any colour
     trail_width: float = 4.0
     head_size: float = 20.0
     curve_width: float = 3.0

@@ -91,8 +91,13 @@ def check_target(path: str | os.PathLike, fmt: Format, size: tuple[int, int], fr
     folder = path.parent
     if not folder.is_dir():
         raise ExportError(f"{path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ExportError(f"{path}: the folder {folder} is not writable")
+    try:
+        # Ask the file system itself: permissions, read-only mounts and quotas all show here.
+        fd, probe = tempfile.mkstemp(prefix=".optirace-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ExportError(f"{path}: cannot write in the folder {folder}: {e.strerror}") from None
     if path.is_dir() and fmt.suffix:
         raise ExportError(f"{path} is a folder; give a file name ending in {fmt.suffix}")
     if path.exists() and not overwrite:
@@ -169,9 +174,16 @@ class Writer:
         raise NotImplementedError
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _temp_file(path: Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the video is an ordinary file
     return Path(tmp)
 
 
@@ -310,6 +322,7 @@ class PngWriter(Writer):
     def __init__(self, path, fmt, size, fps):
         super().__init__(path, fmt, size, fps)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent))
+        os.chmod(self._tmp, 0o777 & ~_umask())
 
     def _write(self, image):
         frame = self._frame(image, self.frames).reformat(format="rgb24")

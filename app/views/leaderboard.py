@@ -3,8 +3,9 @@ re-sorted every frame (finished first by finishing step, then racing by loss, th
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap, QTransform
+from pyqtgraph.graphicsItems.ScatterPlotItem import Symbols
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from ..frames import RACING, STATUS_CODES
@@ -14,7 +15,20 @@ COLUMNS = ("#", "Racer", "f − f*", "to min", "step", "status")
 # Order of the status groups in the ranking.
 GROUP = {STATUS_CODES["finished"]: 0, RACING: 1, STATUS_CODES["converged elsewhere"]: 2,
          STATUS_CODES["escaped"]: 3, STATUS_CODES["diverged"]: 4}
-SYMBOL = {"o": "●", "s": "■", "t": "▼", "d": "◆", "p": "⬟", "h": "⬢", "star": "★", "t1": "▲", "+": "✚", "x": "✖"}
+
+
+def marker_icon(marker: str, color: str, outline: str, size: int) -> QIcon:
+    """The racer's head marker (same shape and colour as on the map) as an icon."""
+    pm = QPixmap(size, size)
+    pm.fill(Qt.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.Antialiasing)
+    p.setBrush(QColor(color))
+    p.setTransform(QTransform().translate(size / 2, size / 2).scale(size * 0.8, size * 0.8))
+    p.setPen(QPen(QColor(outline), 1.5 / size))
+    p.drawPath(Symbols[marker])
+    p.end()
+    return QIcon(pm)
 
 
 def _num(v: float) -> str:
@@ -65,6 +79,9 @@ class Leaderboard(QTableWidget):
         f.setPointSize(theme.font_pt)
         self.setFont(f)
         self.verticalHeader().setDefaultSectionSize(int(theme.font_pt * 2.3))
+        self.setIconSize(QSize(int(theme.font_pt * 1.6), int(theme.font_pt * 1.6)))
+        for row in range(self.rowCount()):
+            self.item(row, 1).setData(Qt.UserRole, None)
         if self.frame is not None:
             self.set_frame(self.frame)
 
@@ -89,12 +106,15 @@ class Leaderboard(QTableWidget):
             loss = frame.loss[r] - fmin if fmin is not None else frame.loss[r]
             dist = (np.min(np.hypot(*(mins - frame.heads[r]).T)) if len(mins) else np.nan)
             step = int(frame.status_step[r]) if code != RACING else frame.step
-            texts = (str(row + 1), f"{SYMBOL.get(look.marker, '●')} {look.name}", _num(loss), _num(dist),
+            texts = (str(row + 1), look.name, _num(loss), _num(dist),
                      f"{step:,}", frame.status_text(r))
             for col, text in enumerate(texts):
                 it = self.item(row, col)
                 if it.text() != text:
                     it.setText(text)
             name = self.item(row, 1)
-            name.setForeground(QBrush(QColor(look.color)))
-            name.setFont(bold)
+            key = (look.marker, look.color, self.theme.name)
+            if name.data(Qt.UserRole) != key:
+                name.setData(Qt.UserRole, key)
+                name.setIcon(marker_icon(look.marker, look.color, self.theme.outline, int(self.theme.font_pt * 1.6)))
+                name.setFont(bold)

@@ -1,5 +1,7 @@
 """The surface as an image to colour: f sampled by the engine on a grid, then put on a log
-scale (log10(f - f* + offset)) or, for surfaces unbounded below, a symmetric log scale."""
+scale (log10(f - f* + offset)) or, for surfaces unbounded below, a symmetric log scale.
+The scale is fixed from the plotting domain, so colours keep their meaning when the view
+zooms or pans and the grid is resampled over what is visible."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,42 +15,55 @@ CONTOURS = 14
 
 
 @dataclass(frozen=True)
+class Scale:
+    kind: str  # "log" or "symlog"
+    offset: float  # added inside the log (log) or the linear width (symlog)
+    f_min: float
+    levels: tuple[float, float]  # colour range on the display scale
+    contours: np.ndarray  # iso-levels on the display scale
+
+    def apply(self, f: np.ndarray) -> np.ndarray:
+        if self.kind == "log":
+            z = np.log10(np.maximum(f - self.f_min, 0.0) + self.offset)
+        else:
+            z = np.sign(f) * np.log10(1.0 + np.abs(f) / self.offset)
+        lo, hi = self.levels
+        return np.nan_to_num(np.where(np.isfinite(f), z, hi), nan=hi, posinf=hi, neginf=lo)
+
+
+@dataclass(frozen=True)
 class SurfaceImage:
     xs: np.ndarray
     ys: np.ndarray
     z: np.ndarray  # (len(ys), len(xs)) on the display scale
-    levels: tuple[float, float]  # colour range
-    contours: np.ndarray  # iso-levels on the display scale
-    scale: str  # "log" or "symlog"
-    offset: float  # the offset added inside the log (log) or the linear width (symlog)
+    scale: Scale
 
 
-def make(surface: BoundSurface, n: int = GRID) -> SurfaceImage:
+def scale_for(surface: BoundSurface, n: int = GRID) -> Scale:
     (x0, x1), (y0, y1) = surface.spec.domain
-    xs = np.linspace(x0, x1, n)
-    ys = np.linspace(y0, y1, n)
-    f = surface.grid(xs, ys)
+    f = surface.grid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
     finite = np.isfinite(f)
     fin = f[finite] if finite.any() else np.zeros(1)
     if surface.bounded_below:
-        d = np.maximum(f - surface.f_min, 0.0)
-        spread = float(np.percentile(d[finite], 50)) if finite.any() else 1.0
+        d = np.maximum(fin - surface.f_min, 0.0)
         # The offset sets how far down the log scale reaches: about 6 decades below the median.
-        offset = max(spread * 1e-6, 1e-12)
-        z = np.log10(d + offset)
-        scale = "log"
+        offset = max(float(np.median(d)) * 1e-6, 1e-12)
+        s = Scale("log", offset, float(surface.f_min), (0.0, 1.0), np.zeros(0))
     else:
         offset = max(float(np.percentile(np.abs(fin), 20)), 1e-12)
-        z = np.sign(f) * np.log10(1.0 + np.abs(f) / offset)
-        scale = "symlog"
-    z = np.where(finite, z, np.nan)
-    zf = z[np.isfinite(z)]
-    lo, hi = (float(np.percentile(zf, 0.5)), float(np.percentile(zf, 99.5))) if zf.size else (0.0, 1.0)
+        s = Scale("symlog", offset, 0.0, (0.0, 1.0), np.zeros(0))
+    z = s.apply(fin)
+    lo, hi = float(np.percentile(z, 0.5)), float(np.percentile(z, 99.5))
     if hi <= lo:
         hi = lo + 1.0
-    z = np.nan_to_num(z, nan=hi, posinf=hi, neginf=lo)
-    contours = np.linspace(lo, hi, CONTOURS + 2)[1:-1]
-    return SurfaceImage(xs, ys, z, (lo, hi), contours, scale, offset)
+    return Scale(s.kind, s.offset, s.f_min, (lo, hi), np.linspace(lo, hi, CONTOURS + 2)[1:-1])
+
+
+def sample(surface: BoundSurface, scale: Scale, xr: tuple[float, float], yr: tuple[float, float],
+           n: int = GRID) -> SurfaceImage:
+    xs = np.linspace(xr[0], xr[1], n)
+    ys = np.linspace(yr[0], yr[1], n)
+    return SurfaceImage(xs, ys, scale.apply(surface.grid(xs, ys)), scale)
 
 
 def display_loss(surface: BoundSurface, f: np.ndarray) -> np.ndarray:

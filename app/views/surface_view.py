@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainterPath
 
 from ..frames import STATUS_CODES
 from ..theme import Theme
-from . import surface_image
+from . import contours, surface_image
 from .trail_layer import TrailLayer
 
 FINISHED, CONVERGED, ESCAPED, DIVERGED = (STATUS_CODES[k] for k in
@@ -37,6 +37,13 @@ def _ring() -> QPainterPath:
 FLAG, RING = _flag(), _ring()
 
 
+def _luminance(c: QColor) -> float:
+    """Relative luminance (WCAG) of a colour."""
+    def lin(v):
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+    return 0.2126 * lin(c.redF()) + 0.7152 * lin(c.greenF()) + 0.0722 * lin(c.blueF())
+
+
 class SurfaceView(pg.PlotWidget):
     """Exposes ``set_frame``, ``set_theme``, ``set_inside_step`` and ``set_theory``."""
 
@@ -59,7 +66,13 @@ class SurfaceView(pg.PlotWidget):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(-10)
         self.plot.addItem(self.image, ignoreBounds=True)
-        self.contours: list[pg.IsocurveItem] = []
+        self.contours = pg.PlotCurveItem()
+        self.contours.setZValue(-9)
+        self.plot.addItem(self.contours, ignoreBounds=True)
+        self._resample_timer = QTimer(self)
+        self._resample_timer.setSingleShot(True)
+        self._resample_timer.setInterval(80)
+        self._resample_timer.timeout.connect(self._resample)
         self.trails = TrailLayer(self.vb)
         self.trails.setZValue(10)
         self.vb.addItem(self.trails, ignoreBounds=True)
@@ -87,7 +100,16 @@ class SurfaceView(pg.PlotWidget):
         self.scene().sigMouseClicked.connect(self._clicked)
         self._inside_step = None
         self.set_theme(theme)
-        self.vb.sigRangeChanged.connect(lambda *_: self._draw_arrows())
+        self.vb.sigRangeChanged.connect(self._range_changed)
+
+    def _range_changed(self, *_) -> None:
+        self._draw_arrows()
+        if self.frame is not None:
+            self._resample_timer.start()
+
+    def hideEvent(self, ev) -> None:
+        self._resample_timer.stop()
+        super().hideEvent(ev)
 
     # -- theme ----------------------------------------------------------------------------------
     def set_theme(self, theme: Theme) -> None:
@@ -107,12 +129,9 @@ class SurfaceView(pg.PlotWidget):
         cmap = pg.ColorMap(np.linspace(0, 1, len(theme.colormap)), [QColor(c) for c in theme.colormap])
         lut = cmap.getLookupTable(0.0, 1.0, 256)
         self.image.setLookupTable(lut)
-        pen = pg.mkPen(QColor(theme.contour), width=max(1.0, theme.trail_width / 4))
         c = QColor(theme.contour)
-        c.setAlphaF(0.35)
-        pen.setColor(c)
-        for iso in self.contours:
-            iso.setPen(pen)
+        c.setAlphaF(0.3)
+        self.contours.setPen(pg.mkPen(c, width=max(1.0, theme.trail_width / 3.5)))
         self.minima.setPen(pg.mkPen(theme.outline, width=2))
         self.minima.setBrush(pg.mkBrush(theme.minimum))
         self.minima.setSize(theme.head_size * 1.3)
@@ -144,26 +163,26 @@ class SurfaceView(pg.PlotWidget):
         self._move_heads(frame)
 
     def _set_surface(self, surface) -> None:
-        img = surface_image.make(surface)
-        self.surface_image = img
-        (x0, x1), (y0, y1) = surface.spec.domain
-        self.image.setImage(img.z, levels=img.levels, autoLevels=False)
-        self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-        for iso in self.contours:
-            self.plot.removeItem(iso) if iso.scene() else None
-            iso.setParentItem(None)
-        self.contours = []
-        c = QColor(self.theme.contour)
-        c.setAlphaF(0.35)
-        pen = pg.mkPen(c, width=max(1.0, self.theme.trail_width / 4))
-        for lv in img.contours:
-            iso = pg.IsocurveItem(data=img.z, level=float(lv), pen=pen, axisOrder="row-major")
-            iso.setParentItem(self.image)
-            self.contours.append(iso)
+        self.scale = surface_image.scale_for(surface)
         m = surface.minima
         self.minima.setData(pos=m if len(m) else np.zeros((0, 2)))
-        self.plot.setTitle(None)
         self.fit_domain()
+        self._resample()
+        self._resample_timer.stop()
+
+    def _resample(self) -> None:
+        """Sample the surface over the visible area (plus a margin) at the fixed colour scale."""
+        if self.frame is None:
+            return
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        mx, my = 0.05 * (x1 - x0), 0.05 * (y1 - y0)
+        xr, yr = (x0 - mx, x1 + mx), (y0 - my, y1 + my)
+        img = surface_image.sample(self.frame.surface, self.scale, xr, yr)
+        self.surface_image = img
+        self.image.setImage(img.z, levels=self.scale.levels, autoLevels=False)
+        self.image.setRect(QRectF(xr[0], yr[0], xr[1] - xr[0], yr[1] - yr[0]))
+        seg = contours.segments(img.xs, img.ys, img.z, self.scale.contours)
+        self.contours.setData(seg[:, 0], seg[:, 1], connect="pairs")
 
     def fit_domain(self) -> None:
         if self.frame is None:
@@ -190,7 +209,7 @@ class SurfaceView(pg.PlotWidget):
     def _restyle(self, frame) -> None:
         self._looks = frame.looks
         t = self.theme
-        self.trails.set_style([lk.color for lk in frame.looks], t.trail_width)
+        self.trails.set_style([lk.color for lk in frame.looks], t.trail_width, t.trail_halo)
         for lab in self.labels:
             self.plot.removeItem(lab)
         self.labels = []
@@ -198,10 +217,13 @@ class SurfaceView(pg.PlotWidget):
         font = QFont()
         font.setPointSize(t.label_pt)
         font.setBold(True)
-        bg = QColor(t.background)
-        bg.setAlphaF(0.72)
         for lk in frame.looks:
-            lab = pg.TextItem(lk.name, color=lk.color, anchor=(-0.15, 0.5), fill=pg.mkBrush(bg))
+            # A tag in the racer's colour with black or white text, whichever contrasts more:
+            # readable on both themes, even for the yellow racer on a white screen.
+            fill = QColor(lk.color)
+            text = "#000000" if _luminance(fill) > 0.35 else "#ffffff"
+            lab = pg.TextItem(lk.name, color=text, anchor=(-0.15, 0.5), fill=pg.mkBrush(fill),
+                              border=pg.mkPen(t.outline, width=1))
             lab.setFont(font)
             lab.setZValue(25)
             self.plot.addItem(lab, ignoreBounds=True)

@@ -21,7 +21,11 @@ class TrailLayer(pg.GraphicsObject):
         self.frame = None
         self.colors: list[QColor] = []
         self.width = 4.0
+        self.halo = QColor(0, 0, 0, 160)
+        # Two cached layers, halos below colours, so a new segment's halo never covers the
+        # end of the coloured trail drawn in the frame before.
         self._image: QImage | None = None
+        self._halo_image: QImage | None = None
         self._key = None
         self._pending: list[np.ndarray] | None = None  # per racer, new points since the last paint
         self._last: np.ndarray | None = None  # last drawn point per racer (data coordinates)
@@ -29,9 +33,10 @@ class TrailLayer(pg.GraphicsObject):
         viewbox.sigTransformChanged.connect(self._view_changed)
         viewbox.sigResized.connect(self._view_changed)
 
-    def set_style(self, colors: list[str], width: float) -> None:
+    def set_style(self, colors: list[str], width: float, halo: str = "#a0000000") -> None:
         self.colors = [QColor(c) for c in colors]
         self.width = float(width)
+        self.halo = QColor(halo)
         self.invalidate()
 
     def invalidate(self) -> None:
@@ -73,6 +78,7 @@ class TrailLayer(pg.GraphicsObject):
             self._draw_pending(tr)
         p.save()
         p.resetTransform()
+        p.drawImage(0, 0, self._halo_image)
         p.drawImage(0, 0, self._image)
         p.restore()
 
@@ -80,13 +86,22 @@ class TrailLayer(pg.GraphicsObject):
     def _pens(self):
         return [QPen(c, self.width, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin) for c in self.colors]
 
+    def _halo_pen(self) -> QPen:
+        return QPen(self.halo, self.width + 3.0, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin)
+
+    def _painters(self):
+        ps = [QPainter(self._halo_image), QPainter(self._image)]
+        for p in ps:
+            p.setRenderHint(QPainter.Antialiasing)
+        return ps
+
     def _redraw(self, tr, w: int, h: int) -> None:
         self.full_redraws += 1
-        img = self._image
-        if img is None or img.width() != w or img.height() != h:
-            img = QImage(w, h, QImage.Format_ARGB32_Premultiplied)
-        img.fill(Qt.transparent)
-        self._image = img
+        if self._image is None or self._image.width() != w or self._image.height() != h:
+            self._image = QImage(w, h, QImage.Format_ARGB32_Premultiplied)
+            self._halo_image = QImage(w, h, QImage.Format_ARGB32_Premultiplied)
+        self._image.fill(Qt.transparent)
+        self._halo_image.fill(Qt.transparent)
         f = self.frame
         R = f.n_racers
         self._last = f.heads.copy() if R else np.zeros((0, 2))
@@ -95,26 +110,30 @@ class TrailLayer(pg.GraphicsObject):
             return
         hist = f.history
         n = hist.count_upto(f.step)
-        p = QPainter(img)
-        p.setRenderHint(QPainter.Antialiasing)
+        hp, p = self._painters()
+        halo = self._halo_pen()
         for r, pen in enumerate(self._pens()):
-            pts = np.concatenate([hist.pos[r, :n], f.heads[r:r + 1]])
-            self._polyline(p, pen, _decimate(_to_px(pts, tr)))
+            px = _decimate(_to_px(np.concatenate([hist.pos[r, :n], f.heads[r:r + 1]]), tr))
+            self._polyline(hp, halo, px)
+            self._polyline(p, pen, px)
+        hp.end()
         p.end()
 
     def _draw_pending(self, tr) -> None:
         if not any(len(q) for q in self._pending):
             return
-        p = QPainter(self._image)
-        p.setRenderHint(QPainter.Antialiasing)
+        hp, p = self._painters()
+        halo = self._halo_pen()
         for r, pen in enumerate(self._pens()):
             new = self._pending[r]
             if not len(new):
                 continue
-            pts = np.concatenate([self._last[r:r + 1], new])
-            self._polyline(p, pen, _decimate(_to_px(pts, tr)))
+            px = _decimate(_to_px(np.concatenate([self._last[r:r + 1], new]), tr))
+            self._polyline(hp, halo, px)
+            self._polyline(p, pen, px)
             self._last[r] = new[-1]
             self._pending[r] = np.empty((0, 2))
+        hp.end()
         p.end()
 
     @staticmethod

@@ -1,0 +1,220 @@
+"""``optirace export`` and ``optirace export-all-lessons``: render scenarios to video files
+without a screen, progress on stderr, a non-zero exit status with a clear message on failure."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from .encoder import FORMATS, ExportError
+
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM: the job cleans up like a cancel."""
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(e) for e in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1920x1080, got {text!r}") from None
+    if w < 16 or h < 16:
+        raise argparse.ArgumentTypeError(f"size must be at least 16x16, got {text!r}")
+    return w, h
+
+
+def _steps(text: str) -> tuple[int, int]:
+    try:
+        a, b = (int(e) for e in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"steps must look like 0:600, got {text!r}") from None
+    if not 0 <= a < b:
+        raise argparse.ArgumentTypeError(f"steps A:B need 0 <= A < B, got {text!r}")
+    return a, b
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not v > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+        return v
+    return parse
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--size", dest="x_size", type=_size, metavar="WxH", help="frame size (default: the scenario's)")
+    p.add_argument("--fps", dest="x_fps", type=_positive(int), metavar="N", help="frames per second")
+    p.add_argument("--theme", dest="x_theme", choices=("light", "dark"), help="colour theme")
+    p.add_argument("--quiet", dest="x_quiet", action="store_true", help="no progress on stderr")
+
+
+def add_export_parsers(sub) -> None:
+    """Add the export subcommands to the ``optirace`` subparsers."""
+    fmts = ", ".join(f"{f.suffix or 'folder'} ({f.name})" for f in FORMATS)
+    p = sub.add_parser("export", help="render a scenario to a video file (no screen needed)",
+                       description=f"Render a scenario frame by frame to a video. Formats: {fmts}.")
+    p.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help="scenario file")
+    p.add_argument("--lesson", dest="x_lesson", metavar="ID", help="a built-in lesson instead of a file")
+    p.add_argument("-o", "--output", dest="x_output", required=True, metavar="OUT",
+                   help="OUT.mp4, OUT.webm or OUT.gif (or a folder with --format png)")
+    p.add_argument("--format", dest="x_format", choices=[f.id for f in FORMATS],
+                   help="output format (default: from the extension)")
+    p.add_argument("--steps", dest="x_steps", type=_steps, metavar="A:B", help="step range to show")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--steps-per-frame", dest="x_spf", type=_positive(int), metavar="K")
+    group.add_argument("--duration", dest="x_duration", type=_positive(float), metavar="SECONDS",
+                       help="choose the steps per frame so the race lasts about this long")
+    p.add_argument("--title", dest="x_title", metavar="TEXT", help="title overlay (default: the scenario's)")
+    p.add_argument("--caption", dest="x_caption", metavar="TEXT", help="caption overlay (default: the scenario's)")
+    p.add_argument("--hold", dest="x_hold", type=float, metavar="SECONDS", help="hold the last frame this long")
+    _common(p)
+    p.set_defaults(run=run_export)
+
+    q = sub.add_parser("export-all-lessons", help="render every built-in lesson into a folder",
+                       description="Render every built-in lesson to DIR/ID.mp4 (or another format).")
+    q.add_argument("directory", metavar="DIR")
+    q.add_argument("--format", dest="x_format", choices=[f.id for f in FORMATS if f.suffix], default="mp4")
+    q.add_argument("--duration", dest="x_duration", type=_positive(float), metavar="SECONDS",
+                   help="make each race last about this long (default: each lesson's own pacing)")
+    q.add_argument("--hold", dest="x_hold", type=float, metavar="SECONDS", help="hold the last frame this long")
+    _common(q)
+    q.set_defaults(run=run_all_lessons)
+
+
+def _headless() -> None:
+    """Exports never show a window: without a display, use Qt's offscreen platform."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _quiet_qt(mode, context, message) -> None:
+    # The offscreen platform warns about window hints that mean nothing without a screen.
+    if "propagateSizeHints" not in message:
+        print(message, file=sys.stderr)
+
+
+def _app():
+    _headless()
+    from PySide6.QtCore import qInstallMessageHandler
+    from PySide6.QtWidgets import QApplication
+
+    qInstallMessageHandler(_quiet_qt)
+    return QApplication.instance() or QApplication(sys.argv[:1])
+
+
+def _interrupt(signum, frame):
+    raise Interrupted(signal.Signals(signum).name)
+
+
+class _Reporter:
+    """Progress lines on stderr: rewritten in place on a terminal, one every few seconds otherwise."""
+
+    def __init__(self, name: str, quiet: bool):
+        self.name = name
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self._last = 0.0
+
+    def __call__(self, pr) -> None:
+        if self.quiet:
+            return
+        now = time.monotonic()
+        if not self.tty and now - self._last < 2.0 and not pr.finishing:
+            return
+        self._last = now
+        rate = pr.done / pr.elapsed if pr.elapsed > 0 else 0.0
+        left = f", {pr.remaining:.0f} s left" if pr.remaining is not None and not pr.finishing else ""
+        tail = " - writing the file" if pr.finishing else ""
+        msg = f"{self.name}: frame {pr.done}/{pr.total} ({100 * pr.fraction:.0f}%), {rate:.1f} frames/s{left}{tail}"
+        print(("\r" + msg + "\033[K") if self.tty else msg, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+    def done(self, path: Path, seconds: float) -> None:
+        if self.tty and not self.quiet:
+            print(file=sys.stderr)
+        print(f"{self.name}: wrote {path} in {seconds:.1f} s", file=sys.stderr)
+
+
+def _export_one(sc, output, args, name: str, **over) -> Path:
+    from .job import ExportJob, settings_for
+
+    if sc.view.mode == "3d":
+        print(f"{name}: note: the 3-D view needs OpenGL and is not exported; exporting the 2-D map "
+              "of the same race", file=sys.stderr)
+    settings = settings_for(sc, output, format=getattr(args, "x_format", None), size=args.x_size,
+                            fps=args.x_fps, theme=args.x_theme, **over)
+    job = ExportJob(sc, settings)  # checks the target before anything renders
+    report = _Reporter(name, args.x_quiet)
+    t0 = time.perf_counter()
+    path = job.run(progress=report)
+    report.done(path, time.perf_counter() - t0)
+    return path
+
+
+def _guarded(body) -> int:
+    from engine.scenario import ScenarioError
+
+    old = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return body()
+    except (ExportError, ScenarioError, OSError) as e:
+        print(f"optirace: error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except (Interrupted, KeyboardInterrupt) as e:
+        print(f"\noptirace: interrupted ({e or 'SIGINT'}); no file was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # an encoder or renderer failure: say what, never a bare traceback
+        print(f"optirace: error: export failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def run_export(args) -> int:
+    from engine import scenario as io
+
+    from .lessons import load_lesson
+
+    def body() -> int:
+        if (args.scenario is None) == (args.x_lesson is None):
+            raise ExportError("give either a SCENARIO.toml file or --lesson ID")
+        sc = load_lesson(args.x_lesson) if args.x_lesson else io.load(args.scenario)
+        first, last = args.x_steps if args.x_steps else (None, None)
+        _app()
+        _export_one(sc, args.x_output, args, Path(args.x_output).name, first=first, last=last,
+                    steps_per_frame=args.x_spf, duration=args.x_duration, title=args.x_title,
+                    caption=args.x_caption, hold_last=args.x_hold)
+        return 0
+
+    return _guarded(body)
+
+
+def run_all_lessons(args) -> int:
+    from .encoder import get_format
+    from .lessons import lesson_ids, load_lesson
+
+    def body() -> int:
+        folder = Path(args.directory)
+        if not folder.is_dir():
+            raise ExportError(f"{folder}: no such folder")
+        ids = lesson_ids()
+        if not ids:
+            raise ExportError("no lessons are installed")
+        _app()
+        suffix = get_format(args.x_format).suffix
+        for id in ids:
+            _export_one(load_lesson(id), folder / f"{id}{suffix}", args, id, duration=args.x_duration,
+                        hold_last=args.x_hold)
+        return 0
+
+    return _guarded(body)
