@@ -3,6 +3,7 @@ loss plot) with the window's theme, laid out at the target size and rendered int
 from __future__ import annotations
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStyleFactory, QVBoxLayout, QWidget
@@ -99,6 +100,12 @@ class Canvas(QWidget):
         bpl = img.bytesPerLine()
         a = np.frombuffer(img.constBits(), np.uint8, count=bpl * h).reshape(h, bpl // 4, 4)
         return a[:, :w].copy()
+
+    def dispose(self) -> None:
+        """Close and destroy now: with a deferred delete, queued layout events would still reach
+        the views and restart their timers."""
+        self.close()
+        shiboken6.delete(self)
 
     def map_to_pixel(self, x: float, y: float) -> tuple[float, float]:
         """Output pixel (column, row) where the surface view draws the data point (x, y)."""

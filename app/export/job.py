@@ -178,8 +178,7 @@ class ExportJob:
 
     def _release_canvas(self) -> None:
         if self.canvas is not None:
-            self.canvas.close()
-            self.canvas.deleteLater()
+            self.canvas.dispose()
             self.canvas = None
         if self.source is not None:
             self.source.close()

@@ -59,8 +59,7 @@ def head_pixels(sc: Scenario, step: int, size=SIZE) -> list[tuple[float, float]]
                           surface_params=sc.surface_params).positions[:, step]
         return [canvas.map_to_pixel(*p) for p in engine]
     finally:
-        canvas.close()
-        canvas.deleteLater()
+        canvas.dispose()
         src.close()
 
 
@@ -111,14 +110,15 @@ def test_mp4_export_has_the_frames_and_heads_where_the_engine_put_them(qapp, tmp
 @pytest.mark.parametrize("fmt,fps", [("webm", 12), ("gif", 20)])
 def test_webm_and_gif_exports_decode_as_asked(qapp, tmp_path, fmt, fps):
     sc = scenario()
-    s = settings_for(sc, tmp_path / f"race.{fmt}", size=(320, 180), fps=fps, hold_last=0.2)
+    s = settings_for(sc, tmp_path / f"race.{fmt}", size=(480, 270), fps=fps, hold_last=0.2)
     path = ExportJob(sc, s).run()
     frames, rate = decode(path)
     assert len(frames) == 5 + round(0.2 * fps)
-    assert frames[0].shape == (180, 320, 3) and rate == fps
+    assert frames[0].shape == (270, 480, 3) and rate == fps
     assert np.abs(frames[0].astype(int) - frames[4].astype(int)).mean() > 0.3
-    assert np.array_equal(frames[-1], frames[-2])  # the held last frame
-    heads = head_pixels(sc, 40, size=(320, 180))
+    # The held last frame (lossy codecs refine a repeated frame, so nearly equal).
+    assert np.abs(frames[-1].astype(int) - frames[-2].astype(int)).mean() < 1.0
+    heads = head_pixels(sc, 40, size=(480, 270))
     assert closest(frames[4], heads[1], rgb(COLORS[1])) < 60
 
 
