@@ -516,7 +516,8 @@ def _import(name: str, path: Path):
 # -- the symbolic worker process ---------------------------------------------------------------
 class _Worker:
     """``python -m engine.formula_codegen`` answering one JSON line per request.  A plain
-    subprocess rather than multiprocessing: spawn would re-import the app's __main__."""
+    subprocess rather than multiprocessing: spawn would re-import the app's __main__.  Each
+    read runs in a short-lived thread joined with a timeout, so no thread outlives a call."""
 
     def __init__(self, startup_limit: float = 120.0):
         root = str(Path(__file__).resolve().parent.parent)
@@ -524,32 +525,36 @@ class _Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", f"{_PKG}.formula_codegen"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, encoding="utf-8", env=env, cwd=root)
-        self.lines: queue.Queue = queue.Queue()
-        self.reader = threading.Thread(target=self._read, daemon=True, name="formula-worker-reader")
-        self.reader.start()
-        try:
-            first = self.lines.get(timeout=startup_limit)
-        except queue.Empty:
-            first = None
-        if first is None or not json.loads(first).get("ready"):
+        first = self._read_line(startup_limit)
+        if not first or not json.loads(first).get("ready"):
             self.close()
             raise RuntimeError("the symbolic worker process (engine.formula_codegen) did not start")
 
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
+    def _read_line(self, timeout: float) -> str | None:
+        """The next line ('' if the process ended), or None after ``timeout`` (process ended)."""
+        box: list[str] = []
+        self._reading = True
+        t = threading.Thread(target=lambda: box.append(self.proc.stdout.readline()), daemon=True,
+                             name="formula-worker-read")
+        t.start()
+        t.join(timeout)
+        timed_out = t.is_alive()
+        if timed_out:
+            self.close()  # ends the process, so the pending readline returns
+            t.join()
+        self._reading = False
+        if not self.alive:
+            self.close()  # now also releases stdout
+        return None if timed_out else (box[0] if box else "")
 
     def ask(self, request: dict, timeout: float) -> dict | None:
         """The answer, or None when the time limit passed (the process is then ended)."""
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            self.close()
-            return None
+        line = self._read_line(timeout)
         if line is None:
+            return None
+        if not line:
             self.close()
             raise RuntimeError("the symbolic worker process ended unexpectedly")
         return json.loads(line)
@@ -562,12 +567,12 @@ class _Worker:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        for s in (self.proc.stdin, self.proc.stdout):
+        for pipe in (self.proc.stdin, None if getattr(self, "_reading", False) else self.proc.stdout):
             try:
-                s.close()
+                if pipe is not None:
+                    pipe.close()
             except OSError:
                 pass
-        self.reader.join(timeout=5)
 
 
 _worker: _Worker | None = None
