@@ -104,8 +104,12 @@ class SurfaceView(pg.PlotWidget):
 
     def _range_changed(self, *_) -> None:
         self._draw_arrows()
-        if self.frame is not None:
-            self._resample_timer.start()
+        if self.frame is None:
+            return
+        if self.window().testAttribute(Qt.WA_DontShowOnScreen):
+            self._resample()  # offscreen rendering (export): the next frame must be complete
+        else:
+            self._resample_timer.start()  # interactive zoom/pan: resample once it settles
 
     def hideEvent(self, ev) -> None:
         self._resample_timer.stop()
