@@ -157,9 +157,13 @@ class Scenario:
             raise ScenarioError(f"{where}: view.mode must be '2d' or '3d', got {self.view.mode!r}")
         e = self.export
         if not (0 <= e.first < e.last):
-            raise ScenarioError(f"{where}: export steps must satisfy 0 <= first < last, got {e.first}:{e.last}")
-        if e.steps_per_frame < 1 or e.fps < 1 or min(e.size) < 16 or e.hold_last < 0:
-            raise ScenarioError(f"{where}: export needs steps_per_frame >= 1, fps >= 1, size >= 16 px, hold_last >= 0")
+            raise ScenarioError(f"{where}: export.first and export.last must satisfy 0 <= first < last, "
+                                f"got {e.first}:{e.last}")
+        for name, ok, rule in (("steps_per_frame", e.steps_per_frame >= 1, ">= 1"), ("fps", 1 <= e.fps <= 240, "in 1..240"),
+                               ("size", len(e.size) == 2 and min(e.size) >= 16, "[width, height], each >= 16"),
+                               ("hold_last", e.hold_last >= 0, ">= 0 seconds")):
+            if not ok:
+                raise ScenarioError(f"{where}: export.{name} must be {rule}, got {getattr(e, name)!r}")
 
 
 def _drop_empty(d):
@@ -196,15 +200,39 @@ def _racer(d: Mapping[str, Any], where: str) -> RacerConfig:
 
 
 def _sub(cls, d: Mapping[str, Any], where: str):
+    if not isinstance(d, Mapping):
+        raise ScenarioError(f"{where} must be a table, got {d!r}")
     _check_keys(d, cls, where)
     base = cls()
     out = {}
     for f in fields(cls):
         if f.name in d:
-            default = getattr(base, f.name)
-            v = d[f.name]
-            out[f.name] = tuple(int(e) for e in v) if isinstance(default, tuple) else type(default)(v)
+            out[f.name] = _typed(d[f.name], getattr(base, f.name), f"{where}.{f.name}")
     return replace(base, **out)
+
+
+def _typed(v, default, where: str):
+    """v converted to the type of default, or a ScenarioError naming the field."""
+    kind = type(default)
+    if isinstance(default, tuple):
+        if isinstance(v, (list, tuple)) and len(v) == len(default) and all(_is_int(e) for e in v):
+            return tuple(int(e) for e in v)
+        raise ScenarioError(f"{where} must be a list of {len(default)} integers, got {v!r}")
+    if kind is bool:
+        ok = isinstance(v, bool)
+    elif kind is int:
+        ok = _is_int(v)
+    elif kind is float:
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    else:
+        ok = isinstance(v, kind)
+    if not ok:
+        raise ScenarioError(f"{where} must be {kind.__name__}, got {v!r}")
+    return kind(v)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def loads(text: str, where: str = "scenario") -> Scenario:
