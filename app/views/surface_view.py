@@ -108,12 +108,17 @@ class SurfaceView(pg.PlotWidget):
             return
         if self.window().testAttribute(Qt.WA_DontShowOnScreen):
             self._resample()  # offscreen rendering (export): the next frame must be complete
-        else:
+        elif self.isVisible():
             self._resample_timer.start()  # interactive zoom/pan: resample once it settles
 
     def hideEvent(self, ev) -> None:
         self._resample_timer.stop()
         super().hideEvent(ev)
+
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        if self.frame is not None:
+            self._resample_timer.start()
 
     # -- theme ----------------------------------------------------------------------------------
     def set_theme(self, theme: Theme) -> None:
