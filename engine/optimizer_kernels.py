@@ -18,7 +18,9 @@ import math
 import numpy as np
 from numba import njit
 
-JIT = dict(cache=True, nogil=True)
+# error_model="numpy": a zero divisor (singular Hessian, eps = 0 with a zero gradient) gives
+# inf or NaN, which a race reports as diverged, instead of raising ZeroDivisionError.
+JIT = dict(cache=True, nogil=True, error_model="numpy")
 
 
 @njit(inline="always", **JIT)
