@@ -26,12 +26,27 @@ _C10, _C11, _C12, _C13 = 1 / 3628800, 1 / 39916800, 1 / 479001600, 1 / 622702080
 _LOW = -708.0
 
 
+# What the exponential is taken of: -2|x| (tanh), -|x| (sigmoid), min(x, 0) (ELU, expm1).
+_TANH, _SIGMOID, _NONPOS = 0, 1, 2
+
+
 @njit(**JIT)
-def _exp_nonpos(y, out, bits, minus_one):
-    # exp(y) (or expm1(y) when minus_one) for y <= 0; NaN propagates.
-    n = y.shape[0]
+def _exp_nonpos(x, out, bits, arg, minus_one):
+    # exp(y) (or expm1(y) when minus_one) of y = arg(x) <= 0.  No branches in the loops, so
+    # LLVM vectorises them; a NaN input propagates through r (its garbage 2^k never matters).
+    # out must not overlap x: the vectoriser's overlap check would fall back to scalar code,
+    # several times slower.
+    n = x.shape[0]
     for i in range(n):
-        v = max(y[i], _LOW) if y[i] == y[i] else y[i]
+        xi = x[i]
+        if arg == _TANH:
+            yi = -2.0 * abs(xi)
+        elif arg == _SIGMOID:
+            yi = -abs(xi)
+        else:
+            yi = min(xi, 0.0)
+        keep = np.int64(yi >= _LOW)
+        v = max(yi, _LOW)
         k = math.floor(v * _INVLN2 + 0.5)
         r = (v - k * _LN2HI) - k * _LN2LO
         p = _C13
@@ -46,9 +61,8 @@ def _exp_nonpos(y, out, bits, minus_one):
         p = p * r + _C4
         p = p * r + _C3
         p = p * r + _C2
-        kk = k if k == k else 0.0
-        bits[i] = (np.int64(kk) + 1023) << 52 if y[i] >= _LOW else 0
-        out[i] = r + r * r * p  # after reading y[i]: out may be y
+        bits[i] = ((np.int64(k) + 1023) << 52) * keep
+        out[i] = r + r * r * p
     s = bits.view(np.float64)
     if minus_one:
         for i in range(n):
@@ -60,24 +74,22 @@ def _exp_nonpos(y, out, bits, minus_one):
 
 
 @njit(**JIT)
-def expm1_nonpos(y, out, bits):
-    """out = expm1(y) for y <= 0 elementwise (out may be y); ``bits`` is int64 scratch."""
-    _exp_nonpos(y, out, bits, True)
+def expm1_nonpos(x, out, bits):
+    """out = expm1(min(x, 0)) elementwise; ``bits`` is int64 scratch of x's size."""
+    _exp_nonpos(x, out, bits, _NONPOS, True)
 
 
 @njit(**JIT)
-def exp_nonpos(y, out, bits):
-    """out = exp(y) for y <= 0 elementwise (out may be y)."""
-    _exp_nonpos(y, out, bits, False)
+def exp_nonpos(x, out, bits):
+    """out = exp(min(x, 0)) elementwise."""
+    _exp_nonpos(x, out, bits, _NONPOS, False)
 
 
 @njit(**JIT)
 def tanh(x, out, bits):
-    """out = tanh(x) elementwise (flat arrays; out may be x)."""
+    """out = tanh(x) elementwise (flat arrays, not overlapping)."""
     n = x.shape[0]
-    for i in range(n):
-        out[i] = -2.0 * abs(x[i])
-    expm1_nonpos(out, out, bits)
+    _exp_nonpos(x, out, bits, _TANH, True)
     for i in range(n):
         m = out[i]
         out[i] = math.copysign((0.0 - m) / (2.0 + m), x[i])
@@ -85,11 +97,9 @@ def tanh(x, out, bits):
 
 @njit(**JIT)
 def sigmoid(x, out, bits):
-    """out = 1 / (1 + exp(-x)) elementwise, without overflow for large |x| (out may be x)."""
+    """out = 1 / (1 + exp(-x)) elementwise, without overflow for large |x| (not overlapping)."""
     n = x.shape[0]
-    for i in range(n):
-        out[i] = -abs(x[i])
-    exp_nonpos(out, out, bits)
+    _exp_nonpos(x, out, bits, _SIGMOID, False)
     for i in range(n):
         e = out[i]  # exp(-|x|) in [0, 1]
         out[i] = e / (1.0 + e) if x[i] < 0 else 1.0 / (1.0 + e)

@@ -81,9 +81,7 @@ def act_forward(code, x, y, slopes, width, alpha, bits):
                 a = slopes[j] if per_unit else slopes[0]
                 y[i] = x[i] if x[i] > 0.0 else a * x[i]
     elif code == ELU:
-        for i in range(n):
-            y[i] = min(x[i], 0.0)
-        fm.expm1_nonpos(y, y, bits)
+        fm.expm1_nonpos(x, y, bits)
         for i in range(n):
             y[i] = x[i] if x[i] > 0.0 else alpha * y[i]
     elif code == SOFTPLUS:
@@ -112,30 +110,44 @@ def act_backward(code, x, y, dy, dx, acc, slopes, dslopes, width, alpha):
                     dslopes[k] += x[i] * dy[i]
                 dx[i] = dx[i] + v if acc else v
         return
-    for i in range(n):
-        if code == IDENTITY:
-            v = dy[i]
-        elif code == SIGMOID:
+    # One loop per activation (not a dispatch inside one loop) so that each vectorises.
+    if code == IDENTITY:
+        for i in range(n):
+            dx[i] = dx[i] + dy[i] if acc else dy[i]
+    elif code == SIGMOID:
+        for i in range(n):
             v = dy[i] * (1.0 - y[i]) * y[i]
-        elif code == TANH:
+            dx[i] = dx[i] + v if acc else v
+    elif code == TANH:
+        for i in range(n):
             v = dy[i] * (1.0 - y[i] * y[i])
-        elif code == RELU:
+            dx[i] = dx[i] + v if acc else v
+    elif code == RELU:
+        for i in range(n):
             v = dy[i] if y[i] > 0.0 else 0.0
-        elif code == LEAKY_RELU:
+            dx[i] = dx[i] + v if acc else v
+    elif code == LEAKY_RELU:
+        for i in range(n):
             v = dy[i] if x[i] > 0.0 else dy[i] * alpha
-        elif code == ELU:
+            dx[i] = dx[i] + v if acc else v
+    elif code == ELU:
+        for i in range(n):
             v = dy[i] if x[i] > 0.0 else dy[i] * (y[i] + alpha)
-        elif code == SOFTPLUS:
+            dx[i] = dx[i] + v if acc else v
+    elif code == SOFTPLUS:
+        for i in range(n):
             if x[i] > _SOFTPLUS_THRESHOLD:
                 v = dy[i]
             else:
                 z = math.exp(x[i])
                 v = dy[i] * z / (z + 1.0)
-        else:  # GELU
+            dx[i] = dx[i] + v if acc else v
+    elif code == GELU:
+        for i in range(n):
             cdf = 0.5 * (1.0 + math.erf(x[i] * _SQRT1_2))
             pdf = math.exp(-0.5 * x[i] * x[i]) * _INV_SQRT_2PI
             v = dy[i] * (cdf + x[i] * pdf)
-        dx[i] = dx[i] + v if acc else v
+            dx[i] = dx[i] + v if acc else v
 
 
 # ----------------------------------------------------------------------------- forward

@@ -9,7 +9,7 @@ from numba import njit, prange
 
 from ..optimizer_kernels import step as opt_step
 from .kernels import backward, forward, loss
-from .ops import (DIVERGED, STOPPED, T_DEAD, T_GRAD_MEANABS, T_GRAD_NORM, T_MEAN, T_STD,
+from .ops import (DIVERGED, SOFTMAX_CE, STOPPED, T_DEAD, T_GRAD_MEANABS, T_GRAD_NORM, T_MEAN, T_STD,
                   TRAINING, W_GRAD_MEANABS, W_GRAD_NORM)
 
 JIT = dict(cache=True, nogil=True)
@@ -102,7 +102,7 @@ def train_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
             row = idx[s, r]
             for j in range(din):
                 x0[r * din + j] = X[row, j]
-            if yi.shape[0] > 1:
+            if loss_kind == SOFTMAX_CE:
                 byi[r] = yi[row]
             else:
                 for j in range(yf.shape[1]):
@@ -113,22 +113,16 @@ def train_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
         lv, _ = loss(loss_kind, out, byi, byf, dout, True)
         backward(opi, opf, cum, params, rs, Z, D, WM, G, scratch, B, True)
         loss_out[s] = lv
-        ok = math.isfinite(lv)
-        if ok:
-            for i in range(G.shape[0]):
-                if not math.isfinite(G[i]):
-                    ok = False
-                    break
         if tel_every > 0 and t % tel_every == 0:
             row = t // tel_every - t0 // tel_every - 1
             record(cum, taps, tap_dead, dense_w, G, Z, D, B, tap_out[row], dense_out[row])
-        if ok:
-            opt_step(family, params, G, H, state, hyper, t, pnew)
-            for i in range(pnew.shape[0]):
-                if not (abs(pnew[i]) < OVERFLOW):  # also catches NaN
-                    ok = False
-                    break
-        if not ok:
+        opt_step(family, params, G, H, state, hyper, t, pnew)
+        # One branch-free pass (it vectorises): a non-finite gradient or a new parameter
+        # beyond OVERFLOW marks divergence; the parameters stay at the last finite point.
+        nbad = 0
+        for i in range(pnew.shape[0]):
+            nbad += not (abs(pnew[i]) < OVERFLOW and abs(G[i]) < np.inf)
+        if nbad > 0 or not math.isfinite(lv):
             status[0] = DIVERGED
             status[1] = t
             return s + 1
