@@ -48,7 +48,7 @@ def pack(hypers: tuple[Hyper, ...], values: Mapping[str, object] | None, owner: 
         if h.kind == "pair":
             try:
                 items = tuple(float(e) for e in v)  # type: ignore[union-attr]
-            except TypeError:
+            except (TypeError, ValueError):
                 raise ValueError(f"{owner}: {h.name} must be a pair of numbers, got {v!r}") from None
             if len(items) != 2:
                 raise ValueError(f"{owner}: {h.name} must be a pair of numbers, got {v!r}")
