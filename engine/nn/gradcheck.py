@@ -16,17 +16,23 @@ EPS_SWEEP = tuple(10.0 ** -k for k in range(1, 13))  # 1e-1 .. 1e-12
 class GradCheck:
     """``index`` the checked parameters, ``numeric`` and ``analytic`` their derivatives;
     ``layers`` maps each parameter group to ||numeric - analytic|| / (||numeric|| + ||analytic||)
-    over its checked entries (0 when both vanish)."""
+    over its checked entries (0 when both vanish), ``abs_errors`` to max |numeric - analytic|
+    (the meaningful figure where the true gradient is zero, e.g. a bias before batch norm)."""
 
     eps: float
     index: np.ndarray
     numeric: np.ndarray
     analytic: np.ndarray
     layers: dict[str, float]
+    abs_errors: dict[str, float]
 
     @property
     def max_error(self) -> float:
         return max(self.layers.values()) if self.layers else 0.0
+
+    def failures(self, rtol: float = 1e-6, atol: float = 1e-8) -> dict[str, float]:
+        """Groups whose relative error exceeds rtol while their absolute error exceeds atol."""
+        return {k: v for k, v in self.layers.items() if v > rtol and self.abs_errors[k] > atol}
 
 
 def _rel(a, b):
@@ -77,12 +83,13 @@ def gradcheck(net: Network, X, y, eps: float = 1e-6, sample: int | None = None, 
     idx = _indices(net, sample, seed)
     num = numeric_grad(net, X, y, idx, eps, train, step)
     ana = g[idx]
-    layers = {}
+    layers, abs_errors = {}, {}
     for grp in net.groups:
         sel = (idx >= grp.offset) & (idx < grp.offset + grp.size)
         if sel.any():
             layers[grp.name] = _rel(num[sel], ana[sel])
-    return GradCheck(eps, idx, num, ana, layers)
+            abs_errors[grp.name] = float(np.max(np.abs(num[sel] - ana[sel])))
+    return GradCheck(eps, idx, num, ana, layers, abs_errors)
 
 
 def eps_sweep(net: Network, X, y, eps=EPS_SWEEP, sample: int | None = 50, seed: int = 0,
