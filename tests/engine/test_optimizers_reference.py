@@ -10,6 +10,7 @@ import pytest
 
 from engine import optimizers as O
 from engine import surfaces as S
+from engine.race import run_race
 from tests.engine import naive_optimizers as N
 
 SINGLE_TOL = 1e-12  # relative to max(1, |value|), per component
@@ -234,6 +235,26 @@ def test_trajectories_match_reference(case, surface):
     spread = naive_spread(opt_id, hyper, surface, start, ref) if (case, surface) in ULP_SPREAD_CASES else 0.0
     ours = engine_trajectory(opt_id, hyper, surface, start)
     assert_close(ours, ref, trajectory_tolerance(case, surface, ref, spread), f"{case} on {surface}")
+
+
+@pytest.mark.parametrize("surface", list(SURFACES))
+def test_races_match_reference(surface):
+    # All cases as racers of one race: the race driver agrees with the references as update()
+    # does, for every racer until it stops (a finished racer stays put).
+    params, start = SURFACES[surface]
+    cases = list(CASES)
+    res = run_race(surface, start, [(CASES[c][0], naive_hyper(c, surface)) for c in cases], STEPS,
+                   surface_params=params)
+    for i, case in enumerate(cases):
+        status = res.status[i]
+        assert status.kind in ("racing", "finished", "converged elsewhere"), (case, status)
+        stop = STEPS if status.kind == "racing" else status.step
+        opt_id = CASES[case][0]
+        hyper = naive_hyper(case, surface)
+        ref = naive_trajectory(opt_id, hyper, surface, start, stop)
+        spread = naive_spread(opt_id, hyper, surface, start, ref) if (case, surface) in ULP_SPREAD_CASES else 0.0
+        assert_close(res.positions[i, : stop + 1], ref, trajectory_tolerance(case, surface, ref, spread),
+                     f"race: {case} on {surface}")
 
 
 @pytest.mark.parametrize("case, surface", sorted(ULP_SPREAD_CASES))

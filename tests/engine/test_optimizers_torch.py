@@ -9,6 +9,7 @@ import pytest
 
 from engine import optimizers as O
 from engine import surfaces as S
+from engine.race import run_race
 from tests.reference import make_torch_refs as R
 
 SINGLE_TOL = 1e-12  # relative to max(1, |value|), per component
@@ -148,6 +149,24 @@ def test_trajectories_match_torch(case, surface):
     ours = engine_trajectory(opt_id, R.trajectory_hyper(case, surface), surface, R.SURFACES[surface][1], R.STEPS)
     assert_close(ours[:: R.EVERY], ref, trajectory_tolerance(case, surface, ref, spread),
                  f"{case} on {surface}, every {R.EVERY}th step")
+
+
+@pytest.mark.parametrize("surface", list(R.SURFACES))
+def test_races_match_torch(surface):
+    # The race driver (all cases as racers of one race) steps exactly like update(): the same
+    # agreement with torch holds for every racer until it stops (a finished racer stays put).
+    params, start = R.SURFACES[surface]
+    cases = list(R.CASES)
+    res = run_race(surface, start, [(R.CASES[c][0], R.trajectory_hyper(c, surface)) for c in cases], R.STEPS,
+                   surface_params=params)
+    for i, case in enumerate(cases):
+        status = res.status[i]
+        assert status.kind in ("racing", "finished", "converged elsewhere"), (case, status)
+        stop = R.STEPS if status.kind == "racing" else status.step
+        ref = REF[f"traj__{case}__{surface}"][: stop // R.EVERY + 1]
+        spread = REF[f"spread__{case}__{surface}"][: len(ref)]
+        assert_close(res.positions[i, : stop + 1 : R.EVERY], ref, trajectory_tolerance(case, surface, ref, spread),
+                     f"race: {case} on {surface}")
 
 
 @pytest.mark.parametrize("case, surface", sorted(ULP_SPREAD_CASES))
