@@ -72,8 +72,8 @@ def naive_hyper(case: str, surface: str | None = None) -> dict:
 
 
 def naive_init(opt_id: str, n: int, hyper: dict) -> dict:
-    default = inspect.signature(N.yogi).parameters["initial_accumulator_value"].default
-    return N.init_state(opt_id, n, hyper.get("initial_accumulator_value", default))
+    keep = {k: v for k, v in hyper.items() if k == "initial_accumulator_value"}  # Yogi's v0
+    return N.init_state(opt_id, n, **keep)
 
 
 def naive_step(opt_id, x, g, state, t, hyper, hessian=None):
@@ -107,7 +107,7 @@ def engine_trajectory(opt_id, hyper, surface, start, steps=STEPS) -> np.ndarray:
 
 def _naive_run(opt_id, hyper, b, x, state, t0, out) -> None:
     for t in range(t0 + 1, len(out)):
-        x = naive_step(opt_id, x, b.gradient(*x), state, t, hyper, b.hessian(*x))
+        x = naive_step(opt_id, x, b.gradient(*x), state, t, hyper, b.hessian(*x) if opt_id == "newton" else None)
         out[t] = x
 
 

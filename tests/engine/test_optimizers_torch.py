@@ -19,11 +19,11 @@ SPREAD_FACTOR = 100.0
 # Trajectories where torch itself amplifies a one-ulp move beyond the strict tolerance within
 # 1,000 steps (adaptive steps hovering in a valley or around a minimum): for these the engine
 # must agree within SPREAD_FACTOR x torch's own one-ulp spread instead.  The spread is measured
-# by moving the start, and the point at steps 200, 400, 600 and 800 from torch's exact state
-# there, by one ulp (make_torch_refs.ulp_spread): the Himmelblau cases contract onto the minimum
-# first, forgetting a move at the start, and amplify last-bit differences only later.  Single steps of
-# the same cases agree to 1e-12 (in fact to an ulp or two); test_spread_cases_are_chaotic checks
-# that each entry really is chaotic in torch's own arithmetic.
+# by moving the start, and the point at steps 200, 400, 600 and 800 (from torch's exact state
+# there), by one ulp: see make_torch_refs.ulp_spread.  The Himmelblau cases contract onto the
+# minimum first, forgetting a move at the start, and amplify last-bit differences only later.
+# Single steps of the same cases agree to 1e-12 (in fact to a few ulps);
+# test_spread_cases_are_chaotic checks that each entry is chaotic in torch's own arithmetic.
 ULP_SPREAD_CASES = {
     ("adadelta", "rosenbrock"), ("adadelta", "quadratic"),
     ("adadelta_rho_wd", "rosenbrock"), ("adadelta_rho_wd", "quadratic"),
@@ -34,7 +34,8 @@ ULP_SPREAD_CASES = {
 }
 
 META = json.loads(R.META.read_text())
-REF = np.load(R.NPZ)
+with np.load(R.NPZ) as _npz:
+    REF = dict(_npz)
 
 
 def _plain(value):
@@ -124,7 +125,8 @@ def test_cases_cover_every_torch_optimizer_and_option():
     registry = META["torch_registry"]
     for cls in set(R.TORCH_CLASS.values()):
         ids = [o for o, c in R.TORCH_CLASS.items() if c == cls]
-        names = {h.name for o in ids for h in O.spec(o).hyper} - ({"decoupled_weight_decay"} if cls == "AdamW" else set())
+        names = {h.name for o in ids for h in O.spec(o).hyper}
+        names -= {"decoupled_weight_decay"} if cls == "AdamW" else set()
         varied = set()
         for opt_id, hyper in R.CASES.values():
             if opt_id in ids:
