@@ -257,6 +257,24 @@ def parse_params(text: str) -> dict[str, float]:
     return out
 
 
+def parse_points(text: str) -> tuple[tuple[float, float], ...] | None:
+    """``"1, 1"`` or ``"(3, 2); (-2.8, 3.1)"`` -> points; None for empty text."""
+    if not text.strip():
+        return None
+    out = []
+    for m in re.finditer(r"[^;]+", text):
+        parts = m.group().replace("(", " ").replace(")", " ").split(",")
+        try:
+            a, b = (float(v) for v in parts)
+        except ValueError:
+            raise FormulaError("expected points as x, y (several separated by ;)", text, m.start(),
+                               "minima") from None
+        if not (math.isfinite(a) and math.isfinite(b)):
+            raise FormulaError("points must be finite", text, m.start(), "minima")
+        out.append((a, b))
+    return tuple(out)
+
+
 # -- plain numpy evaluation (previews and reference) -------------------------------------------
 _NP_UNARY = {"sin": np.sin, "cos": np.cos, "tan": np.tan, "exp": np.exp, "log": np.log,
              "log10": np.log10, "sqrt": np.sqrt, "abs": np.abs, "tanh": np.tanh, "sinh": np.sinh,
