@@ -282,7 +282,9 @@ class GifWriter(_FileWriter):
         pal.push(palette)
         pal.push(None)
         self._c = av.open(str(self._tmp), "w", format="gif")
-        s = self._c.add_stream("gif", rate=gif_rate(self.fps))
+        self._rate = gif_rate(self.fps)
+        self._out = 0
+        s = self._c.add_stream("gif", rate=self._rate)
         s.width, s.height = self.size
         s.pix_fmt = "pal8"
         self._spool.seek(0)
@@ -305,7 +307,9 @@ class GifWriter(_FileWriter):
                 frame = sink.pull()
             except (av.BlockingIOError, av.EOFError):
                 return
-            frame.pts = None  # the muxer counts frames at the GIF's own rate
+            frame.pts = self._out  # frames count at the GIF's own rate (whole hundredths)
+            frame.time_base = 1 / self._rate
+            self._out += 1
             for p in stream.encode(frame):
                 self._c.mux(p)
 

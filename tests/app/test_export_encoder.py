@@ -85,9 +85,11 @@ def test_gif_uses_a_palette_and_keeps_colours(tmp_path):
     assert np.allclose(frames[2][5, 5], (0, 0, 160), atol=12)
 
 
-def test_gif_rate_is_whole_hundredths_of_a_second():
+def test_gif_rate_is_whole_hundredths_of_a_second(tmp_path):
     assert E.gif_rate(25) == 25 and E.gif_rate(10) == 10
     assert E.gif_rate(30) == Fraction(100, 3)
+    frames, rate = decode(write(tmp_path / "clip.gif", "gif", n=5, fps=15))
+    assert len(frames) == 5 and rate == E.gif_rate(15) == Fraction(100, 7)
 
 
 def test_png_sequence_is_a_folder_of_numbered_frames(tmp_path):
