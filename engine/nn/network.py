@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from . import activations, initializers, kernels, losses, ops
+from .blas import single_thread
 from .layers import DROPOUT_MODES, Activation, BatchNorm, Dense, Dropout, Highway, LayerNorm, Residual
 
 MAX_WIDTH = 16384
@@ -383,9 +384,10 @@ class Network:
         if train and self.has_batchnorm and B < 2:
             raise ValueError("batch norm in training mode needs a batch of at least 2 rows")
         ws = self.workspace(B)
-        lv, acc = kernels.loss_and_grad(self.opi, self.opf, self.cum, self.loss.code, self.params, self.running,
-                                        ws.Z, ws.D, ws.WM, ws.bits, ws.scratch, self.grad, X, yi, yf, bool(train),
-                                        int(self.seed if seed is None else seed), int(step), want_grad)
+        with single_thread():
+            lv, acc = kernels.loss_and_grad(self.opi, self.opf, self.cum, self.loss.code, self.params, self.running,
+                                            ws.Z, ws.D, ws.WM, ws.bits, ws.scratch, self.grad, X, yi, yf, bool(train),
+                                            int(self.seed if seed is None else seed), int(step), want_grad)
         return lv, acc, ws
 
     def loss_and_grad(self, X, y, train: bool = False, step: int = 0, seed: int | None = None):
@@ -407,7 +409,8 @@ class Network:
         X, _, _ = self.check_inputs(X)
         ws = self.workspace(min(X.shape[0], 4096))
         out = np.empty((X.shape[0], self.output_dim))
-        kernels.predict(self.opi, self.opf, self.cum, self.params, self.running, ws.Z, ws.WM, ws.bits, X, out)
+        with single_thread():
+            kernels.predict(self.opi, self.opf, self.cum, self.params, self.running, ws.Z, ws.WM, ws.bits, X, out)
         return out
 
     def inspect(self, X, y, train: bool = False, step: int = 0, seed: int | None = None):

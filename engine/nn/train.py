@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import optimizers as O
 from . import kernels, ops
+from .blas import single_thread
 from . import train_kernels as TK
 from .network import Network
 
@@ -203,7 +204,17 @@ class NetRace:
         done = np.zeros(K, dtype=np.int64)
         args = (net.opi, net.opf, net.cum, net.loss.code, net.tap_buffers, net.tap_dead, self.dense_w)
         rest = (self.X, self.yi, self.yf, idx, self.Xv, self.yvi, self.yvf, t0, k, self.seed, self.val_every, te)
-        if K == 1:
+        with single_thread():
+            self._kernel(args, rest, loss, val, taps, dense, done)
+        self.t += k
+        steps = np.arange(t0 // te + 1, (t0 + k) // te + 1) * te if te else np.zeros(0, dtype=np.int64)
+        for r in range(K):
+            # Rows after a contender stopped were never written; the NaN fill marks them.
+            loss[r, done[r]:] = np.nan
+        return loss, val, steps, taps, dense
+
+    def _kernel(self, args, rest, loss, val, taps, dense, done):
+        if self.K == 1:
             if self.status[0, 0] == ops.TRAINING:
                 done[0] = TK.train_chunk(*args, self.params[0], self.running[0], self.G[0], self.pnew[0], self.Z[0],
                                          self.D[0], self.WM[0], self.bits[0], self.scratch[0], self.Zv[0],
@@ -213,12 +224,6 @@ class NetRace:
             TK.race_chunk(*args, self.params, self.running, self.G, self.pnew, self.Z, self.D, self.WM, self.bits,
                           self.scratch, self.Zv, self.family, self.hyper, self.state, *rest, self.es, self.best,
                           self.status, loss, val, taps, dense, done)
-        self.t += k
-        steps = np.arange(t0 // te + 1, (t0 + k) // te + 1) * te if te else np.zeros(0, dtype=np.int64)
-        for r in range(K):
-            # Rows after a contender stopped were never written; the NaN fill marks them.
-            loss[r, done[r]:] = np.nan
-        return loss, val, steps, taps, dense
 
     def advance(self, k: int) -> Chunk:
         """Run k more steps (snapshots taken at every multiple of ``snapshot_every``)."""
@@ -295,7 +300,8 @@ class NetRace:
         pts = np.ascontiguousarray(np.stack([gx.ravel(), gy.ravel()], axis=1))
         ws = net.workspace(min(pts.shape[0], 4096))
         out = np.empty((pts.shape[0], net.output_dim))
-        kernels.predict(net.opi, net.opf, net.cum, self.params[r], self.running[r], ws.Z, ws.WM, ws.bits, pts, out)
+        with single_thread():
+            kernels.predict(net.opi, net.opf, net.cum, self.params[r], self.running[r], ws.Z, ws.WM, ws.bits, pts, out)
         if net.loss.id == "softmax_ce":
             out = np.exp(out - out.max(axis=1, keepdims=True))
             out /= out.sum(axis=1, keepdims=True)
