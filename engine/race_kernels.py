@@ -66,7 +66,7 @@ def lr_factor(sched, t):
     return f
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def _surface_batch(code, p, xs, n, gout, fout, gs, H):
     """f and gradient at the n/2 points xs[0:n] (x, y interleaved) into fout and gout.
 
@@ -74,6 +74,7 @@ def _surface_batch(code, p, xs, n, gout, fout, gs, H):
     per point through fgh's switch is not inlined and, with the reference counting of its array
     arguments, costs ~35 ns, while one loop per surface lets the compiler inline the surface
     (~2 ns for Rosenbrock).  Surfaces missing from this table still work through fgh, slower.
+    (Not inlined into the race loop on purpose: that made the loop several times slower.)
     """
     if code == SK.ROSENBROCK:
         for i in range(0, n, 2):
@@ -149,25 +150,34 @@ def _run_group(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, 
     true gradient and the (R,) value; ``state`` is the group's (slots, 2m) block."""
     m = hi - lo
     n = 2 * m
+    nb = REC_BLOCK if record else 0
+    _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, state, t0, k, status,
+           status_step, minima, fin_tol, conv_tol, box, check, record, col, pos, loss, gn,
+           np.empty(n), np.empty(n), np.empty(n), np.empty(m), np.empty(2), np.zeros((2, 2)),
+           hyper[g].copy(), np.empty((nb, n)), np.empty((nb, m)), np.empty((nb, m)))
+
+
+# Without reference counting (_nrt=False): this loop only makes views of arrays its caller
+# owns, and numba otherwise increments and decrements the count of every array argument of
+# every call inside it, atomically; that cost several times the arithmetic of a step.
+@njit(_nrt=False, **JIT)
+def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, state, t0, k, status,
+           status_step, minima, fin_tol, conv_tol, box, check, record, col, pos, loss, gn,
+           gv, xnew, gnew, fnew, gs, H, hyp, rpos, rloss, rgn):
+    """The loop of :func:`_run_group` with its scratch arrays: gv the gradient the optimizer
+    sees (noisy, clipped), xnew/gnew/fnew the proposed points, their gradients and values,
+    hyp the hyperparameters with the scheduled lr, rpos/rloss/rgn the recording buffers."""
+    m = hi - lo
+    n = 2 * m
     x = X[2 * lo:2 * hi]
     grad = G[2 * lo:2 * hi]
-    gv = np.empty(n)  # the gradient the optimizer sees: noisy, clipped
-    xnew = np.empty(n)
-    gnew = np.empty(n)
-    fnew = np.empty(m)
-    gs = np.empty(2)
-    H = np.zeros((2, 2))
     hrow = hyper[g]
-    hyp = hrow.copy()
     scheduled = sched[g, 0] != CONSTANT or sched[g, 3] > 0
     cm = clip[g, 0]
     c = clip[g, 1]
     fin2 = fin_tol * fin_tol
     conv2 = conv_tol * conv_tol
-    nb = REC_BLOCK if record else 0
-    rpos = np.empty((nb, n))
-    rloss = np.empty((nb, m))
-    rgn = np.empty((nb, m))
+    nb = rpos.shape[0]
     active = 0
     for r in range(lo, hi):
         if status[r] == RACING:
