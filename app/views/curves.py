@@ -9,7 +9,15 @@ from PySide6.QtGui import QColor, QFont
 from ..theme import Theme
 from .surface_image import display_loss
 
-MAX_POINTS = 700  # about one point per pixel of a side panel
+MAX_POINTS = 400  # about one point per two pixels of a side panel
+
+
+def nice_horizon(step: int) -> int:
+    """The smallest of 100, 200, 500, 1000, 2000, ... that is at least ``step``."""
+    h = 100
+    while h < step:
+        h = h * 5 // 2 if str(h)[0] == "2" else h * 2
+    return h
 
 
 class CurvePlot(pg.PlotWidget):
@@ -31,6 +39,8 @@ class CurvePlot(pg.PlotWidget):
         self.plot.addItem(self.cursor, ignoreBounds=True)
         self._looks = None
         self._log = None
+        self._horizon = None
+        self.plot.disableAutoRange(axis="x")
         self.set_theme(theme)
 
     def set_theme(self, theme: Theme) -> None:
@@ -69,6 +79,12 @@ class CurvePlot(pg.PlotWidget):
             self.plot.setLogMode(x=False, y=log)
             self._title()
         self.cursor.setPos(frame.step)
+        horizon = nice_horizon(frame.step)
+        if horizon != self._horizon:
+            # The step axis grows in a few jumps (100, 200, 500, 1000, ...) rather than every
+            # frame, so the plot is not rescaled and redrawn whole at every step.
+            self._horizon = horizon
+            self.plot.setXRange(0, horizon, padding=0.02)
         if old is not None and old.generation == frame.generation and old.step == frame.step:
             return
         steps, loss, grad = frame.history.series(frame.step, MAX_POINTS)

@@ -17,8 +17,14 @@ GROUP = {STATUS_CODES["finished"]: 0, RACING: 1, STATUS_CODES["converged elsewhe
          STATUS_CODES["escaped"]: 3, STATUS_CODES["diverged"]: 4}
 
 
+_ICONS: dict[tuple, QIcon] = {}
+
+
 def marker_icon(marker: str, color: str, outline: str, size: int) -> QIcon:
     """The racer's head marker (same shape and colour as on the map) as an icon."""
+    key = (marker, color, outline, size)
+    if key in _ICONS:
+        return _ICONS[key]
     pm = QPixmap(size, size)
     pm.fill(Qt.transparent)
     p = QPainter(pm)
@@ -28,7 +34,8 @@ def marker_icon(marker: str, color: str, outline: str, size: int) -> QIcon:
     p.setPen(QPen(QColor(outline), 1.5 / size))
     p.drawPath(Symbols[marker])
     p.end()
-    return QIcon(pm)
+    _ICONS[key] = QIcon(pm)
+    return _ICONS[key]
 
 
 def _num(v: float) -> str:
@@ -66,8 +73,10 @@ class Leaderboard(QTableWidget):
         self.setFocusPolicy(Qt.NoFocus)
         self.setShowGrid(False)
         h = self.horizontalHeader()
-        h.setSectionResizeMode(QHeaderView.ResizeToContents)
+        # Fixed widths set from the font (resizing to contents on every update cost ~10 ms a frame).
+        h.setSectionResizeMode(QHeaderView.Fixed)
         h.setSectionResizeMode(1, QHeaderView.Stretch)
+        self._icons: dict[int, tuple] = {}
         self.order: list[int] = []
         self.frame = None
         self.cellClicked.connect(lambda row, col: self.racer_selected.emit(self.order[row]) if row < len(self.order) else None)
@@ -80,8 +89,11 @@ class Leaderboard(QTableWidget):
         self.setFont(f)
         self.verticalHeader().setDefaultSectionSize(int(theme.font_pt * 2.3))
         self.setIconSize(QSize(int(theme.font_pt * 1.6), int(theme.font_pt * 1.6)))
-        for row in range(self.rowCount()):
-            self.item(row, 1).setData(Qt.UserRole, None)
+        self._icons = {}
+        fm = self.fontMetrics()
+        for col, sample in ((0, "#99"), (2, "−1.23e-04 "), (3, "0.0123 "), (4, "10,000,000"),
+                            (5, "finished at 10,000,000")):
+            self.setColumnWidth(col, fm.horizontalAdvance(sample) + 16)
         if self.frame is not None:
             self.set_frame(self.frame)
 
@@ -113,8 +125,8 @@ class Leaderboard(QTableWidget):
                 if it.text() != text:
                     it.setText(text)
             name = self.item(row, 1)
-            key = (look.marker, look.color, self.theme.name)
-            if name.data(Qt.UserRole) != key:
-                name.setData(Qt.UserRole, key)
+            key = (look.marker, look.color)
+            if self._icons.get(row) != key:
+                self._icons[row] = key
                 name.setIcon(marker_icon(look.marker, look.color, self.theme.outline, int(self.theme.font_pt * 1.6)))
                 name.setFont(bold)

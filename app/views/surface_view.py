@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QFont, QPainterPath
 from ..frames import STATUS_CODES
 from ..theme import Theme
 from . import contours, surface_image
+from .background_layer import BackgroundLayer
 from .trail_layer import TrailLayer
 
 FINISHED, CONVERGED, ESCAPED, DIVERGED = (STATUS_CODES[k] for k in
@@ -63,12 +64,9 @@ class SurfaceView(pg.PlotWidget):
         self.plot.hideButtons()
         self.plot.setLabel("bottom", "x")
         self.plot.setLabel("left", "y")
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setZValue(-10)
-        self.plot.addItem(self.image, ignoreBounds=True)
-        self.contours = pg.PlotCurveItem()
-        self.contours.setZValue(-9)
-        self.plot.addItem(self.contours, ignoreBounds=True)
+        self.background = BackgroundLayer(self.vb)
+        self.background.setZValue(-10)
+        self.vb.addItem(self.background, ignoreBounds=True)
         self._resample_timer = QTimer(self)
         self._resample_timer.setSingleShot(True)
         self._resample_timer.setInterval(80)
@@ -136,11 +134,10 @@ class SurfaceView(pg.PlotWidget):
         self.plot.setLabel("bottom", "x", color=theme.foreground)
         self.plot.setLabel("left", "y", color=theme.foreground)
         cmap = pg.ColorMap(np.linspace(0, 1, len(theme.colormap)), [QColor(c) for c in theme.colormap])
-        lut = cmap.getLookupTable(0.0, 1.0, 256)
-        self.image.setLookupTable(lut)
+        self.lut = cmap.getLookupTable(0.0, 1.0, 256)
         c = QColor(theme.contour)
         c.setAlphaF(0.3)
-        self.contours.setPen(pg.mkPen(c, width=max(1.0, theme.trail_width / 3.5)))
+        self.background.set_style(pg.mkPen(c, width=max(1.0, theme.trail_width / 3.5)), theme.background)
         self.minima.setPen(pg.mkPen(theme.outline, width=2))
         self.minima.setBrush(pg.mkBrush(theme.minimum))
         self.minima.setSize(theme.head_size * 1.3)
@@ -188,10 +185,9 @@ class SurfaceView(pg.PlotWidget):
         xr, yr = (x0 - mx, x1 + mx), (y0 - my, y1 + my)
         img = surface_image.sample(self.frame.surface, self.scale, xr, yr)
         self.surface_image = img
-        self.image.setImage(img.z, levels=self.scale.levels, autoLevels=False)
-        self.image.setRect(QRectF(xr[0], yr[0], xr[1] - xr[0], yr[1] - yr[0]))
         seg = contours.segments(img.xs, img.ys, img.z, self.scale.contours)
-        self.contours.setData(seg[:, 0], seg[:, 1], connect="pairs")
+        self.background.set_data(img.z, self.scale.levels, self.lut,
+                                 QRectF(xr[0], yr[0], xr[1] - xr[0], yr[1] - yr[0]), seg)
 
     def fit_domain(self) -> None:
         if self.frame is None:

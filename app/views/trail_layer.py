@@ -1,17 +1,23 @@
-"""Racer trails drawn into a cached image in screen pixels: each frame paints only the new
-segments; the whole layer is redrawn (from the history, decimated to pixels) only after a
-zoom, pan, resize or jump.  This keeps the frame time independent of the race's length."""
+"""Racer trails drawn into a cached image in screen pixels.  Each frame paints only the new
+segments; after a zoom, pan, resize or jump the layer is rebuilt from the (bounded) history,
+decimated to screen pixels, a few milliseconds per paint so the GUI never stalls.  Frame
+time therefore does not depend on the race's length."""
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.functions as fn
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtWidgets import QWidget
 
 # Points further than this from the screen are clamped: the trail keeps its direction and
 # QPainter never sees astronomically large coordinates from a diverging racer.
 CLAMP_PX = 1e5
+REBUILD_BUDGET_S = 0.008  # drawing time per paint while the layer is being rebuilt
+REBUILD_BATCH = 64  # segments per racer per round of the rebuild
 
 
 class TrailLayer(pg.GraphicsObject):
@@ -22,14 +28,17 @@ class TrailLayer(pg.GraphicsObject):
         self.colors: list[QColor] = []
         self.width = 4.0
         self.halo = QColor(0, 0, 0, 160)
-        # Two cached layers, halos below colours, so a new segment's halo never covers the
-        # end of the coloured trail drawn in the frame before.
         self._image: QImage | None = None
-        self._halo_image: QImage | None = None
         self._key = None
-        self._pending: list[np.ndarray] | None = None  # per racer, new points since the last paint
-        self._last: np.ndarray | None = None  # last drawn point per racer (data coordinates)
+        self._pending: list[np.ndarray] | None = None  # per racer, new points (data coordinates)
+        self._last: np.ndarray | None = None  # last point drawn per racer (data coordinates)
+        self._job: list[np.ndarray] | None = None  # rebuild in progress: pixel paths per racer
+        self._job_at: list[int] = []
         self.full_redraws = 0
+        self._more = QTimer(self)
+        self._more.setSingleShot(True)
+        self._more.setInterval(0)
+        self._more.timeout.connect(self.update)
         viewbox.sigTransformChanged.connect(self._view_changed)
         viewbox.sigResized.connect(self._view_changed)
 
@@ -59,6 +68,10 @@ class TrailLayer(pg.GraphicsObject):
                 self._pending[r] = np.concatenate([self._pending[r], frame.tail[r]])
         self.update()
 
+    @property
+    def rebuilding(self) -> bool:
+        return self._job is not None
+
     def boundingRect(self) -> QRectF:
         return self.vb.viewRect()
 
@@ -72,13 +85,16 @@ class TrailLayer(pg.GraphicsObject):
             return
         key = (tr.m11(), tr.m12(), tr.m21(), tr.m22(), tr.dx(), tr.dy(), w, h)
         if key != self._key or self._image is None:
-            self._redraw(tr, w, h)
+            self._start_rebuild(tr, w, h)
             self._key = key
-        elif self._pending is not None:
+        if self._job is not None:
+            # On screen the rebuild is spread over paints; into an image (grab, export) it
+            # must be complete.
+            self._continue_rebuild(REBUILD_BUDGET_S if isinstance(dev, QWidget) else None)
+        if self._job is None and self._pending is not None:
             self._draw_pending(tr)
         p.save()
         p.resetTransform()
-        p.drawImage(0, 0, self._halo_image)
         p.drawImage(0, 0, self._image)
         p.restore()
 
@@ -86,65 +102,89 @@ class TrailLayer(pg.GraphicsObject):
     def _pens(self):
         return [QPen(c, self.width, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin) for c in self.colors]
 
+    def _painter(self) -> QPainter:
+        p = QPainter(self._image)
+        p.setRenderHint(QPainter.Antialiasing)
+        return p
+
+    def _stroke(self, p: QPainter, pen: QPen, halo: QPen, px: np.ndarray) -> None:
+        """A trail piece in its colour, then its dark halo *under* everything already drawn,
+        so halos never cover a trail (old or new) and trails read on any background."""
+        p.setCompositionMode(QPainter.CompositionMode_SourceOver)
+        _polyline(p, pen, px)
+        p.setCompositionMode(QPainter.CompositionMode_DestinationOver)
+        _polyline(p, halo, px)
+
     def _halo_pen(self) -> QPen:
         return QPen(self.halo, self.width + 3.0, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin)
 
-    def _painters(self):
-        ps = [QPainter(self._halo_image), QPainter(self._image)]
-        for p in ps:
-            p.setRenderHint(QPainter.Antialiasing)
-        return ps
-
-    def _redraw(self, tr, w: int, h: int) -> None:
+    def _start_rebuild(self, tr, w: int, h: int) -> None:
         self.full_redraws += 1
         if self._image is None or self._image.width() != w or self._image.height() != h:
             self._image = QImage(w, h, QImage.Format_ARGB32_Premultiplied)
-            self._halo_image = QImage(w, h, QImage.Format_ARGB32_Premultiplied)
         self._image.fill(Qt.transparent)
-        self._halo_image.fill(Qt.transparent)
         f = self.frame
         R = f.n_racers
         self._last = f.heads.copy() if R else np.zeros((0, 2))
         self._pending = [np.empty((0, 2)) for _ in range(R)]
+        self._job = None
         if R == 0 or len(self.colors) != R:
             return
-        hist = f.history
-        n = hist.count_upto(f.step)
-        hp, p = self._painters()
-        halo = self._halo_pen()
-        for r, pen in enumerate(self._pens()):
-            px = _decimate(_to_px(np.concatenate([hist.pos[r, :n], f.heads[r:r + 1]]), tr))
-            self._polyline(hp, halo, px)
-            self._polyline(p, pen, px)
-        hp.end()
+        n = f.history.count_upto(f.step)
+        self._job = [_decimate(_to_px(np.concatenate([f.history.pos[r, :n], f.heads[r:r + 1]]), tr))
+                     for r in range(R)]
+        self._job_at = [0] * R
+
+    def _continue_rebuild(self, budget_s: float | None = REBUILD_BUDGET_S) -> None:
+        t0 = time.perf_counter()
+        p = self._painter()
+        pens, halo = self._pens(), self._halo_pen()
+        out_of_time = False
+        while not out_of_time:
+            busy = False
+            for r, px in enumerate(self._job):
+                a, end = self._job_at[r], max(len(px) - 1, 1)
+                if a >= end:
+                    continue
+                b = min(a + REBUILD_BATCH, end)
+                self._stroke(p, pens[r], halo, px[a:b + 1])
+                self._job_at[r] = b
+                busy = busy or b < end
+                if budget_s is not None and time.perf_counter() - t0 > budget_s:
+                    out_of_time = True
+                    break
+            if not busy and not out_of_time:
+                self._job = None
+                break
+        if self._job is not None and all(a >= max(len(px) - 1, 1) for a, px in zip(self._job_at, self._job)):
+            self._job = None
+        if self._job is not None:
+            self._more.start()  # paint again soon to draw the rest
         p.end()
 
     def _draw_pending(self, tr) -> None:
         if not any(len(q) for q in self._pending):
             return
-        hp, p = self._painters()
+        p = self._painter()
         halo = self._halo_pen()
         for r, pen in enumerate(self._pens()):
             new = self._pending[r]
             if not len(new):
                 continue
-            px = _decimate(_to_px(np.concatenate([self._last[r:r + 1], new]), tr))
-            self._polyline(hp, halo, px)
-            self._polyline(p, pen, px)
+            self._stroke(p, pen, halo, _decimate(_to_px(np.concatenate([self._last[r:r + 1], new]), tr)))
             self._last[r] = new[-1]
             self._pending[r] = np.empty((0, 2))
-        hp.end()
         p.end()
 
-    @staticmethod
-    def _polyline(p: QPainter, pen: QPen, px: np.ndarray) -> None:
-        p.setPen(pen)
-        if len(px) == 1:
-            p.drawPoint(QPointF(*px[0]))
-            return
-        poly = fn.create_qpolygonf(len(px))
-        fn.ndarray_from_qpolygonf(poly)[:] = px
-        p.drawPolyline(poly)
+
+def _polyline(p: QPainter, pen: QPen, px: np.ndarray) -> None:
+    p.setPen(pen)
+    if len(px) == 1:
+        p.drawPoint(QPointF(*px[0]))
+        return
+    poly = fn.create_qpolygonf(len(px))
+    fn.ndarray_from_qpolygonf(poly)[:] = px
+    p.drawPolyline(poly)
 
 
 def _to_px(pts: np.ndarray, tr) -> np.ndarray:
@@ -159,10 +199,10 @@ def _to_px(pts: np.ndarray, tr) -> np.ndarray:
 
 
 def _decimate(px: np.ndarray) -> np.ndarray:
-    """Drop points that land on the same half pixel as the previous kept one (screen resolution)."""
+    """Drop points that land on the same pixel as the previous kept one (screen resolution)."""
     if len(px) <= 2:
         return px
-    q = np.round(px * 2.0)
+    q = np.round(px)
     keep = np.ones(len(px), dtype=bool)
     keep[1:] = np.any(q[1:] != q[:-1], axis=1)
     keep[-1] = True

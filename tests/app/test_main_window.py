@@ -30,7 +30,8 @@ def test_window_opens_with_menus_docks_and_a_first_frame(window):
     f = window.controller.frame
     assert f is not None and f.step == 0 and f.n_racers == 6
     assert window.leaderboard.rowCount() == 6
-    assert window.surface_view.image.image is not None
+    assert window.surface_view.background.picture is not None
+    assert len(window.surface_view.background.lines) > 100  # iso-lines
 
 
 def test_adding_and_removing_racers(window, qtbot):
