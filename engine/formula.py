@@ -12,7 +12,6 @@ import json
 import keyword
 import math
 import os
-import queue
 import re
 import subprocess
 import sys
@@ -495,10 +494,14 @@ def _ensure_module(parsed: Parsed, time_limit: float) -> tuple[str, Path]:
     return name, path
 
 
-def _loaded(parsed: Parsed) -> bool:
+def _compiled(parsed: Parsed) -> bool:
+    """Whether this process has the module, or numba's cache holds its race kernel."""
     name = f"optirace_formula_{_module_key(parsed, _race_template())}"
+    folder = cache_dir() / "formulas"
     with _modules_lock:
-        return str(cache_dir() / "formulas" / f"{name}.py") in _modules
+        if str(folder / f"{name}.py") in _modules:
+            return True
+    return any((folder / "__pycache__").glob(f"{name}.advance-*.nbi"))
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -718,7 +721,7 @@ def compile(text: str, params: "Mapping[str, float] | str | None" = None, *,
     (x0, x1), (y0, y1) = dom
     st = _point(start, "start") if start is not None else (x0 + 0.15 * (x1 - x0), y0 + 0.85 * (y1 - y0))
     user = None if minima is None else tuple(_point(m, "minima") for m in minima)
-    if precompile and not _loaded(parsed):
+    if precompile and not _compiled(parsed):
         _ensure_module(parsed, time_limit)
         _precompile({"formula": text, "params": {h.name: h.default for h in hypers}, "domain": dom,
                      "start": st, "minima": user})

@@ -8,7 +8,7 @@ import json
 import sys
 
 import sympy as sp
-from sympy.printing.precedence import PRECEDENCE, precedence
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 X, Y = sp.symbols("x y", real=True)
