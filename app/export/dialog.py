@@ -196,8 +196,10 @@ class ExportDialog(QDialog):
             self.summary.setText(f"<span style='color:#D55E00'>{e}</span>")
             self.export_button.setEnabled(False)
             return
+        note = ("<br>The 3-D view needs OpenGL, which offscreen rendering lacks: the video shows "
+                "the 2-D map of the same race." if self.scenario.view.mode == "3d" else "")
         self.summary.setText(f"{s.n_frames} frames ({s.steps_per_frame} steps per frame), "
-                             f"{_clock(s.duration)} of video at {s.size[0]} × {s.size[1]}")
+                             f"{_clock(s.duration)} of video at {s.size[0]} × {s.size[1]}{note}")
         self.export_button.setEnabled(True)
 
     def _browse(self) -> None:
