@@ -294,7 +294,9 @@ SGD, ADAGRAD, ADADELTA, RMSPROP, ADAM, ADAMAX, NADAM, RADAM = 0, 1, 2, 3, 4, 5, 
 ADABELIEF, LION, YOGI, QHM, QHADAM, NEWTON = 8, 9, 10, 11, 12, 13
 
 
-@njit(**JIT)
+# Inlined into its callers (the race loop), so the kernel calls are made from there: the
+# race loop runs without reference counting, which otherwise costs more than a 2-D step.
+@njit(inline="always", **JIT)
 def step(family, x, g, hess, s, h, t, out):
     """Dispatch one update on the integer family code (one compiled kernel for all)."""
     if family == SGD:

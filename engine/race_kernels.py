@@ -66,7 +66,7 @@ def lr_factor(sched, t):
     return f
 
 
-@njit(**JIT)
+@njit(_nrt=False, **JIT)
 def _surface_batch(code, p, xs, n, gout, fout, gs, H):
     """f and gradient at the n/2 points xs[0:n] (x, y interleaved) into fout and gout.
 
