@@ -13,7 +13,8 @@ from .layers import DROPOUT_MODES, Activation, BatchNorm, Dense, Dropout, Highwa
 
 MAX_WIDTH = 16384
 MAX_LAYERS = 1000
-# Parameters, gradient, three optimizer slots, the best copy and a spare: refused above this.
+# Parameters, gradient, new parameters, three optimizer slots and the best copy per parameter.
+BYTES_PER_PARAM = 8 * 7
 MAX_BYTES = 2 * 1024**3
 
 
@@ -134,6 +135,11 @@ class _Compiler:
     def dense(self, name, x, fan_out, bias=True, init=None, dropconnect=0.0, mode=ops.INVERTED, bias_value=0.0,
               init_scale=None):
         fan_in = self.widths[x]
+        need = self.n + fan_in * fan_out + fan_out
+        if need * BYTES_PER_PARAM > MAX_BYTES:  # refuse before drawing gigabytes of weights
+            raise ValueError(f"network too large for memory: {name} brings it to {need:,} parameters, about "
+                             f"{need * BYTES_PER_PARAM / 2**30:.1f} GiB with optimizer state; "
+                             f"the limit is {MAX_BYTES / 2**30:.0f} GiB")
         init = init or self.init
         init_id, scale = (init, init_scale) if isinstance(init, str) else (init[0], init[1])
         try:
@@ -303,10 +309,6 @@ class Network:
                     seen.add(b)
         self.opi = opi
         self.opf = opf
-        n = c.n
-        if n * 8 * 7 > MAX_BYTES:
-            raise ValueError(f"network too large for memory: {n:,} parameters need about "
-                             f"{n * 8 * 7 / 1e9:.1f} GB with optimizer state; the limit is {MAX_BYTES / 1e9:.1f} GB")
         self.params = np.concatenate(c.values) if c.values else np.zeros(0)
         self.running = np.concatenate(c.running) if c.running else np.zeros(1)
         self.grad = np.zeros_like(self.params)
