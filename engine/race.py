@@ -338,12 +338,7 @@ class Race:
         t = k + 1
         if self.noise > 0:
             g = g + self.noise * np.array([K.gauss(self.seed, t, 0), K.gauss(self.seed, t, 1)])
-        g_clipped = g.copy()
-        mode, thr = self.clip[r]
-        if mode == K.CLIP_NORM and np.hypot(*g) > thr:
-            g_clipped = g * (thr / np.hypot(*g))
-        elif mode == K.CLIP_VALUE:
-            g_clipped = np.clip(g, -thr, thr)
+        g_clipped = np.array(K.clip_gradient(g[0], g[1], self.clip[r, 0], self.clip[r, 1]))
         nslots = max(len(spec.slots), 1)
         before = snap.state[r, :nslots].copy()
         after = before.copy()

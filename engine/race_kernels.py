@@ -66,6 +66,20 @@ def lr_factor(sched, t):
     return f
 
 
+@njit(inline="always", **JIT)
+def clip_gradient(a, b, mode, c):
+    """The gradient (a, b) clipped by norm or by value to c (the step inspector calls it too)."""
+    if mode == CLIP_NORM:
+        nrm = math.sqrt(a * a + b * b)
+        if nrm > c:
+            a *= c / nrm
+            b *= c / nrm
+    elif mode == CLIP_VALUE:
+        a = min(max(a, -c), c)
+        b = min(max(b, -c), c)
+    return a, b
+
+
 @njit(_nrt=False, **JIT)
 def _surface_batch(code, p, xs, n, gout, fout, gs, H):
     """f and gradient at the n/2 points xs[0:n] (x, y interleaved) into fout and gout.
@@ -191,18 +205,7 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
                 n0 = noise * gauss(seed, t, 0)
                 n1 = noise * gauss(seed, t, 1)
             for i in range(0, n, 2):
-                a = grad[i] + n0
-                b = grad[i + 1] + n1
-                if cm == CLIP_NORM:
-                    nrm = math.sqrt(a * a + b * b)
-                    if nrm > c:
-                        a *= c / nrm
-                        b *= c / nrm
-                elif cm == CLIP_VALUE:
-                    a = min(max(a, -c), c)
-                    b = min(max(b, -c), c)
-                gv[i] = a
-                gv[i + 1] = b
+                gv[i], gv[i + 1] = clip_gradient(grad[i] + n0, grad[i + 1] + n1, cm, c)
             if scheduled:
                 hyp[0] = hrow[0] * lr_factor(sched[g], t)
             if fam == NEWTON:  # groups of one; the only racer that needs the Hessian
