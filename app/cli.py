@@ -110,6 +110,9 @@ def run_gui(args) -> int:
 
 def screenshot(app, win, path: str, steps: int) -> int:
     """Show ``steps`` steps of the race, render the window to ``path`` and return an exit code."""
+    from PySide6.QtGui import QCursor
+
+    QCursor.setPos(0, 0)  # no hover tooltip in the picture
     app.processEvents()
     win.layout_docks()
     app.processEvents()

@@ -104,8 +104,11 @@ def main() -> None:
         c.run_to(n)
         compute = time.perf_counter() - t0
         c.compute(2 * SPF * FRAMES + 10, budget_s=None)  # frames ahead are computed, not timed
-        solo.viewport().repaint()
-        app.processEvents()
+        while True:  # the jump to step n rebuilds the trail layer over several paints first
+            solo.viewport().repaint()
+            app.processEvents()
+            if not (solo.trails.rebuilding or win.surface_view.trails.rebuilding):
+                break
         c.frame_ready.disconnect(win.on_frame)
         map_t = time_frames(c, [solo.viewport()])
         c.frame_ready.connect(win.on_frame)

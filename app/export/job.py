@@ -118,7 +118,8 @@ class ExportJob:
         self._t0 = time.perf_counter()
         try:
             self.source = FrameSource(self.scenario)
-            self.canvas = Canvas(themes.get(s.theme), s.size, s.title, s.caption)
+            theme = themes.get(s.theme, projector=self.scenario.view.projector)  # as the window shows it
+            self.canvas = Canvas(theme, s.size, s.title, s.caption)
             self.writer = ThreadedWriter(open_writer(s.path, s.format, s.size, s.fps))
         except BaseException:
             self._cleanup()

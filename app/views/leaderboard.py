@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap, QTransform
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPen, QPixmap, QTransform
 from pyqtgraph.graphicsItems.ScatterPlotItem import Symbols
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
@@ -75,7 +75,8 @@ class Leaderboard(QTableWidget):
         h = self.horizontalHeader()
         # Fixed widths set from the font (resizing to contents on every update cost ~10 ms a frame).
         h.setSectionResizeMode(QHeaderView.Fixed)
-        h.setSectionResizeMode(1, QHeaderView.Stretch)
+        h.setSectionResizeMode(5, QHeaderView.Stretch)
+        self._names = None
         self._icons: dict[int, tuple] = {}
         self.order: list[int] = []
         self.frame = None
@@ -91,9 +92,9 @@ class Leaderboard(QTableWidget):
         self.setIconSize(QSize(int(theme.font_pt * 1.6), int(theme.font_pt * 1.6)))
         self._icons = {}
         fm = self.fontMetrics()
-        for col, sample in ((0, "#99"), (2, "−1.23e-04 "), (3, "0.0123 "), (4, "10,000,000"),
-                            (5, "finished at 10,000,000")):
-            self.setColumnWidth(col, fm.horizontalAdvance(sample) + 16)
+        for col, sample in ((0, "#99"), (2, "−1.23e-04"), (3, "0.0123"), (4, "1,000,000")):
+            self.setColumnWidth(col, fm.horizontalAdvance(sample) + 14)
+        self._names = None
         if self.frame is not None:
             self.set_frame(self.frame)
 
@@ -107,6 +108,13 @@ class Leaderboard(QTableWidget):
                     it = QTableWidgetItem()
                     it.setTextAlignment((Qt.AlignLeft if col == 1 or col == 5 else Qt.AlignRight) | Qt.AlignVCenter)
                     self.setItem(row, col, it)
+        names = tuple(lk.name for lk in frame.looks)
+        if names != self._names:
+            self._names = names
+            bold = QFont(self.font())
+            bold.setBold(True)
+            widest = max((QFontMetrics(bold).horizontalAdvance(n) for n in names), default=60)
+            self.setColumnWidth(1, widest + self.iconSize().width() + 24)
         self.order = ranking(frame)
         mins = frame.surface.minima
         fmin = frame.surface.f_min
