@@ -317,13 +317,13 @@ def test_second_process_loads_the_cached_module_without_recompiling(rosen, cache
     assert Path(rosen.kernels.__file__) in files
     script = f"""
 import json, sys
-from engine import formula as F, surfaces as S
+from engine import formula as F, formula_modules as M, surfaces as S
 from engine.race import run_race
 spec = S.get("rosenbrock")
 s = F.compile({ROSENBROCK!r}, params={{"a": 1.0, "b": 100.0}}, domain=spec.domain, start=spec.start)
 run_race(s, s.start, {RACERS!r}, 5)
 K = s.kernels
-print(json.dumps({{"file": K.__file__, "sympy": "sympy" in sys.modules, "worker": F._worker is not None,
+print(json.dumps({{"file": K.__file__, "sympy": "sympy" in sys.modules, "worker": M._worker is not None,
                   "misses": sum(d.stats.cache_misses.total() for d in (K.fgh, K.advance)),
                   "hits": sum(d.stats.cache_hits.total() for d in (K.fgh, K.advance))}}))
 """
