@@ -58,7 +58,7 @@ class RaceController(QObject):
         sc = self.model.scenario
         self.generation += 1
         self._idx = self.model.enabled_indices()
-        self.race = sc.build_race() if self._idx else None
+        self.race = sc.build_race(self.model.surface_spec()) if self._idx else None
         if self.race is not None:
             s0 = self.race.state_at(0)
             x0, f0, g0 = s0.X, s0.F, np.hypot(s0.G[:, 0], s0.G[:, 1])
@@ -70,9 +70,7 @@ class RaceController(QObject):
         self._exact = 0
         self._status = np.zeros(len(self._idx), dtype=np.int64)
         self._status_step = np.zeros(len(self._idx), dtype=np.int64)
-        from engine import surfaces as S
-
-        self._surface = self.race.surface if self.race else S.bind(sc.surface, sc.surface_params)
+        self._surface = self.race.surface if self.race else self.model.bound_surface()
         self._looks = self._make_looks()
         self.k = 0
         self._hold = 0

@@ -28,6 +28,10 @@ EXAMPLES = (
 )
 
 
+# Compiles the user cancelled, kept alive until their thread ends.
+_ABANDONED: set = set()
+
+
 class _Compile(QObject):
     """engine.formula.compile in a Python thread (the symbolic work and numba run in other
     processes, so the GUI thread stays free); ``done`` arrives on the GUI thread.  A plain
@@ -290,6 +294,8 @@ class FormulaDialog(QDialog):
 
     def _compiled(self) -> None:
         job, self._job = self._job, None
+        if job is None:  # cancelled after the result was already on its way
+            return
         job.thread.join()
         job.deleteLater()
         if job.error is not None:
@@ -307,9 +313,15 @@ class FormulaDialog(QDialog):
         super().accept()
 
     def reject(self) -> None:
-        if self._job is not None:  # let the compile finish: it owns a subprocess
-            self._job.done.disconnect(self._compiled)
-            self._job.thread.join()
-            self._job.deleteLater()
-            self._job = None
+        job, self._job = self._job, None
+        if job is not None:
+            # A compile cannot be interrupted (numba, a subprocess): let it finish unseen
+            # rather than block the GUI; it fills the cache for the next time.
+            job.done.disconnect(self._compiled)
+            if job.thread.is_alive():
+                job.setParent(None)
+                _ABANDONED.add(job)
+                job.done.connect(lambda: (job.thread.join(), _ABANDONED.discard(job)))
+            else:
+                job.thread.join()
         super().reject()

@@ -24,6 +24,28 @@ class ScenarioModel(QObject):
     def __init__(self, scenario: Scenario | None = None, parent=None):
         super().__init__(parent)
         self.scenario = scenario or default_scenario()
+        self._formula = None  # (the formula dict, its compiled FormulaSurface)
+
+    def surface_spec(self):
+        """The spec raced on; a user formula is compiled once and kept."""
+        sc = self.scenario
+        if not sc.formula:
+            return S.get(sc.surface)
+        if self._formula is None or self._formula[0] != sc.formula:
+            self._formula = (dict(sc.formula), sc.surface_spec())
+        return self._formula[1]
+
+    def bound_surface(self):
+        return S.bind(self.surface_spec(), self.scenario.surface_params)
+
+    def set_formula(self, surface) -> None:
+        """Race on a compiled user formula (an engine.formula.FormulaSurface)."""
+        self.scenario.formula = surface.to_dict()
+        self._formula = (dict(self.scenario.formula), surface)
+        self.scenario.surface_params = {}
+        self.scenario.start = None
+        self.surface_changed.emit()
+        self.race_changed.emit()
 
     # -- whole scenario -----------------------------------------------------------------------
     def load(self, scenario: Scenario) -> None:
@@ -53,7 +75,7 @@ class ScenarioModel(QObject):
 
     def set_surface_param(self, name: str, value) -> None:
         params = {**self.scenario.surface_params, name: value}
-        S.bind(self.scenario.surface, params)  # validates the range before the model changes
+        S.bind(self.surface_spec(), params)  # validates the range before the model changes
         self.scenario.surface_params = params
         self.surface_changed.emit()
         self.race_changed.emit()

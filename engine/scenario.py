@@ -80,15 +80,30 @@ class Scenario:
     export: ExportOptions = field(default_factory=ExportOptions)
 
     def start_point(self) -> tuple[float, float]:
-        return tuple(self.start) if self.start is not None else S.get(self.surface).start
+        if self.start is not None:
+            return tuple(self.start)
+        if self.formula and self.formula.get("start"):
+            return tuple(float(e) for e in self.formula["start"])
+        return S.get(self.surface).start
+
+    def surface_spec(self):
+        """The surface raced on: the registry's, or the user's formula compiled (cached on disk)."""
+        if self.formula:
+            from . import formula as F
+
+            return F.from_dict(self.formula)
+        return S.get(self.surface)
 
     def enabled_racers(self) -> list[RacerConfig]:
         return [r for r in self.racers if r.enabled]
 
-    def build_race(self, **kw) -> Race:
-        """The engine race for this scenario (enabled racers only)."""
+    def build_race(self, surface=None, **kw) -> Race:
+        """The engine race for this scenario (enabled racers only); ``surface`` may pass the
+        already compiled formula surface (the GUI keeps it rather than compiling again)."""
         racers = [r.to_racer() for r in self.enabled_racers()]
-        return Race(self.surface, self.start_point(), racers, noise=self.noise, seed=self.seed,
+        if surface is None:
+            surface = self.surface_spec() if self.formula else self.surface
+        return Race(surface, self.start_point(), racers, noise=self.noise, seed=self.seed,
                     surface_params=self.surface_params, **kw)
 
     def color_of(self, i: int) -> str:

@@ -15,6 +15,9 @@ from ..model import ScenarioModel
 from .editors import HyperEditor
 
 
+FORMULA_ITEM = "__formula__"
+
+
 def formula_dialog_available() -> bool:
     return importlib.util.find_spec("app.formula_dialog") is not None
 
@@ -29,7 +32,7 @@ class SurfacePanel(QWidget):
             spec = S.get(sid)
             self.combo.addItem(spec.name, sid)
             self.combo.setItemData(self.combo.count() - 1, spec.caption, 3)  # Qt.ToolTipRole
-        self.combo.currentIndexChanged.connect(lambda _i: self.model.set_surface(self.combo.currentData()))
+        self.combo.currentIndexChanged.connect(self._combo_changed)
         lay.addWidget(self.combo)
         self.caption = QLabel()
         self.caption.setWordWrap(True)
@@ -65,14 +68,29 @@ class SurfacePanel(QWidget):
         self._built_for = None
         self.refresh()
 
+    def _combo_changed(self, _i: int) -> None:
+        sid = self.combo.currentData()
+        if sid != FORMULA_ITEM:
+            self.model.set_surface(sid)
+
     def refresh(self) -> None:
         sc = self.model.scenario
-        spec = S.get(sc.surface)
+        spec = self.model.surface_spec()
         with QSignalBlocker(self.combo):
-            self.combo.setCurrentIndex(self.combo.findData(sc.surface))
+            i = self.combo.findData(FORMULA_ITEM)
+            if sc.formula:
+                if i < 0:
+                    self.combo.addItem("", FORMULA_ITEM)
+                    i = self.combo.count() - 1
+                self.combo.setItemText(i, f"Custom: {spec.name}")
+                self.combo.setCurrentIndex(i)
+            else:
+                if i >= 0:
+                    self.combo.removeItem(i)
+                self.combo.setCurrentIndex(self.combo.findData(sc.surface))
         self.caption.setText(f"<i>{spec.caption}</i>")
         self.formula.setText(spec.formula)
-        if self._built_for != spec.id:
+        if self._built_for != (spec.id, spec.params):
             while self.form.rowCount():
                 self.form.removeRow(0)
             self.editors = {}
@@ -81,7 +99,7 @@ class SurfacePanel(QWidget):
                 ed.changed.connect(self._param_changed)
                 self.editors[h.name] = ed
                 self.form.addRow(h.help or h.name if len(h.help or h.name) < 14 else h.name, ed)
-            self._built_for = spec.id
+            self._built_for = (spec.id, spec.params)
         values = {**spec.param_defaults(), **sc.surface_params}
         for name, ed in self.editors.items():
             ed.set_value(values[name])
@@ -100,6 +118,8 @@ class SurfacePanel(QWidget):
                 w.statusBar().showMessage(str(e), 6000)
 
     def _open_formula(self) -> None:
-        from .. import formula_dialog
+        from ..formula_dialog import FormulaDialog
 
-        formula_dialog.open_dialog(self.model, self)
+        dialog = FormulaDialog(self)
+        dialog.formulaAccepted.connect(self.model.set_formula)
+        dialog.exec()

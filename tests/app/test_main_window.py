@@ -243,3 +243,38 @@ def test_warm_up_runs_in_a_worker_then_the_race_starts(qtbot):
     assert not win.warmup.isRunning() or win.warmup.wait(5000)
     assert win.controller.frame.n_racers == 6
     win.close()
+
+
+def test_a_custom_formula_races_and_its_parameters_get_editors(window):
+    from engine import formula as F
+
+    s = F.compile("(a - x)^2 + b*(y - x^2)^2", {"a": 1.0, "b": 100.0}, domain=((-2, 2), (-1, 3)), start=(-1.2, 1.0))
+    window.model.set_formula(s)
+    assert window.surface_panel.combo.currentText().startswith("Custom")
+    assert set(window.surface_panel.editors) == {"a", "b"}
+    window.surface_panel.editors["b"].box.setValue(10.0)
+    window.controller.run_to(50)
+    sc = window.model.scenario
+    r = run_race(s, (-1.2, 1.0), [c.to_racer() for c in sc.enabled_racers()], 50, surface_params={"b": 10.0})
+    assert np.allclose(heads_on_screen(window), r.positions[:, 50])
+    window.model.set_surface("booth")
+    assert window.surface_panel.combo.findData("__formula__") < 0
+
+
+def test_cli_screenshot_renders_the_window_after_n_steps(tmp_path, qapp):
+    from app.cli import main
+
+    out = tmp_path / "shot.png"
+    assert main(["--surface", "himmelblau", "--racers", "sgd,adam", "--screenshot", str(out),
+                 "--after-steps", "40", "--size", "1024x700"]) == 0
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1024, 700)
+    assert not (tmp_path / "settings.ini").exists()  # a screenshot run leaves settings alone
+
+
+def test_cli_rejects_unknown_ids_with_the_known_ones(capsys):
+    from app.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--surface", "nowhere"])
+    assert "himmelblau" in capsys.readouterr().err
