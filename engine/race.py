@@ -24,14 +24,17 @@ CLIPS = {"none": K.NO_CLIP, "norm": K.CLIP_NORM, "value": K.CLIP_VALUE}
 FINISH_TOL = 1e-3
 CONVERGE_TOL = 1e-8
 ESCAPE_MARGIN = 5.0
-# Racers beyond this count are stepped on all cores.
+# Races of this many racers are stepped on all cores, when a call has enough work
+# (racers x steps) to pay for waking the threads; smaller calls run on one (same bits).
 PARALLEL_RACERS = 256
+PARALLEL_WORK = 100_000
 # Neighbouring racers with identical settings are stepped as one vector of at most this many
-# racers (the optimizer's per-step scalars are then computed once per group; groups are also
-# the unit of work spread over cores).  NAdam keeps a per-vector scalar (the product of its
-# momentum coefficients) in its state and Newton needs each racer's own Hessian: never grouped.
+# racers: the optimizer's per-step scalars are then computed once per group, and groups are
+# the unit of work spread over cores.
 GROUP_MAX = 64
-_UNGROUPED = (OK.NADAM, OK.NEWTON)
+# Families whose state holds one scalar for the whole vector, in element 0 of this slot
+# (NAdam's product of momentum coefficients): each racer's own view repeats it.
+_SHARED_SLOT = {OK.NADAM: 2}
 
 
 @dataclass(frozen=True)
@@ -146,8 +149,7 @@ def _groups(family: np.ndarray, settings: np.ndarray) -> np.ndarray:
     bounds = [0]
     for r in range(1, len(family)):
         lo = bounds[-1]
-        if (family[r] in _UNGROUPED or family[r] != family[lo] or r - lo >= GROUP_MAX
-                or not np.array_equal(settings[r], settings[lo])):
+        if family[r] != family[lo] or r - lo >= GROUP_MAX or not np.array_equal(settings[r], settings[lo]):
             bounds.append(r)
     bounds.append(len(family))
     return np.array(bounds, dtype=np.int64)
@@ -223,16 +225,22 @@ class Race:
         block: the state of one vector of 2(hi-lo) coordinates, as the optimizer kernels want."""
         S = state.shape[1]
         buf = np.empty(state.size)
-        for lo, hi in zip(self._bounds[:-1], self._bounds[1:]):
-            buf[S * 2 * lo:S * 2 * hi] = state[lo:hi].transpose(1, 0, 2).ravel()
+        for f, lo, hi in zip(self._gfam, self._bounds[:-1], self._bounds[1:]):
+            block = buf[S * 2 * lo:S * 2 * hi].reshape(S, 2 * (hi - lo))
+            block[:] = state[lo:hi].transpose(1, 0, 2).reshape(S, -1)
+            if f in _SHARED_SLOT:  # the vector's scalar is racer lo's; the other elements unused
+                block[_SHARED_SLOT[f], 1:] = state[lo, _SHARED_SLOT[f], 1]
         return buf
 
     def _from_blocks(self, buf: np.ndarray) -> np.ndarray:
         S = O.MAX_SLOTS
         R = len(self.racers)
         state = np.empty((R, S, 2))
-        for lo, hi in zip(self._bounds[:-1], self._bounds[1:]):
-            state[lo:hi] = buf[S * 2 * lo:S * 2 * hi].reshape(S, hi - lo, 2).transpose(1, 0, 2)
+        for f, lo, hi in zip(self._gfam, self._bounds[:-1], self._bounds[1:]):
+            block = buf[S * 2 * lo:S * 2 * hi].reshape(S, hi - lo, 2)
+            state[lo:hi] = block.transpose(1, 0, 2)
+            if f in _SHARED_SLOT:
+                state[lo:hi, _SHARED_SLOT[f], 0] = block[_SHARED_SLOT[f], 0, 0]
         return state
 
     def _public(self, snap: Snapshot) -> Snapshot:
@@ -256,7 +264,8 @@ class Race:
         record = out is not None
         if not record:
             out = (np.empty((0, 0, 2)), np.empty((0, 0)), np.empty((0, 0)))
-        parallel = len(self.racers) >= PARALLEL_RACERS and self.groups > 1
+        R = len(self.racers)
+        parallel = R >= PARALLEL_RACERS and self.groups > 1 and R * k >= PARALLEL_WORK
         # A formula surface (engine.formula) brings its own copy of the race kernels.
         Km = self.surface.kernels or K
         fn = Km.advance_parallel if parallel else Km.advance

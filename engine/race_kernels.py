@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import surface_kernels as SK
-from .optimizer_kernels import NEWTON
+from .optimizer_kernels import NEWTON, _newton
 from .optimizer_kernels import step as opt_step
 from .surface_kernels import fgh
 
@@ -208,9 +208,12 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
                 gv[i], gv[i + 1] = clip_gradient(grad[i] + n0, grad[i + 1] + n1, cm, c)
             if scheduled:
                 hyp[0] = hrow[0] * lr_factor(sched[g], t)
-            if fam == NEWTON:  # groups of one; the only racer that needs the Hessian
-                fgh(code, x[0], x[1], sp, gs, H, True)
-            opt_step(fam, x, gv, H, state, hyp, t, xnew)
+            if fam == NEWTON:  # the one optimizer that needs the Hessian, at each racer's point
+                for i in range(0, n, 2):
+                    fgh(code, x[i], x[i + 1], sp, gs, H, True)
+                    _newton(x[i:i + 2], gv[i:i + 2], H, state, hyp, t, xnew[i:i + 2])
+            else:
+                opt_step(fam, x, gv, H, state, hyp, t, xnew)
             _surface_batch(code, sp, xnew, n, gnew, fnew, gs, H)
             for i in range(m):
                 r = lo + i
