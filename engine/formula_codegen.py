@@ -119,11 +119,7 @@ def to_sympy(tree: ast.Expression, params: list[str]) -> sp.Expr:
         if isinstance(node, ast.Call):
             args = [walk(a) for a in node.args]
             if node.func.id in _NARY:
-                fn = _NARY[node.func.id]
-                out = args[0]
-                for a in args[1:]:
-                    out = fn(out, a)
-                return out
+                return _fold(_NARY[node.func.id], args)
             return _UNARY[node.func.id](args[0])
         raise TypeError(f"unchecked node {type(node).__name__}")  # parse() lets none through
 
@@ -201,6 +197,9 @@ def derive(text: str, params: list[str]) -> dict:
         raise ValueError("the formula is not real-valued")
     if not ({X, Y} & f.free_symbols):
         raise ValueError("the formula is constant: it depends on neither x nor y")
+    # sympy brings its own kinks in by simplifying (sqrt(x^2) = Abs(x) for real x): use ours.
+    f = f.replace(sp.Abs, FAbs).replace(sp.sign, FSign).replace(
+        sp.Max, lambda *a: _fold(FMax, a)).replace(sp.Min, lambda *a: _fold(FMin, a))
     gx, gy = f.diff(X), f.diff(Y)
     hxx, hxy, hyy = gx.diff(X), gx.diff(Y), gy.diff(Y)
     pr = _Printer()
@@ -214,6 +213,13 @@ def derive(text: str, params: list[str]) -> dict:
     kinked = any(f.has(F) for F in (FAbs, FMax, FMin))
     return {"body": "\n".join(body), "nonsmooth": kinked,
             "gradient": [_display(gx, params), _display(gy, params)]}
+
+
+def _fold(fn, args):
+    out = args[0]
+    for a in args[1:]:
+        out = fn(out, a)
+    return out
 
 
 def _display(expr, params) -> str:

@@ -18,7 +18,7 @@ from .formula_grammar import FormulaError, Parsed
 
 TIME_LIMIT = 2.0  # seconds of symbolic work before a formula is given up
 # Bumped whenever the generated code changes meaning, so stale cached modules are not reused.
-CODEGEN_VERSION = 1
+CODEGEN_VERSION = 2
 _PKG = __name__.rpartition(".")[0]
 
 

@@ -204,6 +204,15 @@ def test_subgradients_at_kinks_are_the_stated_ones(kinky):
     assert np.allclose(b.minima, [[0.0, 0.0]], atol=1e-6)
 
 
+def test_kinks_sympy_introduces_get_the_same_subgradients(cache):
+    # sympy rewrites sqrt(x^2) as Abs(x), whose own second derivative is a DiracDelta.
+    s = F.compile("sqrt(x^2) + (y - 1)^2")
+    b = s.bind()
+    assert s.nonsmooth and np.allclose(b.gradient(0.0, 1.0), [0.0, 0.0])
+    assert np.allclose(b.gradient(-0.5, 0.0), [-1.0, -2.0]) and np.allclose(b.hessian(-0.5, 0.0), [[0, 0], [0, 2]])
+    assert np.allclose(b.minima, [[0.0, 1.0]], atol=1e-6)
+
+
 def test_finite_difference_check_catches_a_wrong_derivative():
     class Wrong:  # f = x^2 + y^2 but claims the gradient (3x, 2y)
         @staticmethod
