@@ -15,8 +15,19 @@ EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 
 
-class Interrupted(Exception):
-    """SIGINT or SIGTERM: the job cleans up like a cancel."""
+class _Signals:
+    """SIGINT and SIGTERM only set a flag that the export checks between frames: an exception
+    raised from a signal handler could land inside a Qt paint callback, where PySide reports
+    and swallows it."""
+
+    def __init__(self):
+        self.name: str | None = None
+
+    def __call__(self, signum, frame) -> None:
+        self.name = signal.Signals(signum).name
+
+    def cancelled(self) -> bool:
+        return self.name is not None
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -112,10 +123,6 @@ def _app():
     return QApplication.instance() or QApplication(sys.argv[:1])
 
 
-def _interrupt(signum, frame):
-    raise Interrupted(signal.Signals(signum).name)
-
-
 class _Reporter:
     """Progress lines on stderr: rewritten in place on a terminal, one every few seconds otherwise."""
 
@@ -144,7 +151,7 @@ class _Reporter:
         print(f"{self.name}: wrote {path} in {seconds:.1f} s", file=sys.stderr)
 
 
-def _export_one(sc, output, args, name: str, **over) -> Path:
+def _export_one(sc, output, args, name: str, signals: _Signals, **over) -> Path:
     from .job import ExportJob, settings_for
 
     if sc.view.mode == "3d":
@@ -155,7 +162,7 @@ def _export_one(sc, output, args, name: str, **over) -> Path:
     job = ExportJob(sc, settings)  # checks the target before anything renders
     report = _Reporter(name, args.x_quiet)
     t0 = time.perf_counter()
-    path = job.run(progress=report)
+    path = job.run(progress=report, cancelled=signals.cancelled)
     report.done(path, time.perf_counter() - t0)
     return path
 
@@ -163,15 +170,19 @@ def _export_one(sc, output, args, name: str, **over) -> Path:
 def _guarded(body) -> int:
     from engine.scenario import ScenarioError
 
-    old = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    signals = _Signals()
+    old = {s: signal.signal(s, signals) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return body()
+        code = body(signals)
+        if signals.cancelled():
+            raise ExportError("interrupted")
+        return code
     except (ExportError, ScenarioError, OSError) as e:
+        if signals.cancelled():
+            print(f"\noptirace: interrupted ({signals.name}); no file was written", file=sys.stderr)
+            return EXIT_INTERRUPTED
         print(f"optirace: error: {e}", file=sys.stderr)
         return EXIT_FAILED
-    except (Interrupted, KeyboardInterrupt) as e:
-        print(f"\noptirace: interrupted ({e or 'SIGINT'}); no file was written", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except Exception as e:  # an encoder or renderer failure: say what, never a bare traceback
         print(f"optirace: error: export failed: {type(e).__name__}: {e}", file=sys.stderr)
         return EXIT_FAILED
@@ -185,13 +196,13 @@ def run_export(args) -> int:
 
     from .lessons import load_lesson
 
-    def body() -> int:
+    def body(signals: _Signals) -> int:
         if (args.scenario is None) == (args.x_lesson is None):
             raise ExportError("give either a SCENARIO.toml file or --lesson ID")
         sc = load_lesson(args.x_lesson) if args.x_lesson else io.load(args.scenario)
         first, last = args.x_steps if args.x_steps else (None, None)
         _app()
-        _export_one(sc, args.x_output, args, Path(args.x_output).name, first=first, last=last,
+        _export_one(sc, args.x_output, args, Path(args.x_output).name, signals, first=first, last=last,
                     steps_per_frame=args.x_spf, duration=args.x_duration, title=args.x_title,
                     caption=args.x_caption, hold_last=args.x_hold)
         return 0
@@ -203,7 +214,7 @@ def run_all_lessons(args) -> int:
     from .encoder import get_format
     from .lessons import lesson_ids, load_lesson
 
-    def body() -> int:
+    def body(signals: _Signals) -> int:
         folder = Path(args.directory)
         if not folder.is_dir():
             raise ExportError(f"{folder}: no such folder")
@@ -213,7 +224,9 @@ def run_all_lessons(args) -> int:
         _app()
         suffix = get_format(args.x_format).suffix
         for id in ids:
-            _export_one(load_lesson(id), folder / f"{id}{suffix}", args, id, duration=args.x_duration,
+            if signals.cancelled():
+                break
+            _export_one(load_lesson(id), folder / f"{id}{suffix}", args, id, signals, duration=args.x_duration,
                         hold_last=args.x_hold)
         return 0
 

@@ -106,6 +106,7 @@ class ExportJob:
         self.writer: ThreadedWriter | None = None
         self._last_image = None
         self._t0 = None
+        self._t1 = None  # when the first frame was done
         self._state = "new"
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -146,6 +147,8 @@ class ExportJob:
             self.cancel()
             raise
         self.done_frames += 1
+        if self.done_frames == 1:
+            self._t1 = time.perf_counter()
         return self.done_frames < self.total
 
     def finish(self) -> None:
@@ -194,8 +197,10 @@ class ExportJob:
     def progress(self) -> Progress:
         elapsed = time.perf_counter() - self._t0 if self._t0 is not None else 0.0
         remaining = None
-        if self.done_frames >= 2:
-            remaining = elapsed / self.done_frames * (self.total - self.done_frames)
+        if self.done_frames >= 3 and self._t1 is not None:
+            # From the pace since the first frame: start-up (compiling, sampling the surface) is over.
+            pace = (time.perf_counter() - self._t1) / (self.done_frames - 1)
+            remaining = pace * (self.total - self.done_frames)
         return Progress(self.done_frames, self.total, elapsed, remaining, self._state == "finishing")
 
     def run(self, progress: Callable[[Progress], None] | None = None,
@@ -215,6 +220,11 @@ class ExportJob:
             self.finish()
             if progress is not None:
                 progress(self.progress())
+            while not self.done:  # the encoder's last pass (the GIF palette pass can be long)
+                if cancelled is not None and cancelled():
+                    self.cancel()
+                    raise ExportError("the export was cancelled")
+                time.sleep(0.02)
             return self.result()
         except BaseException:
             self.cancel()
