@@ -128,13 +128,14 @@ def grid(code, p, xs, ys):
 
 
 def _module_key(parsed: Parsed, template: str) -> str:
+    """Formula, parameter names and everything the generated module compiles against: numba's
+    cache does not notice when a kernel it calls (an optimizer step) changes, a new name does."""
     import numba
 
-    from . import optimizer_kernels
-
-    opt_src = Path(optimizer_kernels.__file__).read_bytes()
-    blob = json.dumps([CODEGEN_VERSION, parsed.python, parsed.params, template,
-                       hashlib.sha256(opt_src).hexdigest(), numba.__version__, sys.version_info[:2]])
+    kernels = sorted(Path(__file__).resolve().parent.glob("*_kernels.py"))
+    digests = [hashlib.sha256(k.read_bytes()).hexdigest() for k in kernels]
+    blob = json.dumps([CODEGEN_VERSION, parsed.python, parsed.params, template, digests,
+                       numba.__version__, sys.version_info[:2]])
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
