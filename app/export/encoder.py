@@ -286,9 +286,9 @@ class GifWriter(_FileWriter):
         self._c = av.open(str(self._tmp), "w", format="gif")
         self._rate = gif_rate(self.fps)
         self._out = 0
-        s = self._c.add_stream("gif", rate=self._rate)
+        s = self._c.add_stream(self.fmt.codec, rate=self._rate)
         s.width, s.height = self.size
-        s.pix_fmt = "pal8"
+        s.pix_fmt = self.fmt.pix_fmt
         self._spool.seek(0)
         nbytes = w * h * 4
         for i in range(self.frames):
@@ -331,9 +331,9 @@ class PngWriter(Writer):
         os.chmod(self._tmp, 0o777 & ~_umask())
 
     def _write(self, image):
-        frame = self._frame(image, self.frames).reformat(format="rgb24")
-        cc = av.CodecContext.create("png", "w")
-        cc.width, cc.height, cc.pix_fmt = frame.width, frame.height, "rgb24"
+        frame = self._frame(image, self.frames).reformat(format=self.fmt.pix_fmt)
+        cc = av.CodecContext.create(self.fmt.codec, "w")
+        cc.width, cc.height, cc.pix_fmt = frame.width, frame.height, self.fmt.pix_fmt
         data = b"".join(bytes(p) for p in [*cc.encode(frame), *cc.encode(None)])
         (self._tmp / f"frame_{self.frames:05d}.png").write_bytes(data)
 
