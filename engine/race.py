@@ -275,13 +275,22 @@ class Race:
            self.finish_tol, self.converge_tol, self.box, check, record, col, *out)
         snap.t += k
 
-    def advance(self, k: int) -> Chunk:
-        """Compute k more steps; returns them as a :class:`Chunk`."""
+    def advance(self, k: int, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Chunk:
+        """Compute k more steps; returns them as a :class:`Chunk`.
+
+        ``out`` = (positions (R, k, 2), losses (R, k), grad_norms (R, k)), C-contiguous float64
+        arrays to write into instead of new ones: reusing them saves the first touch of fresh
+        memory, which costs more than the recording itself for many racers.
+        """
         if k < 0:
             raise ValueError(f"k must be >= 0, got {k}")
         R = len(self.racers)
         first = self.t
-        out = (np.empty((R, k, 2)), np.empty((R, k)), np.empty((R, k)))
+        if out is None:
+            out = (np.empty((R, k, 2)), np.empty((R, k)), np.empty((R, k)))
+        elif not all(isinstance(a, np.ndarray) and a.dtype == np.float64 and a.flags.c_contiguous
+                     and a.shape == shape for a, shape in zip(out, ((R, k, 2), (R, k), (R, k)))):
+            raise ValueError(f"out must be C-contiguous float64 arrays of shapes {(R, k, 2)}, {(R, k)}, {(R, k)}")
         done = 0
         while done < k:
             # Stop at every checkpoint boundary so that checkpoints land on exact multiples.

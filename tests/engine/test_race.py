@@ -125,6 +125,22 @@ def test_chunks_equal_one_long_run_bit_for_bit():
     assert np.array_equal(parts[-1].status_step, one.status_step)
 
 
+def test_advance_into_given_arrays_equals_fresh_ones():
+    racers = _mixed_racers()
+    fresh = Race("rosenbrock", (-1.2, 1.0), racers, noise=0.2, seed=1)
+    reuse = Race("rosenbrock", (-1.2, 1.0), racers, noise=0.2, seed=1)
+    R = len(racers)
+    out = (np.full((R, 50, 2), np.nan), np.full((R, 50), np.nan), np.full((R, 50), np.nan))
+    for _ in range(3):
+        a = fresh.advance(50)
+        b = reuse.advance(50, out=out)
+        assert b.positions is out[0]
+        for name in ("positions", "losses", "grad_norms"):
+            assert np.array_equal(getattr(a, name), getattr(b, name))
+    with pytest.raises(ValueError, match="out must be C-contiguous float64"):
+        reuse.advance(40, out=out)
+
+
 def test_identical_racers_grouped_or_alone_give_the_same_bits():
     racers = [Racer("adam", {"lr": 0.05})] * 5
     race = Race("rastrigin", (3.3, 2.4), racers, noise=0.2, seed=3)
