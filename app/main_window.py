@@ -115,13 +115,11 @@ class MainWindow(QMainWindow):
         self._dock("racers", "Racers", _scrolled(self.racers_panel), Qt.LeftDockWidgetArea)
         self._dock("surface", "Surface", _scrolled(self.surface_panel), Qt.LeftDockWidgetArea)
         self.tabifyDockWidget(self.docks["racers"], self.docks["surface"])
-        self.docks["racers"].raise_()
         self._dock("leaderboard", "Leaderboard", self.leaderboard, Qt.RightDockWidgetArea)
         self._dock("loss", "Loss", self.loss_plot, Qt.RightDockWidgetArea)
         self._dock("grad", "Gradient norm", self.grad_plot, Qt.RightDockWidgetArea)
-        self._dock("inspector", "Step inspector", self.inspector, Qt.RightDockWidgetArea)
-        self.tabifyDockWidget(self.docks["grad"], self.docks["inspector"])
-        self.docks["grad"].raise_()
+        self._dock("inspector", "Step inspector", self.inspector, Qt.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.docks["surface"], self.docks["inspector"])
 
         self._build_actions()
         self._build_playback_bar()
@@ -331,7 +329,7 @@ class MainWindow(QMainWindow):
         rows = max(len(self.model.enabled_indices()), 3)
         board = int(min(0.45 * h, (rows + 1.6) * self.theme.font_pt * 2.4))
         self.resizeDocks([self.docks["racers"], self.docks["leaderboard"]],
-                         [int(0.2 * w), int((0.3 if w < 1600 else 0.27) * w)], Qt.Horizontal)
+                         [int(0.2 * w), int((0.32 if w < 1600 else 0.3) * w)], Qt.Horizontal)
         rest = max(h - board - 160, 200)
         self.resizeDocks([self.docks["leaderboard"], self.docks["loss"], self.docks["grad"]],
                          [board, rest // 2, rest // 2], Qt.Vertical)
@@ -340,7 +338,11 @@ class MainWindow(QMainWindow):
         super().showEvent(ev)
         if not self._restored_state:
             self._restored_state = True
+            # Re-applying the state drops a stray tab bar Qt leaves from tabifying docks
+            # before the window was first laid out.
+            self.restoreState(self.saveState())
             self.layout_docks()
+            self.docks["racers"].raise_()
 
     # -- warm-up --------------------------------------------------------------------------------
     def _warm_progress(self, i: int, n: int) -> None:

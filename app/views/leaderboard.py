@@ -8,9 +8,12 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPen, QP
 from pyqtgraph.graphicsItems.ScatterPlotItem import Symbols
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
+from engine.race import STATUS_NAMES
+
 from ..frames import RACING, STATUS_CODES
 from ..theme import Theme
 
+# "step" is the step reached while racing, else the step at which the racer stopped.
 COLUMNS = ("#", "Racer", "f − f*", "to min", "step", "status")
 # Order of the status groups in the ranking.
 GROUP = {STATUS_CODES["finished"]: 0, RACING: 1, STATUS_CODES["converged elsewhere"]: 2,
@@ -92,7 +95,7 @@ class Leaderboard(QTableWidget):
         self.setIconSize(QSize(int(theme.font_pt * 1.6), int(theme.font_pt * 1.6)))
         self._icons = {}
         fm = self.fontMetrics()
-        for col, sample in ((0, "#99"), (2, "−1.23e-04"), (3, "0.0123"), (4, "1,000,000")):
+        for col, sample in ((0, "99"), (2, "1.23e-04"), (3, "0.0123"), (4, "1,000,000")):
             self.setColumnWidth(col, fm.horizontalAdvance(sample) + 14)
         self._names = None
         if self.frame is not None:
@@ -127,7 +130,7 @@ class Leaderboard(QTableWidget):
             dist = (np.min(np.hypot(*(mins - frame.heads[r]).T)) if len(mins) else np.nan)
             step = int(frame.status_step[r]) if code != RACING else frame.step
             texts = (str(row + 1), look.name, _num(loss), _num(dist),
-                     f"{step:,}", frame.status_text(r))
+                     f"{step:,}", STATUS_NAMES[code])
             for col, text in enumerate(texts):
                 it = self.item(row, col)
                 if it.text() != text:

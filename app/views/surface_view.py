@@ -38,6 +38,33 @@ def _ring() -> QPainterPath:
 FLAG, RING = _flag(), _ring()
 
 
+def spread_labels(y: np.ndarray, gap: float) -> np.ndarray:
+    """Label heights for heads at sorted heights y: at least ``gap`` apart, each group of
+    labels pushed apart centred on its heads, so a label stays near its own racer."""
+    out = np.array(y, dtype=float)
+    groups = [[i] for i in range(len(out))]
+    merged = True
+    while merged and len(groups) > 1:
+        merged = False
+        for g in range(len(groups) - 1):
+            a, b = groups[g], groups[g + 1]
+            top = _group_pos(y, a, gap)[-1]
+            bottom = _group_pos(y, b, gap)[0]
+            if bottom - top < gap:
+                groups[g] = a + b
+                del groups[g + 1]
+                merged = True
+                break
+    for grp in groups:
+        out[grp] = _group_pos(y, grp, gap)
+    return out
+
+
+def _group_pos(y: np.ndarray, grp: list[int], gap: float) -> np.ndarray:
+    centre = float(np.mean(y[grp]))
+    return centre + gap * (np.arange(len(grp)) - (len(grp) - 1) / 2)
+
+
 def _luminance(c: QColor) -> float:
     """Relative luminance (WCAG) of a colour."""
     def lin(v):
@@ -227,7 +254,7 @@ class SurfaceView(pg.PlotWidget):
             # readable on both themes, even for the yellow racer on a white screen.
             fill = QColor(lk.color)
             text = "#000000" if _luminance(fill) > 0.35 else "#ffffff"
-            lab = pg.TextItem(lk.name, color=text, anchor=(-0.15, 0.5), fill=pg.mkBrush(fill),
+            lab = pg.TextItem(lk.name, color=text, anchor=(-0.2, 0.5), fill=pg.mkBrush(fill),
                               border=pg.mkPen(t.outline, width=1))
             lab.setFont(font)
             lab.setZValue(25)
@@ -254,15 +281,12 @@ class SurfaceView(pg.PlotWidget):
         py = self.vb.viewPixelSize()[1]
         gap = (self.theme.label_pt * 1.9) * py
         order = np.argsort(shown[:, 1])
-        ys = shown[order, 1].copy()
-        for i in range(1, R):
-            if ys[i] - ys[i - 1] < gap and abs(shown[order[i], 0] - shown[order[i - 1], 0]) < 40 * self.vb.viewPixelSize()[0] * 4:
-                ys[i] = ys[i - 1] + gap
-        right = x0 + 0.72 * (x1 - x0)
+        ys = spread_labels(shown[order, 1], gap)
+        right = x0 + 0.86 * (x1 - x0)
         for j, r in enumerate(order):
             lab = self.labels[r]
             # Labels of racers near the right edge go on the left of their head.
-            anchor = (1.15, 0.5) if shown[r, 0] > right else (-0.15, 0.5)
+            anchor = (1.2, 0.5) if shown[r, 0] > right else (-0.2, 0.5)
             if self._label_side[r] != anchor:
                 self._label_side[r] = anchor
                 lab.setAnchor(anchor)

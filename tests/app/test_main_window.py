@@ -129,8 +129,10 @@ def test_a_huge_learning_rate_shows_diverged_and_the_app_keeps_running(qtbot):
     win = make_window(qtbot, sc)
     win.controller.run_to(300)
     board = win.leaderboard
-    statuses = {board.item(r, 1).text(): board.item(r, 5).text() for r in range(board.rowCount())}
-    assert statuses["SGD"].startswith("diverged at")
+    rows = {board.item(r, 1).text(): r for r in range(board.rowCount())}
+    assert board.item(rows["SGD"], 5).text() == "diverged"
+    k = int(board.item(rows["SGD"], 4).text().replace(",", ""))
+    assert 0 < k < 300 and k == win.controller.frame.status_step[0]  # the step it diverged at
     assert board.item(board.rowCount() - 1, 1).text().endswith("SGD")  # diverged ranks last
     assert int(win.controller.frame.status[0]) == STATUS_CODES["diverged"]
     win.controller.play()
