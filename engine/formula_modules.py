@@ -18,7 +18,7 @@ from .formula_grammar import FormulaError, Parsed
 
 TIME_LIMIT = 2.0  # seconds of symbolic work before a formula is given up
 # Bumped whenever the generated code changes meaning, so stale cached modules are not reused.
-CODEGEN_VERSION = 2
+CODEGEN_VERSION = 3
 _PKG = __name__.rpartition(".")[0]
 
 
@@ -66,6 +66,11 @@ def _race_template() -> str:
 _FORMULA_TAIL = '''
 
 # ---- the formula ---------------------------------------------------------------------------
+import math  # noqa: E402  (the generated code needs these whatever the copy above imports)
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
+
 FORMULA = {formula!r}
 PARAMS = {params!r}
 GRADIENT = {gradient!r}
@@ -116,13 +121,14 @@ def fgh(code, x, y, p, g, H, want_h):
 
 @njit(**_FJIT)
 def grid(code, p, xs, ys):
-    """f on the grid ys x xs (rows are y)."""
+    """f on the grid ys x xs (rows are y); NaN where f is undefined or infinite."""
     out = np.empty((ys.shape[0], xs.shape[0]))
     g = np.empty(2)
     H = np.empty((2, 2))
     for j in range(ys.shape[0]):
         for i in range(xs.shape[0]):
-            out[j, i] = fgh(code, xs[i], ys[j], p, g, H, False)
+            v = fgh(code, xs[i], ys[j], p, g, H, False)
+            out[j, i] = v if math.isfinite(v) else np.nan
     return out
 '''
 

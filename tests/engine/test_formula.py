@@ -267,6 +267,8 @@ def test_singular_points_plot_masked_and_racers_diverge(cache):
     assert np.all(np.isnan(Z[xs < 0])) and np.all(np.isfinite(Z[xs > 0]))
     _, _, Zp = F.preview("log(x) + y^2", {}, ((-1, 3), (-2, 2)), n=9)
     assert np.all(np.isnan(Zp[:, xs < 0])) and np.all(np.isfinite(Zp[:, xs > 0]))
+    pole = F.compile("1/x + y^2", domain=((-1, 1), (-1, 1)), start=(0.5, 0.5)).bind()
+    assert np.isnan(pole.grid(np.array([-0.5, 0.0, 0.5]), np.zeros(1))[0]).tolist() == [False, True, False]
     # SGD with lr 1 jumps from x = 0.5 to x = 0.5 - 1/0.5 < 0, where log is undefined.
     r = run_race(s, (0.5, 1.0), [("sgd", {"lr": 1.0})], 10)
     assert str(r.status[0]) == "diverged at 1"
