@@ -1,6 +1,6 @@
-"""File > Export video…: the settings dialog, and a progress dialog that renders one frame per
-timer tick (encoding runs in a worker thread) so the window stays responsive; Cancel leaves
-no file behind."""
+"""File > Export video… (a settings dialog, then a progress dialog that renders one frame per
+timer tick while a worker thread encodes, so the window stays responsive; Cancel leaves no
+file behind) and File > Export data… (CSV)."""
 from __future__ import annotations
 
 import copy
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBo
 
 from engine.scenario import ExportOptions, Scenario
 
+from .data import write_race_csv
 from .encoder import FORMATS, ExportError, get_format
 from .job import ExportJob, ExportSettings, settings_for
 
@@ -313,3 +314,17 @@ def export_video(parent: QWidget | None, scenario: Scenario, path: str | Path = 
             return None
         return progress.path
     return None
+
+
+def export_data(parent: QWidget | None, scenario: Scenario, last: int, path: str | Path = "") -> Path | None:
+    """File > Export data…: the race up to step ``last`` as CSV; the path, or None."""
+    if not path:
+        path, _ = QFileDialog.getSaveFileName(parent, "Export data", str(Path.home() / "race.csv"),
+                                              "CSV table (*.csv)")
+        if not path:
+            return None
+    try:
+        return write_race_csv(copy.deepcopy(scenario), path, last=last)
+    except ExportError as e:
+        QMessageBox.warning(parent, "Export data", str(e))
+        return None

@@ -106,3 +106,14 @@ def test_progress_cancel_leaves_nothing(qtbot, tmp_path):
     progress.cancel_button.click()
     assert not progress.timer.isActive() and progress.path is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_export_data_writes_the_csv_and_reports_errors_without_raising(qtbot, tmp_path, monkeypatch):
+    from app.export import dialog as D
+
+    path = D.export_data(None, scenario(), last=20, path=tmp_path / "race.csv")
+    assert path is not None and len(path.read_text().splitlines()) == 1 + 2 * 21
+    shown = []
+    monkeypatch.setattr(D.QMessageBox, "warning", lambda *a: shown.append(a[-1]))
+    assert D.export_data(None, scenario(), last=20, path=tmp_path / "race.xlsx") is None
+    assert shown and ".csv" in shown[0]
