@@ -126,6 +126,41 @@ def torch_runner(torch, net, act, dtype, X, y, idx, compile=False):
     return run
 
 
+# ------------------------------------------------------------------------------ tanh
+def bench_tanh(seconds):
+    """Nanoseconds per element of tanh on 128 x 64 activations: numpy, numba's scalar
+    math.tanh in a loop, and the engine's vectorised one (engine/nn/fastmath.py)."""
+    import math
+
+    from numba import njit
+
+    from engine.nn import fastmath
+
+    @njit(cache=False)
+    def scalar(x, out, n):
+        for _ in range(n):
+            for i in range(x.shape[0]):
+                out[i] = math.tanh(x[i])
+
+    @njit(cache=False)
+    def engine(x, out, bits, n):
+        for _ in range(n):
+            fastmath.tanh(x, out, bits)
+
+    x = np.random.default_rng(0).normal(size=B * 64) * 2
+    out = np.empty_like(x)
+    bits = np.empty(x.size, dtype=np.int64)
+    scalar(x, out, 1)
+    engine(x, out, bits, 1)
+
+    def numpy_run(n):
+        for _ in range(n):
+            np.tanh(x, out=out)
+    res = {"numpy np.tanh": numpy_run, "numba math.tanh loop": lambda n: scalar(x, out, n),
+           "engine fastmath.tanh": lambda n: engine(x, out, bits, n)}
+    return {k: 1e9 / (max(rate(f, seconds) for _ in range(3)) * x.size) for k, f in res.items()}
+
+
 # ------------------------------------------------------------------------------ cases
 def single_cases(quick):
     spirals = data.load("two_spirals", n=4000, noise=0.05, seed=0)
@@ -296,6 +331,9 @@ def main():
         e = top["engine (prange)"]
         print(f"  best engine / best torch bmm f32 {e / top['torch bmm f32']:.2f}x, "
               f"/ best torch bmm f64 {e / top['torch bmm f64']:.2f}x")
+    print(f"\ntanh on {B} x 64 activations, ns per element")
+    for k, v in bench_tanh(seconds / 4).items():
+        print(f"  {k:22s} {v:6.2f}")
     print(f"\nFirst call in this process (numba cache warm): {first:.2f} s")
 
 

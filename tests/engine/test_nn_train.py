@@ -6,7 +6,8 @@ import pytest
 from engine import data, nn
 from engine.nn import Dense, Dropout, ops
 from engine.nn import train_kernels as TK
-from engine.nn.train import Contender, NetRace, train
+from engine.nn.train import NetRace, train
+from engine.nn.warmup import warmup
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +169,10 @@ def test_bad_training_settings_are_refused(spirals):
         NetRace(net, data.load("digits"), ["adam"])
     with pytest.raises(ValueError, match="decision grid needs 2-D inputs"):
         NetRace(nn.mlp([64, 10]), data.load("digits"), ["adam"]).decision_grid(0)
+
+
+def test_warmup_reports_progress_to_ready():
+    seen = []
+    warmup(lambda f, what: seen.append((f, what)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and seen[-1] == (1.0, "ready")
