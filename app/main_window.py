@@ -44,6 +44,7 @@ def apply_theme_to_app(theme: themes.Theme) -> None:
         pal.setColor(role, c)
     dim = QColor(theme.foreground)
     dim.setAlphaF(0.45)
+    pal.setColor(QPalette.PlaceholderText, dim)
     for role in (QPalette.Text, QPalette.WindowText, QPalette.ButtonText):
         pal.setColor(QPalette.Disabled, role, dim)
     app.setPalette(pal)
@@ -202,7 +203,8 @@ class MainWindow(QMainWindow):
                                     checkable=True, tip="Gradient, velocity and step arrows for the selected racer (I)")
         self.act_inside.setChecked(v.show_inside_step)
         self.act_projector = self._act("Projector mode", lambda on: self.model.set_view("projector", on), "Ctrl+P",
-                                       checkable=True, tip="Larger fonts and thicker lines for the back row")
+                                       checkable=True, tip="Larger fonts and thicker lines for the back row; "
+                                       "editing panels fold away (View menu brings them back)")
         self.act_projector.setChecked(v.projector)
         self.theme_group = QActionGroup(self)
         self.act_dark = self._act("Dark", lambda on: on and self.model.set_view("theme", "dark"), checkable=True)
@@ -314,8 +316,6 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
-        self.status_step = QLabel()
-        sb.addPermanentWidget(self.status_step)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(260)
         self.progress.setFormat("Preparing the engine… %p%")
@@ -331,8 +331,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["racers"], self.docks["leaderboard"]],
                          [int(0.2 * w), int((0.32 if w < 1600 else 0.3) * w)], Qt.Horizontal)
         rest = max(h - board - 160, 200)
-        self.resizeDocks([self.docks["leaderboard"], self.docks["loss"], self.docks["grad"]],
-                         [board, rest // 2, rest // 2], Qt.Vertical)
+        plots = [self.docks[k] for k in ("loss", "grad") if self.docks[k].isVisible()] or [self.docks["loss"]]
+        self.resizeDocks([self.docks["leaderboard"], *plots], [board] + [rest // len(plots)] * len(plots),
+                         Qt.Vertical)
 
     def showEvent(self, ev) -> None:
         super().showEvent(ev)
@@ -343,6 +344,8 @@ class MainWindow(QMainWindow):
             self.restoreState(self.saveState())
             self.layout_docks()
             self.docks["racers"].raise_()
+            if self.model.scenario.view.projector:
+                self._projector_layout(True)
 
     # -- warm-up --------------------------------------------------------------------------------
     def _warm_progress(self, i: int, n: int) -> None:
@@ -461,6 +464,8 @@ class MainWindow(QMainWindow):
                 self.view3d.set_theme(self.theme)
             with QSignalBlocker(self.act_projector):
                 self.act_projector.setChecked(v.projector)
+            if name == "projector":
+                self._projector_layout(v.projector)
             (self.act_dark if v.theme == "dark" else self.act_light).setChecked(True)
         elif name == "steps_per_frame":
             self._show_speed()
@@ -480,6 +485,21 @@ class MainWindow(QMainWindow):
             self._update_theory()
         elif name == "mode":
             self._set_mode(v.mode)
+
+    PRESENTATION_HIDES = ("racers", "surface", "inspector", "grad")
+
+    def _projector_layout(self, on: bool) -> None:
+        """Projector mode gives the map the room: the editing panels fold away (the View menu
+        brings any back) and return as they were when the mode is left."""
+        if on:
+            self._folded = [k for k in self.PRESENTATION_HIDES if self.docks[k].isVisible()]
+            for k in self._folded:
+                self.docks[k].hide()
+        else:
+            for k in getattr(self, "_folded", []):
+                self.docks[k].show()
+            self._folded = []
+        self.layout_docks()
 
     def _set_mode(self, mode: str) -> None:
         if mode == "3d" and self._gl_ok:

@@ -56,7 +56,7 @@ DARK = Theme(
 LIGHT = Theme(
     name="light", background="#ffffff", foreground="#111111", panel="#f2f2f2", grid="#c8c8c8",
     contour="#1a1a1a", colormap=("#8a93a3", "#b4bbc7", "#d9dde4", "#f7f8fa"), minimum="#000000",
-    start="#000000", outline="#ffffff",
+    start="#000000", outline="#1a1a1a",
 )
 PROJECTOR_SCALE = 1.35
 

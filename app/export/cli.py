@@ -129,7 +129,8 @@ class _Reporter:
     def __init__(self, name: str, quiet: bool):
         self.name = name
         self.quiet = quiet
-        self.tty = sys.stderr.isatty()
+        # Under pythonw (a GUI script on Windows) there is no stderr at all.
+        self.tty = sys.stderr is not None and sys.stderr.isatty()
         self._last = 0.0
 
     def __call__(self, pr) -> None:

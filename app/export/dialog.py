@@ -20,6 +20,8 @@ from .job import ExportJob, ExportSettings, settings_for
 SIZES = (("1280 × 720 (HD)", (1280, 720)), ("1920 × 1080 (Full HD)", (1920, 1080)),
          ("3840 × 2160 (4K)", (3840, 2160)), ("Custom", None))
 TICK_MS = 0  # render as fast as the encoder takes frames; events are handled between frames
+WAIT_MS = 5  # the encoder's queue is full
+POLL_MS = 50  # every frame is rendered; waiting for the file to be finished
 
 
 def _clock(seconds: float) -> str:
@@ -259,10 +261,13 @@ class ExportProgress(QDialog):
                     self.accept()
                 return
             if not job.writer_ready:
-                return  # the encoder is behind: let it catch up without blocking the window
+                # The encoder is behind: wait for it without blocking the window or spinning.
+                self.timer.setInterval(WAIT_MS)
+                return
+            self.timer.setInterval(TICK_MS)
             if not job.step():
                 job.finish()
-                self.timer.setInterval(50)
+                self.timer.setInterval(POLL_MS)
         except Exception as e:
             self._fail(e)
             return

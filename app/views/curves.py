@@ -54,6 +54,7 @@ class CurvePlot(pg.PlotWidget):
             ax.setTextPen(pg.mkPen(theme.foreground))
             ax.setTickFont(font)
             ax.label.setFont(font)
+            ax.setStyle(maxTextLevel=1)  # no crowded labels on minor log ticks
         self.plot.setLabel("bottom", "step", color=theme.foreground)
         self._title()
         c = QColor(theme.foreground)

@@ -53,26 +53,26 @@ def _extras(explained: dict) -> list[tuple[str, np.ndarray]]:
 
 def to_html(explained: dict, spec: OptimizerSpec, color: str) -> str:
     e = explained
-    rows = [("x (before)", e["x"]), ("g = ∇f(x) (+ noise)", e["gradient"])]
+    rows = [("x", e["x"], None), ("g = ∇f(x) (+ noise)", e["gradient"], None)]
     if not np.array_equal(e["gradient"], e["gradient_used"]):
-        rows.append(("g after clipping", e["gradient_used"]))
+        rows.append(("g after clipping", e["gradient_used"], None))
     for slot, before in e["state_before"].items():
-        rows.append((f"{slot}  before → after", None))
-        rows.append(("", np.asarray(before)))
-        rows.append(("", np.asarray(e["state_after"][slot])))
-    rows += _extras(e)
-    rows += [("step Δx", e["step"]), ("x (after)", e["x_new"])]
+        rows.append((slot, np.asarray(before), np.asarray(e["state_after"][slot])))
+    rows += [(name, v, None) for name, v in _extras(e)]
+    rows += [("step Δx", e["step"], None), ("x after the step", e["x_new"], None)]
     hyper = ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in e["hyper"].items()
                       if k != "lr" and not (isinstance(v, (bool, float)) and not v))
     out = [f"<h3 style='color:{color}'>{html.escape(e['racer'])} — step {e['t']:,}</h3>",
            f"<p><b>{html.escape(spec.name)}</b>: {html.escape(spec.caption)}</p>",
            "<pre>" + html.escape(spec.rule) + "</pre>",
            f"<p>lr<sub>t</sub> = <b>{e['lr']:.4g}</b>" + (f"; {html.escape(hyper)}" if hyper else "") + "</p>",
-           "<table cellspacing='4'>"]
-    for name, val in rows:
-        left = html.escape(name)
-        right = "" if val is None else _v(val)
-        out.append(f"<tr><td>{left}</td><td><tt>{right}</tt></td></tr>")
+           "<table cellspacing='2' cellpadding='3'>",
+           "<tr><th align='left'></th><th align='left'>value</th><th align='left'>after the step</th></tr>"]
+    for name, val, after in rows:
+        right = "" if after is None else f"<tt>{_v(after)}</tt>"
+        cells = f"<td><tt>{_v(val)}</tt></td><td>{right}</td>" if after is not None else \
+            f"<td colspan='2'><tt>{_v(val)}</tt></td>"
+        out.append(f"<tr><td>{html.escape(name)}</td>{cells}</tr>")
     out.append("</table>")
     out.append(f"<p><small>status: {html.escape(str(e['status']))} · {html.escape(spec.citation)}</small></p>")
     return "\n".join(out)

@@ -15,6 +15,12 @@ from ..theme import Theme
 
 # "step" is the step reached while racing, else the step at which the racer stopped.
 COLUMNS = ("#", "Racer", "f − f*", "to min", "step", "status")
+# "converged elsewhere" is long for the table; its tooltip gives the full meaning.
+SHORT = {STATUS_CODES["converged elsewhere"]: "converged"}
+TIPS = {STATUS_CODES["converged elsewhere"]: "converged elsewhere: stopped at a point with zero gradient "
+        "that is not a global minimum (a local minimum or a saddle)",
+        STATUS_CODES["escaped"]: "escaped: left the map far downhill (the surface has no minimum)",
+        STATUS_CODES["diverged"]: "diverged: its steps blew up (learning rate too large)"}
 # Order of the status groups in the ranking.
 GROUP = {STATUS_CODES["finished"]: 0, RACING: 1, STATUS_CODES["converged elsewhere"]: 2,
          STATUS_CODES["escaped"]: 3, STATUS_CODES["diverged"]: 4}
@@ -118,6 +124,9 @@ class Leaderboard(QTableWidget):
             bold.setBold(True)
             widest = max((QFontMetrics(bold).horizontalAdvance(n) for n in names), default=60)
             self.setColumnWidth(1, widest + self.iconSize().width() + 24)
+        unbounded = frame.surface.f_min is None
+        if self.horizontalHeaderItem(2).text() != ("f" if unbounded else COLUMNS[2]):
+            self.horizontalHeaderItem(2).setText("f" if unbounded else COLUMNS[2])
         self.order = ranking(frame)
         mins = frame.surface.minima
         fmin = frame.surface.f_min
@@ -130,11 +139,12 @@ class Leaderboard(QTableWidget):
             dist = (np.min(np.hypot(*(mins - frame.heads[r]).T)) if len(mins) else np.nan)
             step = int(frame.status_step[r]) if code != RACING else frame.step
             texts = (str(row + 1), look.name, _num(loss), _num(dist),
-                     f"{step:,}", STATUS_NAMES[code])
+                     f"{step:,}", SHORT.get(code, STATUS_NAMES[code]))
             for col, text in enumerate(texts):
                 it = self.item(row, col)
                 if it.text() != text:
                     it.setText(text)
+            self.item(row, 5).setToolTip(TIPS.get(code, ""))
             name = self.item(row, 1)
             key = (look.marker, look.color)
             if self._icons.get(row) != key:

@@ -6,6 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainterPath
+from PySide6.QtWidgets import QLabel
 
 from ..frames import STATUS_CODES
 from ..theme import Theme
@@ -112,9 +113,11 @@ class SurfaceView(pg.PlotWidget):
         self.theory = pg.PlotCurveItem(connect="pairs")
         self.theory.setZValue(11)
         self.plot.addItem(self.theory, ignoreBounds=True)
-        self.theory_label = pg.TextItem(anchor=(0, 1))
-        self.theory_label.setZValue(30)
-        self.plot.addItem(self.theory_label, ignoreBounds=True)
+        # The theory note sits in the map's bottom-left corner whatever the zoom: a label over
+        # the view rather than an item in data coordinates.
+        self.theory_label = QLabel(self)
+        self.theory_label.setAttribute(Qt.WA_TransparentForMouseEvents)
+        self.theory_label.hide()
         self.marks = pg.ScatterPlotItem(pxMode=True)
         self.marks.setZValue(19)
         self.plot.addItem(self.marks, ignoreBounds=True)
@@ -172,10 +175,13 @@ class SurfaceView(pg.PlotWidget):
         tc = QColor(theme.foreground)
         tc.setAlphaF(0.8)
         self.theory.setPen(pg.mkPen(tc, width=2, style=Qt.DashLine))
-        self.theory_label.setColor(theme.foreground)
         f = QFont()
         f.setPointSize(theme.label_pt)
         self.theory_label.setFont(f)
+        bg = QColor(theme.background)
+        self.theory_label.setStyleSheet(
+            f"color: {theme.foreground}; background: rgba({bg.red()},{bg.green()},{bg.blue()},200);"
+            " padding: 6px; border-radius: 4px;")
         self._looks = None
         if self.frame is not None:
             self._surface_key = None
@@ -408,11 +414,23 @@ class SurfaceView(pg.PlotWidget):
         if lines is None or not len(lines):
             self.theory.setData([], [])
             self.theory_label.setText("")
+            self.theory_label.hide()
             return
         self.theory.setData(lines[:, 0], lines[:, 1])
         self.theory_label.setText(text)
-        (x0, x1), (y0, y1) = self.vb.viewRange()
-        self.theory_label.setPos(x0 + 0.02 * (x1 - x0), y0 + 0.03 * (y1 - y0))
+        self.theory_label.adjustSize()
+        self.theory_label.show()
+        self._place_note()
+
+    def _place_note(self) -> None:
+        r = self.mapFromScene(self.vb.sceneBoundingRect()).boundingRect()
+        lab = self.theory_label
+        lab.move(r.left() + 10, r.bottom() - lab.height() - 10)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        if "theory_label" in self.__dict__ and self.theory_label.isVisible():
+            self._place_note()
 
     # -- input ----------------------------------------------------------------------------------
     def _clicked(self, ev) -> None:

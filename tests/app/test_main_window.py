@@ -217,11 +217,12 @@ def test_inspector_and_arrows_explain_the_selected_racer(window):
 def test_theory_overlay_on_a_quadratic(qtbot, two_racers):
     win = make_window(qtbot, two_racers)
     win.model.set_view("show_theory", True)
-    assert "κ = 25" in win.surface_view.theory_label.toPlainText()
+    assert "κ = 25" in win.surface_view.theory_label.text()
+    assert win.surface_view.theory_label.isVisible()
     assert len(win.surface_view.theory.getData()[0]) == 4
     assert win.racers_panel.editors["lr"].slider.marks  # stability limit on the lr slider
     win.model.set_surface("beale")  # not quadratic: no overlay
-    assert win.surface_view.theory_label.toPlainText() == ""
+    assert not win.surface_view.theory_label.isVisible()
     win.close()
 
 
@@ -280,3 +281,13 @@ def test_cli_rejects_unknown_ids_with_the_known_ones(capsys):
     with pytest.raises(SystemExit):
         main(["--surface", "nowhere"])
     assert "himmelblau" in capsys.readouterr().err
+
+
+def test_projector_mode_scales_up_and_folds_the_editing_panels(window):
+    base = window.theme.trail_width
+    window.act_projector.trigger()
+    assert window.model.scenario.view.projector
+    assert window.theme.trail_width > base and window.surface_view.trails.width > base
+    assert not window.docks["racers"].isVisible() and window.docks["leaderboard"].isVisible()
+    window.act_projector.trigger()
+    assert window.docks["racers"].isVisible() and window.theme.trail_width == base
