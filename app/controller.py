@@ -19,6 +19,9 @@ FRAME_MS = 16  # the clock: about 60 frames per second
 COMPUTE_BUDGET_S = 0.010  # engine time allowed per tick, so a tick never blocks the GUI
 AHEAD_FRAMES = 8  # compute this many frames ahead of playback when there is time
 EXACT_WINDOW = 20000  # recent steps kept at full resolution (the history is thinned)
+# Checkpoints of the optimizer states (a few kB each): with more of them, a jump back in a
+# long race recomputes fewer steps (at 10^7 steps, ~2,500 instead of ~20,000).
+MAX_CHECKPOINTS = 4096
 HOLD_FRAMES = 45  # when everyone has stopped, the last frame stays this long before a loop
 
 
@@ -58,7 +61,7 @@ class RaceController(QObject):
         sc = self.model.scenario
         self.generation += 1
         self._idx = self.model.enabled_indices()
-        self.race = sc.build_race(self.model.surface_spec()) if self._idx else None
+        self.race = sc.build_race(self.model.surface_spec(), max_checkpoints=MAX_CHECKPOINTS) if self._idx else None
         if self.race is not None:
             s0 = self.race.state_at(0)
             x0, f0, g0 = s0.X, s0.F, np.hypot(s0.G[:, 0], s0.G[:, 1])

@@ -187,13 +187,18 @@ class TrailLayer(pg.GraphicsObject):
 
 
 def _polyline(p: QPainter, pen: QPen, px: np.ndarray) -> None:
+    """The path as separate segments with round caps: looks like a polyline with round joins,
+    but Qt strokes each segment on its own (a wide polyline that crosses itself many times,
+    as a noisy trail does, costs the stroker up to a second)."""
     p.setPen(pen)
     if len(px) == 1:
         p.drawPoint(QPointF(*px[0]))
         return
-    poly = fn.create_qpolygonf(len(px))
-    fn.ndarray_from_qpolygonf(poly)[:] = px
-    p.drawPolyline(poly)
+    seg = fn.create_qpolygonf(2 * (len(px) - 1))
+    a = fn.ndarray_from_qpolygonf(seg)
+    a[0::2] = px[:-1]
+    a[1::2] = px[1:]
+    p.drawLines(seg)
 
 
 def _to_px(pts: np.ndarray, tr) -> np.ndarray:
