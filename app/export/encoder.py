@@ -364,6 +364,7 @@ class ThreadedWriter:
         self._q: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._result: Path | None = None
+        self._delivered = False  # wait() has handed the finished path out
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="export-encoder", daemon=True)
         self._thread.start()
@@ -392,6 +393,7 @@ class ThreadedWriter:
             raise self._error
         if self._result is None:
             raise ExportError("the export was cancelled")
+        self._delivered = True
         return self._result
 
     def close(self) -> Path:
@@ -412,6 +414,10 @@ class ThreadedWriter:
                 pass
             self._thread.join(0.05)
         self.writer.abort()
+        if self._result is not None and not self._delivered:
+            # Finished just before the cancel, and nobody has the path yet: a cancel leaves nothing.
+            done, self._result = self._result, None
+            shutil.rmtree(done) if done.is_dir() else done.unlink(missing_ok=True)
 
     def _put(self, item) -> None:
         while True:

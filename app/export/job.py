@@ -108,6 +108,7 @@ class ExportJob:
         self._t0 = None
         self._t1 = None  # when the first frame was done
         self._state = "new"
+        self._path: Path | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -164,6 +165,8 @@ class ExportJob:
 
     def result(self) -> Path:
         """Wait for the file and return its path (raises the encoder's error, if any)."""
+        if self._state == "finished":
+            return self._path
         if self._state != "finishing":
             raise ExportError("the export was cancelled" if self._state == "cancelled" else "the export has not finished")
         try:
@@ -172,6 +175,7 @@ class ExportJob:
             self.writer.abort()
             raise
         self._state = "finished"
+        self._path = path
         return path
 
     def cancel(self) -> None:

@@ -3,6 +3,7 @@ for; checks before rendering name the problem; a cancelled or failed export leav
 from __future__ import annotations
 
 import os
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -201,3 +202,22 @@ def test_the_finished_file_has_ordinary_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_a_cancel_that_comes_after_the_file_is_finished_still_leaves_nothing(tmp_path):
+    w = E.ThreadedWriter(E.open_writer(tmp_path / "a.mp4", E.get_format("mp4"), (W, H), 10))
+    w.write(frame(0))
+    w.finish()
+    while not w.done:  # the worker renames the file into place
+        time.sleep(0.01)
+    assert (tmp_path / "a.mp4").is_file()
+    w.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_abort_after_the_path_was_handed_out_keeps_the_file(tmp_path):
+    w = E.ThreadedWriter(E.open_writer(tmp_path / "a.mp4", E.get_format("mp4"), (W, H), 10))
+    w.write(frame(0))
+    path = w.close()
+    w.abort()
+    assert path.is_file()
