@@ -97,7 +97,7 @@ class RaceController(QObject):
 
     def play(self) -> None:
         if not self.playing and self.race is not None:
-            if self._all_done() and self.k >= self._end_step():
+            if self.all_done() and self.k >= self._end_step():
                 self.seek(0)
             self.timer.start()
             self.playing_changed.emit(True)
@@ -144,7 +144,7 @@ class RaceController(QObject):
         if self.race is None:
             return
         spf = self.model.scenario.view.steps_per_frame
-        if self._all_done() and self.k >= self._end_step():
+        if self.all_done() and self.k >= self._end_step():
             self._hold += 1
             if self._hold < HOLD_FRAMES:
                 return
@@ -155,10 +155,10 @@ class RaceController(QObject):
             return
         target = self.k + spf
         want = target + AHEAD_FRAMES * spf - self.race.t
-        if want > 0 and not self._all_done():
+        if want > 0 and not self.all_done():
             self.compute(want, budget_s=COMPUTE_BUDGET_S)
         target = min(target, self.race.t)
-        if self._all_done():
+        if self.all_done():
             target = min(target, self._end_step())
         self._show(target)
 
@@ -187,7 +187,7 @@ class RaceController(QObject):
                 self._rate = 0.7 * self._rate + 0.3 * max(piece / dt, 100.0)
             self._take(chunk)
             done += piece
-            if self._all_done():
+            if self.all_done():
                 break
         return done
 
@@ -201,7 +201,7 @@ class RaceController(QObject):
         self._status = chunk.status.copy()
         self._status_step = chunk.status_step.copy()
 
-    def _all_done(self) -> bool:
+    def all_done(self) -> bool:
         return len(self._status) > 0 and bool(np.all(self._status != RACING))
 
     def _end_step(self) -> int:

@@ -222,6 +222,8 @@ class MainWindow(QMainWindow):
         self.act_save = self._act("Save scenario…", self.save_scenario, "Ctrl+S")
         self.act_image = self._act("Save image…", self.save_image, "Ctrl+Shift+S")
         self.act_quit = self._act("Quit", self.close, "Ctrl+Q")
+        self.act_run_to = self._act("Run to step…", self.ask_run_to, "Ctrl+J",
+                                    tip="Compute far ahead (with progress and Cancel) and show that step")
         self.act_classic = self._act("Classic six", lambda: self.model.preset("classic"))
         self.act_all = self._act("All optimizers", lambda: self.model.preset("all"))
 
@@ -307,6 +309,7 @@ class MainWindow(QMainWindow):
         for a in (self.act_play, self.act_step, self.act_back, self.act_frame, self.act_frame_back, self.act_reset,
                   self.act_loop):
             r.addAction(a)
+        r.addAction(self.act_run_to)
         r.addSeparator()
         r.addAction(self.act_classic)
         r.addAction(self.act_all)
@@ -515,6 +518,43 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(self.surface_view)
         with QSignalBlocker(self.act_3d):
             self.act_3d.setChecked(self.stack.currentWidget() is not self.surface_view)
+
+    def ask_run_to(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        step, ok = QInputDialog.getInt(self, "Run to step", "Show the race at step:",
+                                       max(self.controller.k, 1000) * 10, 1, 2_000_000_000)
+        if ok:
+            self.run_to(step)
+
+    def run_to(self, step: int) -> bool:
+        """Compute up to ``step`` in slices of ~30 ms with a progress dialog (Cancel stops at
+        the step reached); returns False when cancelled."""
+        from PySide6.QtWidgets import QProgressDialog
+
+        c = self.controller
+        if c.race is None:
+            return False
+        self.controller.pause()
+        start = c.race.t
+        todo = step - start
+        if todo <= 0:
+            c.seek(step)
+            return True
+        dlg = QProgressDialog(f"Computing steps {start:,} to {step:,}…", "Cancel", 0, 1000, self)
+        dlg.setWindowModality(Qt.WindowModal)
+        dlg.setMinimumDuration(300)
+        cancelled = False
+        while c.race.t < step and not c.all_done():
+            c.compute(step - c.race.t, budget_s=0.03)
+            dlg.setValue(int(1000 * (c.race.t - start) / todo))
+            QApplication.processEvents()
+            if dlg.wasCanceled():
+                cancelled = True
+                break
+        dlg.close()
+        c.seek(min(step, c.race.t))
+        return not cancelled
 
     # -- files ----------------------------------------------------------------------------------
     def open_scenario(self) -> None:

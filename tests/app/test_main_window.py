@@ -291,3 +291,9 @@ def test_projector_mode_scales_up_and_folds_the_editing_panels(window):
     assert not window.docks["racers"].isVisible() and window.docks["leaderboard"].isVisible()
     window.act_projector.trigger()
     assert window.docks["racers"].isVisible() and window.theme.trail_width == base
+
+
+def test_run_to_a_far_step_in_slices_shows_that_step(window):
+    assert window.run_to(20_000)
+    assert window.controller.k == 20_000 or window.controller.all_done()
+    assert window.timeline.value() == window.controller.k
