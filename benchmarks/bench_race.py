@@ -291,7 +291,9 @@ CHILD = textwrap.dedent("""
         for sid in S.names():
             Rm.run_race(sid, S.get(sid).start, O.names(), 100)
         t_serial = time.perf_counter()
-        Rm.run_race("rosenbrock", (-1.2, 1.0), ["adam"] * Rm.PARALLEL_RACERS * 2, 100)
+        par = Rm.Race("rosenbrock", (-1.2, 1.0), ["adam"] * Rm.PARALLEL_RACERS * 2)
+        par.advance(1000)  # enough work for the parallel kernel, which a race times first
+        par.advance(1000)
         t_par = time.perf_counter()
         for sid in S.names():
             Rm.run_race(sid, S.get(sid).start, O.names() * 20, 100)

@@ -2,6 +2,7 @@
 the GUI drives chunk by chunk; ``run_race`` is the one-call convenience over it."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -24,10 +25,14 @@ CLIPS = {"none": K.NO_CLIP, "norm": K.CLIP_NORM, "value": K.CLIP_VALUE}
 FINISH_TOL = 1e-3
 CONVERGE_TOL = 1e-8
 ESCAPE_MARGIN = 5.0
-# Races of this many racers are stepped on all cores, when a call has enough work
-# (racers x steps) to pay for waking the threads; smaller calls run on one (same bits).
+# Races of this many racers may be stepped on all cores, when a call has enough work
+# (racers x steps) to pay for waking the threads; smaller calls run on one.  Both kernels give
+# the same bits, so a race times both and keeps the faster: on a busy machine (a class
+# laptop running the GUI, or a shared server) waiting for a second core can cost more than
+# it gains.  The slower one is re-timed every PARALLEL_RETRY calls.
 PARALLEL_RACERS = 256
 PARALLEL_WORK = 100_000
+PARALLEL_RETRY = 25
 # Neighbouring racers with identical settings are stepped as one vector of at most this many
 # racers: the optimizer's per-step scalars are then computed once per group, and groups are
 # the unit of work spread over cores.
@@ -218,6 +223,9 @@ class Race:
         self.checkpoint_every = int(checkpoint_every)
         self.max_checkpoints = int(max_checkpoints)
         self._checkpoints: list[Snapshot] = [self._now.copy()]
+        self._rate: dict[bool, float | None] = {False: None, True: None}  # racer-steps/s per kernel
+        self._warm = {False: False, True: False}
+        self._calls = 0
 
     # -- state layout ------------------------------------------------------------------------
     def _to_blocks(self, state: np.ndarray) -> np.ndarray:
@@ -265,15 +273,35 @@ class Race:
         if not record:
             out = (np.empty((0, 0, 2)), np.empty((0, 0)), np.empty((0, 0)))
         R = len(self.racers)
-        parallel = R >= PARALLEL_RACERS and self.groups > 1 and R * k >= PARALLEL_WORK
+        parallel = self._choose_parallel(R * k)
         # A formula surface (engine.formula) brings its own copy of the race kernels.
         Km = self.surface.kernels or K
         fn = Km.advance_parallel if parallel else Km.advance
+        t0 = time.perf_counter()
         fn(self.surface.code, self.surface.params, self._gfam, self._bounds, self._ghyper, self._gsched,
            self._gclip, self.noise, self.seed, snap.X.reshape(-1), snap.G.reshape(-1), snap.F,
            snap.state, O.MAX_SLOTS, snap.t, k, snap.status, snap.status_step, self.surface.minima,
            self.finish_tol, self.converge_tol, self.box, check, record, col, *out)
+        if parallel is not None and not self._warm[parallel]:
+            self._warm[parallel] = True  # a kernel's first call may load or compile it: not timed
+        elif parallel is not None:
+            rate = R * k / max(time.perf_counter() - t0, 1e-9)
+            old = self._rate[parallel]
+            self._rate[parallel] = rate if old is None else 0.5 * (old + rate)
         snap.t += k
+
+    def _choose_parallel(self, work: int) -> bool | None:
+        """True/False: step on all cores or on one, timing the choice; None: one core, untimed."""
+        if len(self.racers) < PARALLEL_RACERS or self.groups < 2 or work < PARALLEL_WORK:
+            return None
+        self._calls += 1
+        serial, parallel = self._rate[False], self._rate[True]
+        if parallel is None:
+            return True
+        if serial is None:
+            return False
+        faster = parallel >= serial
+        return (not faster) if self._calls % PARALLEL_RETRY == 0 else faster
 
     def advance(self, k: int, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Chunk:
         """Compute k more steps; returns them as a :class:`Chunk`.
