@@ -12,6 +12,15 @@ from .surface_image import display_loss
 MAX_POINTS = 400  # about one point per two pixels of a side panel
 
 
+class DecadeAxis(pg.AxisItem):
+    """A log axis that labels whole decades only (minor ticks keep their lines): pyqtgraph
+    otherwise writes 2·10¹, 3·10¹, ... on top of each other on a short panel."""
+
+    def logTickStrings(self, values, scale, spacing):
+        strings = super().logTickStrings(values, scale, spacing)
+        return [s if abs(v - round(v)) < 1e-9 else "" for s, v in zip(strings, values)]
+
+
 def nice_horizon(step: int) -> int:
     """The smallest of 100, 200, 500, 1000, 2000, ... that is at least ``step``."""
     h = 100
@@ -24,7 +33,7 @@ class CurvePlot(pg.PlotWidget):
     """``kind`` is "loss" (f - f* on a log axis, f itself where unbounded) or "grad" (|g|)."""
 
     def __init__(self, kind: str, theme: Theme, parent=None):
-        super().__init__(parent)
+        super().__init__(parent, axisItems={"left": DecadeAxis("left")})
         if kind not in ("loss", "grad"):
             raise ValueError(f"curve kind must be 'loss' or 'grad', got {kind!r}")
         self.kind = kind
@@ -54,7 +63,6 @@ class CurvePlot(pg.PlotWidget):
             ax.setTextPen(pg.mkPen(theme.foreground))
             ax.setTickFont(font)
             ax.label.setFont(font)
-            ax.setStyle(maxTextLevel=1)  # no crowded labels on minor log ticks
         self.plot.setLabel("bottom", "step", color=theme.foreground)
         self._title()
         c = QColor(theme.foreground)

@@ -19,12 +19,14 @@ FINISHED, CONVERGED, ESCAPED, DIVERGED = (STATUS_CODES[k] for k in
 
 
 def _flag() -> QPainterPath:
-    # Symbol coordinates run y-down, unit size, centred on the point: a pole with a pennant.
+    # Symbol coordinates run y-down in units of the symbol size: a pole with a pennant.
+    # Symbols must fit the unit square around the point (pyqtgraph caches them in tiles); the
+    # view places the flag above the head.  The pennant points left, away from the label.
     p = QPainterPath()
-    p.addRect(QRectF(-0.42, -0.5, 0.1, 1.0))
-    p.moveTo(-0.32, -0.5)
-    p.lineTo(0.5, -0.27)
-    p.lineTo(-0.32, -0.04)
+    p.addRect(QRectF(0.32, -0.5, 0.12, 1.0))
+    p.moveTo(0.32, -0.5)
+    p.lineTo(-0.48, -0.26)
+    p.lineTo(0.32, -0.02)
     p.closeSubpath()
     return p
 
@@ -307,10 +309,13 @@ class SurfaceView(pg.PlotWidget):
             code = int(frame.status[r])
             col = frame.looks[r].color
             if code == FINISHED:
-                pos.append(shown[r] + (0, 0))
+                # Stand the flag on the head: its pole's foot is offset from the symbol's centre.
+                px, py = self.vb.viewPixelSize()
+                sz = t.head_size * 2.0
+                pos.append(shown[r] + (-0.38 * sz * px, 0.5 * sz * py))
                 sym.append(FLAG)
                 brush.append(pg.mkBrush(col))
-                size.append(t.head_size * 1.9)
+                size.append(t.head_size * 2.0)
             elif code == CONVERGED:
                 pos.append(shown[r])
                 sym.append(RING)
@@ -372,7 +377,7 @@ class SurfaceView(pg.PlotWidget):
 
     def _draw_arrows(self) -> None:
         e = self._inside_step
-        if e is None:
+        if e is None or e["status"].kind != "racing":  # a stopped racer takes no next step
             for group in (self.arrow_lines, self.arrow_heads, self.arrow_texts):
                 for it in group:
                     it.hide()
@@ -402,7 +407,7 @@ class SurfaceView(pg.PlotWidget):
             head.setStyle(angle=180 + ang, headLen=self.theme.head_size * 0.9, brush=pg.mkBrush(col),
                           pen=pg.mkPen(self.theme.outline, width=1.5))
             head.setPos(*end)
-            text.setText(self.ARROWS[i][0])
+            text.setText(self.ARROWS[i][0] + (f"  ×{k:.3g}" if i == 0 and not 0.5 < k < 2 else ""))
             text.setColor(col)
             text.setFont(font)
             text.setPos(*(x + v * k * 1.18))
