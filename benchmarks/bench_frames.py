@@ -63,7 +63,9 @@ def time_frames(controller, widgets, n=FRAMES, app=None) -> list[float]:
 
 def summary(ts) -> str:
     ms = np.array(ts) * 1e3
-    return f"median {np.median(ms):6.2f} ms  p95 {np.percentile(ms, 95):6.2f} ms"
+    # The machine is shared: the best median of three runs of the frames is the least disturbed.
+    best = min(np.median(part) for part in np.array_split(ms, 3))
+    return f"median {np.median(ms):6.2f} ms  p95 {np.percentile(ms, 95):6.2f} ms  best-of-3 median {best:6.2f} ms"
 
 
 def buffers_mb(c) -> float:
