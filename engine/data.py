@@ -109,21 +109,21 @@ def _digits(rng, n, noise, _):
 
 
 _SPECS = (
-    DataSpec("two_spirals", "Two spirals", "classification", 2, 2, lambda r, n, s, c: _spirals(r, n, s, 2),
+    DataSpec("two_spirals", "Two spirals", "classification", 2, 2, _spirals,
              noise=0.05, caption="Two interleaved arms: needs a deep enough network."),
-    DataSpec("moons", "Moons", "classification", 2, 2, lambda r, n, s, c: _moons(r, n, s, c),
+    DataSpec("moons", "Moons", "classification", 2, 2, _moons,
              caption="Two interleaving half circles."),
-    DataSpec("circles", "Circles", "classification", 2, 2, lambda r, n, s, c: _circles(r, n, s, c),
+    DataSpec("circles", "Circles", "classification", 2, 2, _circles,
              caption="A ring around a disc: not linearly separable."),
-    DataSpec("xor", "XOR", "classification", 2, 2, lambda r, n, s, c: _xor(r, n, s, c),
+    DataSpec("xor", "XOR", "classification", 2, 2, _xor,
              caption="Opposite quadrants share a class: the classic problem a perceptron cannot solve."),
-    DataSpec("blobs", "Gaussian blobs", "classification", 2, 3, lambda r, n, s, c: _blobs(r, n, s, 3),
+    DataSpec("blobs", "Gaussian blobs", "classification", 2, 3, _blobs,
              noise=0.3, caption="Three Gaussian clouds."),
-    DataSpec("checkerboard", "Checkerboard", "classification", 2, 2, lambda r, n, s, c: _checkerboard(r, n, s, c),
+    DataSpec("checkerboard", "Checkerboard", "classification", 2, 2, _checkerboard,
              noise=0.02, caption="A 4 x 4 board: many small decision regions."),
-    DataSpec("sine", "Noisy sine", "regression", 1, 0, lambda r, n, s, c: _sine(r, n, s, c), n=200,
+    DataSpec("sine", "Noisy sine", "regression", 1, 0, _sine, n=200,
              caption="y = sin(x) + noise on [-pi, pi]."),
-    DataSpec("digits", "Digits 8x8", "classification", 64, 10, lambda r, n, s, c: _digits(r, n, s, c), n=1797,
+    DataSpec("digits", "Digits 8x8", "classification", 64, 10, _digits, n=1797,
              noise=0.0, max_noise=0.0, fixed_size=True,
              caption="1,797 handwritten digits as 8x8 images (scikit-learn's copy of the UCI set)."),
 )
@@ -192,5 +192,5 @@ def load(id: str, n: int | None = None, noise: float | None = None, seed: int = 
     else:
         mean, std = np.zeros(X.shape[1]), np.ones(X.shape[1])
     s = spec(id)
-    c = lambda a: np.ascontiguousarray(a)  # noqa: E731
-    return Split(id, c(Xt), c(yt), c(Xv), c(yv), mean, std, s.kind, s.n_classes)
+    Xt, yt, Xv, yv = (np.ascontiguousarray(a) for a in (Xt, yt, Xv, yv))
+    return Split(id, Xt, yt, Xv, yv, mean, std, s.kind, s.n_classes)

@@ -476,17 +476,21 @@ def loss(kind, out, yi, yf, dout, want_grad):
                 if out[r, j] > m:
                     m = out[r, j]
                     am = j
+            # exp(z - max) once per entry, kept in dout for the gradient softmax - onehot.
             s = 0.0
             for j in range(k):
-                s += math.exp(out[r, j] - m)
-            lse = m + math.log(s)
+                e = math.exp(out[r, j] - m)
+                s += e
+                if want_grad:
+                    dout[r, j] = e
             c = yi[r]
-            total += lse - out[r, c]
+            total += m + math.log(s) - out[r, c]
             if am == c:
                 correct += 1.0
             if want_grad:
+                inv = 1.0 / (s * B)
                 for j in range(k):
-                    dout[r, j] = math.exp(out[r, j] - lse) / B
+                    dout[r, j] *= inv
                 dout[r, c] -= 1.0 / B
         return total / B, correct / B
     n = B * k

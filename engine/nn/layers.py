@@ -75,6 +75,3 @@ class Highway:
     activation: str = "relu"
     gate_bias: float = -1.0
     init: str | None = None
-
-
-Layer = Dense | Activation | Dropout | BatchNorm | LayerNorm | Residual | Highway

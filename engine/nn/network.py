@@ -132,8 +132,7 @@ class _Compiler:
         self.ops.append((row, f))
         return len(self.ops) - 1
 
-    def dense(self, name, x, fan_out, bias=True, init=None, dropconnect=0.0, mode=ops.INVERTED, bias_value=0.0,
-              init_scale=None):
+    def dense(self, name, x, fan_out, bias=True, init=None, dropconnect=0.0, mode=ops.INVERTED, bias_value=0.0):
         fan_in = self.widths[x]
         need = self.n + fan_in * fan_out + fan_out
         if need * BYTES_PER_PARAM > MAX_BYTES:  # refuse before drawing gigabytes of weights
@@ -141,7 +140,8 @@ class _Compiler:
                              f"{need * BYTES_PER_PARAM / 2**30:.1f} GiB with optimizer state; "
                              f"the limit is {MAX_BYTES / 2**30:.0f} GiB")
         init = init or self.init
-        init_id, scale = (init, init_scale) if isinstance(init, str) else (init[0], init[1])
+        # A layer names an init id; the network default may carry a scale: (id, scale).
+        init_id, scale = (init, None) if isinstance(init, str) else init
         try:
             W = initializers.draw(init_id, self.rng, fan_in, fan_out, scale)
         except ValueError as e:

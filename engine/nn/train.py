@@ -258,7 +258,7 @@ class NetRace:
         while left > 0 and self.active.any():
             parts.append(self.advance(min(block, left)))
             left -= min(block, left)
-        return concat(parts, self) if parts else self.advance(0)
+        return concat(parts) if parts else self.advance(0)
 
     # -- views -------------------------------------------------------------------------------
     def network(self, r: int, best: bool = False) -> Network:
@@ -329,7 +329,7 @@ class NetRace:
         self.snapshots.append(Snapshot(self.t, self.params.copy(), counts, edges, grid, ext))
 
 
-def concat(chunks: Sequence[Chunk], race: NetRace | None = None) -> Chunk:
+def concat(chunks: Sequence[Chunk]) -> Chunk:
     """One Chunk from consecutive chunks."""
     c0 = chunks[0]
     return Chunk(c0.first, np.concatenate([c.loss for c in chunks], 1), np.concatenate([c.val_loss for c in chunks], 1),
