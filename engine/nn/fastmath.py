@@ -32,8 +32,8 @@ _TANH, _SIGMOID, _NONPOS = 0, 1, 2
 
 @njit(**JIT)
 def _exp_nonpos(x, out, bits, arg, minus_one):
-    # exp(y) (or expm1(y) when minus_one) of y = arg(x) <= 0.  No branches in the loops, so
-    # LLVM vectorises them; a NaN input propagates through r (its garbage 2^k never matters).
+    # exp(y) (or expm1(y) when minus_one) of y = arg(x) <= 0.  Only selects in the loops, so
+    # LLVM vectorises them; a NaN input propagates through r.
     # out must not overlap x: the vectoriser's overlap check would fall back to scalar code,
     # several times slower.
     n = x.shape[0]
@@ -47,7 +47,7 @@ def _exp_nonpos(x, out, bits, arg, minus_one):
             yi = min(xi, 0.0)
         keep = np.int64(yi >= _LOW)
         v = max(yi, _LOW)
-        k = math.floor(v * _INVLN2 + 0.5)
+        k = np.floor(v * _INVLN2 + 0.5)
         r = (v - k * _LN2HI) - k * _LN2LO
         p = _C13
         p = p * r + _C12
@@ -61,7 +61,8 @@ def _exp_nonpos(x, out, bits, arg, minus_one):
         p = p * r + _C4
         p = p * r + _C3
         p = p * r + _C2
-        bits[i] = ((np.int64(k) + 1023) << 52) * keep
+        kk = k if k == k else 0.0  # NaN stays in r; its 2^k may be anything finite
+        bits[i] = ((np.int64(kk) + 1023) << 52) * keep
         out[i] = r + r * r * p
     s = bits.view(np.float64)
     if minus_one:
