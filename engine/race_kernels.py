@@ -152,11 +152,6 @@ def _surface_batch(code, p, xs, n, gout, fout, gs, H):
             gout[i], gout[i + 1] = gs[0], gs[1]
 
 
-# Recorded steps are gathered per group in a small buffer and written out racer by racer, so
-# the (R, k) outputs are written in long contiguous runs rather than one element per row.
-REC_BLOCK = 32
-
-
 @njit(**JIT)
 def _run_group(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, state, t0, k,
                status, status_step, minima, fin_tol, conv_tol, box, check, record, col, pos, loss, gn):
@@ -164,11 +159,9 @@ def _run_group(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, 
     true gradient and the (R,) value; ``state`` is the group's (slots, 2m) block."""
     m = hi - lo
     n = 2 * m
-    nb = REC_BLOCK if record else 0
     _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, state, t0, k, status,
            status_step, minima, fin_tol, conv_tol, box, check, record, col, pos, loss, gn,
-           np.empty(n), np.empty(n), np.empty(n), np.empty(m), np.empty(2), np.zeros((2, 2)),
-           hyper[g].copy(), np.empty((nb, n)), np.empty((nb, m)), np.empty((nb, m)))
+           np.empty(n), np.empty(n), np.empty(n), np.empty(m), np.empty(2), np.zeros((2, 2)), hyper[g].copy())
 
 
 # Without reference counting (_nrt=False): this loop only makes views of arrays its caller
@@ -177,10 +170,10 @@ def _run_group(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, 
 @njit(_nrt=False, **JIT)
 def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, state, t0, k, status,
            status_step, minima, fin_tol, conv_tol, box, check, record, col, pos, loss, gn,
-           gv, xnew, gnew, fnew, gs, H, hyp, rpos, rloss, rgn):
+           gv, xnew, gnew, fnew, gs, H, hyp):
     """The loop of :func:`_run_group` with its scratch arrays: gv the gradient the optimizer
     sees (noisy, clipped), xnew/gnew/fnew the proposed points, their gradients and values,
-    hyp the hyperparameters with the scheduled lr, rpos/rloss/rgn the recording buffers."""
+    hyp the hyperparameters with the scheduled lr."""
     m = hi - lo
     n = 2 * m
     x = X[2 * lo:2 * hi]
@@ -191,7 +184,6 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
     c = clip[g, 1]
     fin2 = fin_tol * fin_tol
     conv2 = conv_tol * conv_tol
-    nb = rpos.shape[0]
     active = 0
     for r in range(lo, hi):
         if status[r] == RACING:
@@ -251,21 +243,12 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
                         status_step[r] = t
                         active -= 1
         if record:
-            b = s % nb
-            for j in range(n):
-                rpos[b, j] = x[j]
             for i in range(m):
-                rloss[b, i] = F[lo + i]
-                rgn[b, i] = math.sqrt(grad[2 * i] * grad[2 * i] + grad[2 * i + 1] * grad[2 * i + 1])
-            if b == nb - 1 or s == k - 1:
-                first = col + s - b
-                for i in range(m):
-                    r = lo + i
-                    for bb in range(b + 1):
-                        pos[r, first + bb, 0] = rpos[bb, 2 * i]
-                        pos[r, first + bb, 1] = rpos[bb, 2 * i + 1]
-                        loss[r, first + bb] = rloss[bb, i]
-                        gn[r, first + bb] = rgn[bb, i]
+                r = lo + i
+                pos[r, col + s, 0] = x[2 * i]
+                pos[r, col + s, 1] = x[2 * i + 1]
+                loss[r, col + s] = F[r]
+                gn[r, col + s] = math.sqrt(grad[2 * i] * grad[2 * i] + grad[2 * i + 1] * grad[2 * i + 1])
 
 
 @njit(inline="always", **JIT)
@@ -291,7 +274,8 @@ def advance(code, sp, fam, bounds, hyper, sched, clip, noise, seed, X, G, F, sta
 @njit(parallel=True, cache=True)
 def advance_parallel(code, sp, fam, bounds, hyper, lr_sched, clip, noise, seed, X, G, F, state, slots, t0, k,
                      status, status_step, minima, fin_tol, conv_tol, box, check, record, col, pos, loss, gn):
-    """:func:`advance` with the groups spread over all cores (many racers); same bits."""
+    """:func:`advance` with the groups spread over all cores (many racers); same bits.
+    (``lr_sched``, not ``sched``: numba's parfor lowering fails on a parameter of that name.)"""
     for g in prange(fam.shape[0]):
         lo, hi = bounds[g], bounds[g + 1]
         _run_group(g, code, sp, fam[g], lo, hi, hyper, lr_sched, clip, noise, seed, X, G, F,
