@@ -1,13 +1,21 @@
 """The coloured surface and its iso-lines, kept as one opaque image in screen pixels: drawn
 again only after a zoom, pan, resize or new surface, and otherwise copied 1:1 each frame
-(rescaling the colour image and stroking the iso-lines every frame cost ~20 ms at full HD)."""
+(rescaling the colour image and stroking the iso-lines every frame cost ~20 ms at full HD).
+After a change the colours appear at once and the iso-lines follow over a few paints of a
+few milliseconds each (tens of thousands of segments take ~50 ms to stroke)."""
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.functions as fn
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtWidgets import QWidget
+
+BUDGET_S = 0.008  # iso-line drawing per paint while the layer is being rebuilt
+BATCH = 4000  # segments per drawLines call
 
 
 class BackgroundLayer(pg.GraphicsObject):
@@ -21,7 +29,13 @@ class BackgroundLayer(pg.GraphicsObject):
         self.background = QColor("#000000")
         self._image: QImage | None = None
         self._key = None
+        self._todo = 0  # iso-line segments still to draw into the image (from the end)
+        self._tr = None
         self.redraws = 0
+        self._more = QTimer(self)
+        self._more.setSingleShot(True)
+        self._more.setInterval(0)
+        self._more.timeout.connect(self.update)
         viewbox.sigTransformChanged.connect(self._view_changed)
         viewbox.sigResized.connect(self._view_changed)
 
@@ -63,6 +77,8 @@ class BackgroundLayer(pg.GraphicsObject):
         if key != self._key or self._image is None:
             self._render(tr, w, h)
             self._key = key
+        if self._todo:
+            self._draw_lines(None if not isinstance(dev, QWidget) else BUDGET_S)
         p.save()
         p.resetTransform()
         p.drawImage(0, 0, self._image)
@@ -77,12 +93,32 @@ class BackgroundLayer(pg.GraphicsObject):
         p.setTransform(tr)
         p.setRenderHint(QPainter.SmoothPixmapTransform)
         p.drawImage(self.rect, self.picture)
-        if len(self.lines):
-            p.setRenderHint(QPainter.Antialiasing)
-            pen = QPen(self.pen)
-            pen.setCosmetic(True)
-            p.setPen(pen)
-            poly = fn.create_qpolygonf(len(self.lines))
-            fn.ndarray_from_qpolygonf(poly)[:] = self.lines
-            p.drawLines(poly)
         p.end()
+        self._tr = tr
+        self._todo = len(self.lines) // 2
+
+    @property
+    def drawing(self) -> bool:
+        return self._todo > 0
+
+    def _draw_lines(self, budget_s: float | None) -> None:
+        t0 = time.perf_counter()
+        p = QPainter(self._image)
+        p.setTransform(self._tr)
+        p.setRenderHint(QPainter.Antialiasing)
+        pen = QPen(self.pen)
+        pen.setCosmetic(True)
+        p.setPen(pen)
+        total = len(self.lines) // 2
+        while self._todo:
+            a = total - self._todo
+            b = min(a + BATCH, total)
+            poly = fn.create_qpolygonf(2 * (b - a))
+            fn.ndarray_from_qpolygonf(poly)[:] = self.lines[2 * a: 2 * b]
+            p.drawLines(poly)
+            self._todo = total - b
+            if budget_s is not None and time.perf_counter() - t0 > budget_s:
+                break
+        p.end()
+        if self._todo:
+            self._more.start()

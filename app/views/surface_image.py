@@ -39,7 +39,7 @@ class SurfaceImage:
     scale: Scale
 
 
-def scale_for(surface: BoundSurface, n: int = GRID) -> Scale:
+def scale_for(surface: BoundSurface, n: int = GRID // 2) -> Scale:
     (x0, x1), (y0, y1) = surface.spec.domain
     f = surface.grid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
     finite = np.isfinite(f)

@@ -220,7 +220,9 @@ class SurfaceView(pg.PlotWidget):
         xr, yr = (x0 - mx, x1 + mx), (y0 - my, y1 + my)
         img = surface_image.sample(self.frame.surface, self.scale, xr, yr)
         self.surface_image = img
-        seg = contours.segments(img.xs, img.ys, img.z, self.scale.contours)
+        # Iso-lines from every other sample: half the segments, a quarter of the work, and
+        # still under 4 px per segment on a full-HD map.
+        seg = contours.segments(img.xs[::2], img.ys[::2], img.z[::2, ::2], self.scale.contours)
         self.background.set_data(img.z, self.scale.levels, self.lut,
                                  QRectF(xr[0], yr[0], xr[1] - xr[0], yr[1] - yr[0]), seg)
 
