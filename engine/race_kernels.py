@@ -276,7 +276,8 @@ def advance_parallel(code, sp, fam, bounds, hyper, lr_sched, clip, noise, seed, 
                      status, status_step, minima, fin_tol, conv_tol, box, check, record, col, pos, loss, gn):
     """:func:`advance` with the groups spread over all cores (many racers); same bits.
     (``lr_sched``, not ``sched``: numba's parfor lowering fails on a parameter of that name.)"""
-    for g in prange(fam.shape[0]):
+    for b in prange(fam.shape[0]):
+        g = np.int64(b)  # prange's index is unsigned: as is, it would compile _run_group again
         lo, hi = bounds[g], bounds[g + 1]
         _run_group(g, code, sp, fam[g], lo, hi, hyper, lr_sched, clip, noise, seed, X, G, F,
                    _block(state, slots, lo, hi), t0, k, status, status_step, minima, fin_tol,
