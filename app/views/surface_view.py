@@ -168,7 +168,7 @@ class SurfaceView(pg.PlotWidget):
         cmap = pg.ColorMap(np.linspace(0, 1, len(theme.colormap)), [QColor(c) for c in theme.colormap])
         self.lut = cmap.getLookupTable(0.0, 1.0, 256)
         c = QColor(theme.contour)
-        c.setAlphaF(0.3)
+        c.setAlphaF(0.38)
         self.background.set_style(pg.mkPen(c, width=max(1.0, theme.trail_width / 3.5)), theme.background)
         self.minima.setPen(pg.mkPen(theme.outline, width=2))
         self.minima.setBrush(pg.mkBrush(theme.minimum))
