@@ -93,8 +93,6 @@ def run_gui(args) -> int:
     from .main_window import MainWindow
     from .model import ScenarioModel
 
-    if sc is None and args.theme:
-        sc = None
     model = ScenarioModel(sc) if sc is not None else None
     shot = args.screenshot is not None
     win = MainWindow(model, restore=not (args.no_restore or shot), warm_up=not shot)
