@@ -90,65 +90,66 @@ def _surface_batch(code, p, xs, n, gout, fout, gs, H):
     (~2 ns for Rosenbrock).  Surfaces missing from this table still work through fgh, slower.
     (Not inlined into the race loop on purpose: that made the loop several times slower.)
     """
+    no_h = np.bool_(False)  # a runtime bool, not a literal: each surface compiles once for all callers
     if code == SK.ROSENBROCK:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._rosenbrock(xs[i], xs[i + 1], p, gs, H, False)
+            fout[i // 2] = SK._rosenbrock(xs[i], xs[i + 1], p, gs, H, no_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.BEALE:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._beale(xs[i], xs[i + 1], p, gs, H, False)
+            fout[i // 2] = SK._beale(xs[i], xs[i + 1], p, gs, H, no_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.BOOTH:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._booth(xs[i], xs[i + 1], p, gs, H, False)
+            fout[i // 2] = SK._booth(xs[i], xs[i + 1], p, gs, H, no_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.HIMMELBLAU:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._himmelblau(xs[i], xs[i + 1], p, gs, H, False)
+            fout[i // 2] = SK._himmelblau(xs[i], xs[i + 1], p, gs, H, no_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.RASTRIGIN:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._rastrigin(xs[i], xs[i + 1], p, gs, H, False)
+            fout[i // 2] = SK._rastrigin(xs[i], xs[i + 1], p, gs, H, no_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.ACKLEY:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._ackley(xs[i], xs[i + 1], p, gs, H, False)
+            fout[i // 2] = SK._ackley(xs[i], xs[i + 1], p, gs, H, no_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.GOLDSTEIN_PRICE:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._goldstein_price(xs[i], xs[i + 1], p, gs, H, False)
+            fout[i // 2] = SK._goldstein_price(xs[i], xs[i + 1], p, gs, H, no_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.SIX_HUMP_CAMEL:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._six_hump_camel(xs[i], xs[i + 1], p, gs, H, False)
+            fout[i // 2] = SK._six_hump_camel(xs[i], xs[i + 1], p, gs, H, no_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.STYBLINSKI_TANG:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._styblinski_tang(xs[i], xs[i + 1], p, gs, H, False)
+            fout[i // 2] = SK._styblinski_tang(xs[i], xs[i + 1], p, gs, H, no_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.SADDLE:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._saddle(xs[i], xs[i + 1], p, gs, H, False)
+            fout[i // 2] = SK._saddle(xs[i], xs[i + 1], p, gs, H, no_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.MONKEY_SADDLE:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._monkey_saddle(xs[i], xs[i + 1], p, gs, H, False)
+            fout[i // 2] = SK._monkey_saddle(xs[i], xs[i + 1], p, gs, H, no_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.QUADRATIC:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._quadratic(xs[i], xs[i + 1], p, gs, H, False)
+            fout[i // 2] = SK._quadratic(xs[i], xs[i + 1], p, gs, H, no_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.CLIFF:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._cliff(xs[i], xs[i + 1], p, gs, H, False)
+            fout[i // 2] = SK._cliff(xs[i], xs[i + 1], p, gs, H, no_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.MATYAS:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._matyas(xs[i], xs[i + 1], p, gs, H, False)
+            fout[i // 2] = SK._matyas(xs[i], xs[i + 1], p, gs, H, no_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     else:
         for i in range(0, n, 2):
-            fout[i // 2] = fgh(code, xs[i], xs[i + 1], p, gs, H, False)
+            fout[i // 2] = fgh(code, xs[i], xs[i + 1], p, gs, H, no_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
 
 
@@ -202,7 +203,7 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
                 hyp[0] = hrow[0] * lr_factor(sched[g], t)
             if fam == NEWTON:  # the one optimizer that needs the Hessian, at each racer's point
                 for i in range(0, n, 2):
-                    fgh(code, x[i], x[i + 1], sp, gs, H, True)
+                    fgh(code, x[i], x[i + 1], sp, gs, H, np.bool_(True))  # not a literal, as above
                     _newton(x[i:i + 2], gv[i:i + 2], H, state, hyp, t, xnew[i:i + 2])
             else:
                 opt_step(fam, x, gv, H, state, hyp, t, xnew)
