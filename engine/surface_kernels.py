@@ -245,5 +245,6 @@ def grid(code, p, xs, ys):
         g = np.empty(2)
         H = np.empty((2, 2))
         for i in range(xs.shape[0]):
-            out[j, i] = fgh(code, xs[i], ys[j], p, g, H, False)
+            # np.bool_: a runtime bool, not the literal False, which would compile every surface again.
+            out[j, i] = fgh(code, xs[i], ys[j], p, g, H, np.bool_(False))
     return out
