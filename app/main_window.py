@@ -417,22 +417,23 @@ class MainWindow(QMainWindow):
             self.surface_view.set_theory(None)
             self.racers_panel.set_lr_marks([])
             return
-        text = theory.describe(q)
-        sel = sc.view.selected
+        lines = [theory.describe(q)]
+        names = self.model.racer_names()
         marks = []
-        if 0 <= sel < len(sc.racers) and q.lam_max > 0:
-            from engine import optimizers as O
-
-            spec = O.spec(sc.racers[sel].optimizer)
-            if spec.stability is not None:
-                limit = spec.stability(q.lam_max, {**spec.defaults(), **sc.racers[sel].hyper})
+        for i in self.model.enabled_indices():
+            r = sc.racers[i]
+            limit = theory.stability_limit(q, r.optimizer, r.hyper)
+            if limit is None:
+                lines.append(f"{names[i]}: adaptive step, no fixed limit")
+                continue
+            lr = theory.lr_of(r.optimizer, r.hyper)
+            lines.append(f"{names[i]}: stable for lr < {limit:.3g}   (lr = {lr:.3g} {'✓' if lr < limit else '✗ unstable'})")
+            if i == sc.view.selected:
                 marks.append((limit, "#D55E00"))
-                text += f"\n{sc.racers[sel].label or spec.name}: stable for lr < {limit:.3g}"
-            else:
-                text += f"\n{spec.name}: no fixed stability limit (adaptive step)"
-            if q.lam_min > 0:
-                marks.append((q.best_gd() if not sc.racers[sel].hyper.get("momentum", spec.defaults().get("momentum", 0))
-                              else q.best_momentum()[1], "#009E73"))
+                best = theory.best_lr(q, r.optimizer, r.hyper)
+                if best is not None:
+                    marks.append((best, "#009E73"))
+        text = "\n".join(lines)
         self.surface_view.set_theory(q.lines, text)
         self.racers_panel.set_lr_marks(marks)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine import optimizers as O
 from engine.surfaces import BoundSurface
 
 
@@ -59,3 +60,24 @@ def describe(q: Quadratic) -> str:
             mu, lr = q.best_momentum()
             lines.append(f"best GD lr = {q.best_gd():.3g};  best momentum μ = {mu:.3g} at lr = {lr:.3g}")
     return "\n".join(lines)
+
+
+def lr_of(optimizer: str, hyper: dict) -> float:
+    return float({**O.spec(optimizer).defaults(), **hyper}["lr"])
+
+
+def stability_limit(q: Quadratic, optimizer: str, hyper: dict) -> float | None:
+    """The largest stable learning rate from the optimizer's spec, or None (adaptive ones)."""
+    spec = O.spec(optimizer)
+    if spec.stability is None or q.lam_max <= 0:
+        return None
+    return float(spec.stability(q.lam_max, {**spec.defaults(), **hyper}))
+
+
+def best_lr(q: Quadratic, optimizer: str, hyper: dict) -> float | None:
+    """Best constant step for the condition number: GD's, or Polyak's for momentum methods."""
+    spec = O.spec(optimizer)
+    if spec.stability is None or q.lam_min <= 0:
+        return None
+    momentum = float({**spec.defaults(), **hyper}.get("momentum", 0.0))
+    return q.best_momentum()[1] if momentum else q.best_gd()

@@ -12,13 +12,43 @@ from .surface_image import display_loss
 MAX_POINTS = 400  # about one point per two pixels of a side panel
 
 
-class DecadeAxis(pg.AxisItem):
-    """A log axis that labels whole decades only (minor ticks keep their lines): pyqtgraph
-    otherwise writes 2·10¹, 3·10¹, ... on top of each other on a short panel."""
+class LossAxis(pg.AxisItem):
+    """The left axis: on a log scale it labels whole decades only (pyqtgraph otherwise writes
+    2·10¹, 3·10¹, ... on top of each other on a short panel); with ``symlog`` set, the data
+    are symlog(f) and the ticks sit at 0 and ±1, ±10, ±100, ... labelled in f."""
+
+    symlog = False
 
     def logTickStrings(self, values, scale, spacing):
         strings = super().logTickStrings(values, scale, spacing)
         return [s if abs(v - round(v)) < 1e-9 else "" for s, v in zip(strings, values)]
+
+    def tickValues(self, minVal, maxVal, size):
+        if not self.symlog:
+            return super().tickValues(minVal, maxVal, size)
+        top = int(np.ceil(max(abs(minVal), abs(maxVal)))) + 1
+        vals = [0.0] + [sg * symlog(10.0 ** k) for k in range(top) for sg in (1, -1)]
+        vals = sorted(v for v in vals if minVal <= v <= maxVal)
+        every = max(1, len(vals) // max(int(size / 28), 1))  # about one label per 28 px
+        return [(None, vals[::every])]
+
+    def tickStrings(self, values, scale, spacing):
+        if not self.symlog:
+            return super().tickStrings(values, scale, spacing)
+        return [_label(inverse_symlog(v)) for v in values]
+
+
+def _label(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 1 else f"{x:.2g}"
+
+
+def symlog(f):
+    """sign(f) log10(1 + |f|): a log scale for both signs, linear near 0 (unbounded surfaces)."""
+    return np.sign(f) * np.log10(1.0 + np.abs(f))
+
+
+def inverse_symlog(v):
+    return np.sign(v) * (10.0 ** np.abs(v) - 1.0)
 
 
 def nice_horizon(step: int) -> int:
@@ -30,10 +60,12 @@ def nice_horizon(step: int) -> int:
 
 
 class CurvePlot(pg.PlotWidget):
-    """``kind`` is "loss" (f - f* on a log axis, f itself where unbounded) or "grad" (|g|)."""
+    """``kind`` is "loss" (f - f* on a log axis, symlog f where unbounded) or "grad" (|g|)."""
 
     def __init__(self, kind: str, theme: Theme, parent=None):
-        super().__init__(parent, axisItems={"left": DecadeAxis("left")})
+        axis = LossAxis("left")
+        super().__init__(parent, axisItems={"left": axis})
+        self.axis = axis
         if kind not in ("loss", "grad"):
             raise ValueError(f"curve kind must be 'loss' or 'grad', got {kind!r}")
         self.kind = kind
@@ -74,7 +106,7 @@ class CurvePlot(pg.PlotWidget):
 
     def _title(self) -> None:
         bounded = self.frame is None or self.frame.surface.bounded_below
-        text = ("f − f*  (log)" if bounded else "f  (unbounded below)") if self.kind == "loss" else "|gradient|  (log)"
+        text = ("f − f*  (log)" if bounded else "f  (symmetric log)") if self.kind == "loss" else "|gradient|  (log)"
         self.plot.setLabel("left", text, color=self.theme.foreground)
 
     def set_frame(self, frame) -> None:
@@ -85,6 +117,7 @@ class CurvePlot(pg.PlotWidget):
         log = self.kind == "grad" or frame.surface.bounded_below
         if log != self._log:
             self._log = log
+            self.axis.symlog = self.kind == "loss" and not log
             self.plot.setLogMode(x=False, y=log)
             self._title()
         self.cursor.setPos(frame.step)
@@ -101,6 +134,8 @@ class CurvePlot(pg.PlotWidget):
         for r, c in enumerate(self.curves):
             if self.kind == "loss":
                 y = display_loss(frame.surface, np.append(loss[r], frame.loss[r]))
+                if self.axis.symlog:
+                    y = symlog(y)
             else:
                 y = np.maximum(np.append(grad[r], frame.grad_norm[r]), 1e-16)
             y = np.where(np.isfinite(y), y, np.nan)

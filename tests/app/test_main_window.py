@@ -339,3 +339,20 @@ def test_playback_buffers_stay_bounded_in_a_long_race(qtbot, monkeypatch):
     assert all(b <= 500 + 50_000 for _, b in sizes)  # at most the window plus one computed piece
     assert c.history.n <= 256 and c.history.stride >= 256
     win.close()
+
+
+def test_loss_plot_uses_a_symmetric_log_scale_where_the_surface_is_unbounded(qtbot):
+    from app.views.curves import inverse_symlog, symlog
+
+    sc = Scenario(surface="saddle", racers=[RacerConfig("sgd", {"lr": 0.05})])
+    win = make_window(qtbot, sc)
+    win.controller.run_to(150)
+    plot = win.loss_plot
+    assert plot.axis.symlog and not plot.plot.ctrl.logYCheck.isChecked()
+    x, y = plot.curves[0].getData()
+    f = win.controller.frame.loss[0]
+    assert y[-1] == pytest.approx(symlog(f)) and inverse_symlog(y[-1]) == pytest.approx(f)
+    assert f < -10  # it escaped downhill: negative values are drawn, not dropped
+    ticks = plot.axis.tickValues(-3.1, 1.1, 300)[0][1]
+    assert plot.axis.tickStrings(ticks, 1, 1) == ["-1,000", "-100", "-10", "-1", "0", "1", "10"]
+    win.close()
