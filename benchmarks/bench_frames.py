@@ -9,6 +9,11 @@ recomputed from checkpoints, and the memory held by the playback buffers and the
 
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_frames.py [--quick]
 For comparison it also times handing every trail to PlotCurveItem.setData each frame.
+
+Measured on the 2-core dev machine (2026-11-25), best-of-3 medians: map frame 4.1 / 3.8 / 4.0 ms
+at 10^4 / 10^6 / 10^7 steps, whole window 7.4 / 6.5 / 5.7 ms; trail-layer rebuild ~150-230 ms
+spread over paints of at most ~18 ms; jump back 9-15 ms; playback buffers 14 / 29 / 36 MB, RSS
+~340-400 MB.  Naive setData of the 16 trails: 159 ms per frame.
 """
 from __future__ import annotations
 

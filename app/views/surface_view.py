@@ -292,11 +292,20 @@ class SurfaceView(pg.PlotWidget):
         gap = (self.theme.label_pt * 1.9) * py
         order = np.argsort(shown[:, 1])
         ys = spread_labels(shown[order, 1], gap)
-        right = x0 + 0.86 * (x1 - x0)
+        px = self.vb.viewPixelSize()[0]
+        # A label that would run off the right edge goes on the left of its head, and so do
+        # the others stacked with it, so a bunch of labels reads as one column.
+        over = [shown[r, 0] + (self.labels[r].textItem.boundingRect().width() + 24) * px > x1 for r in order]
+        left = list(over)
+        start = 0
+        for j in range(1, R + 1):
+            if j == R or ys[j] - ys[j - 1] > gap * 1.01:
+                if any(over[start:j]):
+                    left[start:j] = [True] * (j - start)
+                start = j
         for j, r in enumerate(order):
             lab = self.labels[r]
-            # Labels of racers near the right edge go on the left of their head.
-            anchor = (1.2, 0.5) if shown[r, 0] > right else (-0.2, 0.5)
+            anchor = (1.2, 0.5) if left[j] else (-0.2, 0.5)
             if self._label_side[r] != anchor:
                 self._label_side[r] = anchor
                 lab.setAnchor(anchor)
@@ -357,7 +366,7 @@ class SurfaceView(pg.PlotWidget):
             head = pg.ArrowItem(tipAngle=32)
             head.setZValue(15)
             text = pg.TextItem(anchor=(0.5, 0.5))
-            text.setZValue(16)
+            text.setZValue(26)  # above the racer labels
             for it in (line, head, text):
                 self.plot.addItem(it, ignoreBounds=True)
                 it.hide()
