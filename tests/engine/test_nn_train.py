@@ -1,5 +1,6 @@
 """Training and the network race: the pinned run, telemetry, divergence, early stopping,
 shared mini-batches, snapshots and settings that must not recompile the kernels."""
+import numba
 import numpy as np
 import pytest
 
@@ -141,6 +142,7 @@ def test_snapshots_histograms_and_decision_grid(spirals):
     np.testing.assert_allclose(g[0, 0], np.exp(p) / np.exp(p).sum(), rtol=1e-12)
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="without the JIT there are no compiled signatures")
 def test_settings_do_not_recompile(spirals):
     net = nn.mlp([2, 8, 2], seed=0)
     for c in [("sgd", {"lr": 0.1}), ("adam", {"lr": 0.002}), ("lion", {}), ("adagrad", {"lr": 0.3})]:
