@@ -224,7 +224,6 @@ class Race:
         self.max_checkpoints = int(max_checkpoints)
         self._checkpoints: list[Snapshot] = [self._now.copy()]
         self._rate: dict[bool, float | None] = {False: None, True: None}  # racer-steps/s per kernel
-        self._warm = {False: False, True: False}
         self._calls = 0
 
     # -- state layout ------------------------------------------------------------------------
@@ -277,14 +276,13 @@ class Race:
         # A formula surface (engine.formula) brings its own copy of the race kernels.
         Km = self.surface.kernels or K
         fn = Km.advance_parallel if parallel else Km.advance
+        timed = parallel is not None and bool(fn.signatures)  # a first call loads or compiles it
         t0 = time.perf_counter()
         fn(self.surface.code, self.surface.params, self._gfam, self._bounds, self._ghyper, self._gsched,
            self._gclip, self.noise, self.seed, snap.X.reshape(-1), snap.G.reshape(-1), snap.F,
            snap.state, O.MAX_SLOTS, snap.t, k, snap.status, snap.status_step, self.surface.minima,
            self.finish_tol, self.converge_tol, self.box, check, record, col, *out)
-        if parallel is not None and not self._warm[parallel]:
-            self._warm[parallel] = True  # a kernel's first call may load or compile it: not timed
-        elif parallel is not None:
+        if timed:
             rate = R * k / max(time.perf_counter() - t0, 1e-9)
             old = self._rate[parallel]
             self._rate[parallel] = rate if old is None else 0.5 * (old + rate)

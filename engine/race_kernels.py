@@ -81,8 +81,9 @@ def clip_gradient(a, b, mode, c):
 
 
 @njit(_nrt=False, **JIT)
-def _surface_batch(code, p, xs, n, gout, fout, gs, H):
-    """f and gradient at the n/2 points xs[0:n] (x, y interleaved) into fout and gout.
+def _surface_batch(code, p, xs, n, gout, fout, gs, H, want_h):
+    """f and gradient at the n/2 points xs[0:n] (x, y interleaved) into fout and gout (and,
+    when ``want_h``, the Hessian at the last point into H).
 
     The same arithmetic as :func:`surface_kernels.fgh`, but dispatched once per batch: a call
     per point through fgh's switch is not inlined and, with the reference counting of its array
@@ -90,66 +91,65 @@ def _surface_batch(code, p, xs, n, gout, fout, gs, H):
     (~2 ns for Rosenbrock).  Surfaces missing from this table still work through fgh, slower.
     (Not inlined into the race loop on purpose: that made the loop several times slower.)
     """
-    no_h = np.bool_(False)  # a runtime bool, not a literal: each surface compiles once for all callers
     if code == SK.ROSENBROCK:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._rosenbrock(xs[i], xs[i + 1], p, gs, H, no_h)
+            fout[i // 2] = SK._rosenbrock(xs[i], xs[i + 1], p, gs, H, want_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.BEALE:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._beale(xs[i], xs[i + 1], p, gs, H, no_h)
+            fout[i // 2] = SK._beale(xs[i], xs[i + 1], p, gs, H, want_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.BOOTH:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._booth(xs[i], xs[i + 1], p, gs, H, no_h)
+            fout[i // 2] = SK._booth(xs[i], xs[i + 1], p, gs, H, want_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.HIMMELBLAU:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._himmelblau(xs[i], xs[i + 1], p, gs, H, no_h)
+            fout[i // 2] = SK._himmelblau(xs[i], xs[i + 1], p, gs, H, want_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.RASTRIGIN:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._rastrigin(xs[i], xs[i + 1], p, gs, H, no_h)
+            fout[i // 2] = SK._rastrigin(xs[i], xs[i + 1], p, gs, H, want_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.ACKLEY:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._ackley(xs[i], xs[i + 1], p, gs, H, no_h)
+            fout[i // 2] = SK._ackley(xs[i], xs[i + 1], p, gs, H, want_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.GOLDSTEIN_PRICE:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._goldstein_price(xs[i], xs[i + 1], p, gs, H, no_h)
+            fout[i // 2] = SK._goldstein_price(xs[i], xs[i + 1], p, gs, H, want_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.SIX_HUMP_CAMEL:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._six_hump_camel(xs[i], xs[i + 1], p, gs, H, no_h)
+            fout[i // 2] = SK._six_hump_camel(xs[i], xs[i + 1], p, gs, H, want_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.STYBLINSKI_TANG:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._styblinski_tang(xs[i], xs[i + 1], p, gs, H, no_h)
+            fout[i // 2] = SK._styblinski_tang(xs[i], xs[i + 1], p, gs, H, want_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.SADDLE:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._saddle(xs[i], xs[i + 1], p, gs, H, no_h)
+            fout[i // 2] = SK._saddle(xs[i], xs[i + 1], p, gs, H, want_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.MONKEY_SADDLE:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._monkey_saddle(xs[i], xs[i + 1], p, gs, H, no_h)
+            fout[i // 2] = SK._monkey_saddle(xs[i], xs[i + 1], p, gs, H, want_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.QUADRATIC:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._quadratic(xs[i], xs[i + 1], p, gs, H, no_h)
+            fout[i // 2] = SK._quadratic(xs[i], xs[i + 1], p, gs, H, want_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.CLIFF:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._cliff(xs[i], xs[i + 1], p, gs, H, no_h)
+            fout[i // 2] = SK._cliff(xs[i], xs[i + 1], p, gs, H, want_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     elif code == SK.MATYAS:
         for i in range(0, n, 2):
-            fout[i // 2] = SK._matyas(xs[i], xs[i + 1], p, gs, H, no_h)
+            fout[i // 2] = SK._matyas(xs[i], xs[i + 1], p, gs, H, want_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
     else:
         for i in range(0, n, 2):
-            fout[i // 2] = fgh(code, xs[i], xs[i + 1], p, gs, H, no_h)
+            fout[i // 2] = fgh(code, xs[i], xs[i + 1], p, gs, H, want_h)
             gout[i], gout[i + 1] = gs[0], gs[1]
 
 
@@ -201,13 +201,15 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
                 gv[i], gv[i + 1] = clip_gradient(grad[i] + n0, grad[i + 1] + n1, cm, c)
             if scheduled:
                 hyp[0] = hrow[0] * lr_factor(sched[g], t)
+            # np.bool_: runtime bools, not literals, so each surface compiles once for every caller.
             if fam == NEWTON:  # the one optimizer that needs the Hessian, at each racer's point
                 for i in range(0, n, 2):
-                    fgh(code, x[i], x[i + 1], sp, gs, H, np.bool_(True))  # not a literal, as above
+                    _surface_batch(code, sp, x[i:i + 2], 2, gnew[i:i + 2], fnew[i // 2:i // 2 + 1], gs, H,
+                                   np.bool_(True))
                     _newton(x[i:i + 2], gv[i:i + 2], H, state, hyp, t, xnew[i:i + 2])
             else:
                 opt_step(fam, x, gv, H, state, hyp, t, xnew)
-            _surface_batch(code, sp, xnew, n, gnew, fnew, gs, H)
+            _surface_batch(code, sp, xnew, n, gnew, fnew, gs, H, np.bool_(False))
             for i in range(m):
                 r = lo + i
                 if status[r] != RACING:
