@@ -315,9 +315,10 @@ def test_trails_drawn_frame_by_frame_match_a_full_redraw(window, qtbot):
     bare = sv.grab().toImage().convertToFormat(QImage.Format_RGB32)
     sv.trails.show()
     c = np.frombuffer(bare.constBits(), np.uint8).astype(int)
-    assert np.mean(np.abs(b - c) > 60) > 0.002  # the trails are there to compare
+    drawn = np.mean(np.abs(b - c) > 60)
+    assert drawn > 0.001  # the trails are there to compare (a few thousand pixels)
     # Antialiased joints differ by a few levels at most; a missing or misplaced segment would not.
-    assert np.mean(np.abs(a - b) > 60) < 0.002
+    assert np.mean(np.abs(a - b) > 60) < 0.05 * drawn
 
 
 def test_playback_buffers_stay_bounded_in_a_long_race(qtbot, monkeypatch):
