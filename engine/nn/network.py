@@ -159,6 +159,8 @@ class _Compiler:
 
     def act(self, name, x, kind, per_unit=False):
         spec = activations.get(kind)
+        if per_unit and not spec.learned:
+            raise ValueError(f"per_unit applies only to learned slopes (prelu), not to {kind!r}")
         width = self.widths[x]
         poff, npar = 0, 0
         if spec.learned:

@@ -139,6 +139,7 @@ def test_highway_gate_starts_mostly_closed(batch):
     (lambda: nn.build(2, [BatchNorm(eps=0.0), Dense(2)]), r"eps must be in \(0, 1\]"),
     (lambda: nn.build(2, [Highway(gate_bias=-50.0), Dense(2)]), r"gate_bias must be in \[-20, 20\]"),
     (lambda: nn.build(2, ["relu", 3]), r"layer 1 \(int\): not a layer spec"),
+    (lambda: nn.build(2, [Activation("relu", per_unit=True)]), r"layer 0 \(Activation\): per_unit applies only to"),
 ])
 def test_bad_settings_are_refused_before_training(make, message):
     with pytest.raises(ValueError, match=message):
