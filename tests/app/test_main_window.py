@@ -302,9 +302,11 @@ def test_run_to_a_far_step_in_slices_shows_that_step(window):
 def test_trails_drawn_frame_by_frame_match_a_full_redraw(window, qtbot):
     sv = window.surface_view
     window.model.set_view("steps_per_frame", 9)
+    window.controller.compute(600, budget_s=None)  # ticks then play computed steps, whatever the load
     for _ in range(30):
         window.controller.tick()
         sv.viewport().repaint()
+    assert window.controller.k == 270
     incremental = sv.grab().toImage().convertToFormat(QImage.Format_RGB32)
     sv.trails.invalidate()
     full = sv.grab().toImage().convertToFormat(QImage.Format_RGB32)
