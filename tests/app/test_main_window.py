@@ -82,7 +82,9 @@ def test_playing_frames_puts_each_head_at_the_engine_position(window, qtbot):
     qtbot.waitUntil(lambda: len(seen) >= 5, timeout=5000)
     window.controller.pause()
     k = window.controller.k
-    assert k >= 35 and k % 7 == 0
+    assert k > 0 and seen[-1] == k
+    # Frames advance by the speed setting (or less while the engine catches up).
+    assert all(0 < b - a <= 7 for a, b in zip(seen, seen[1:]))
     assert np.allclose(heads_on_screen(window), engine_positions(window.model.scenario, k))
     # The trail layer drew only new segments while playing: one full redraw per jump at most.
     assert window.surface_view.trails.full_redraws <= 3
