@@ -170,6 +170,9 @@ class Scenario:
             raise ScenarioError(f"{where}: view.steps_per_frame must be in 1..1000, got {self.view.steps_per_frame}")
         if self.view.mode not in ("2d", "3d"):
             raise ScenarioError(f"{where}: view.mode must be '2d' or '3d', got {self.view.mode!r}")
+        if not 0 <= self.view.selected < max(len(self.racers), 1):
+            raise ScenarioError(f"{where}: view.selected must index a racer (0..{max(len(self.racers), 1) - 1}), "
+                                f"got {self.view.selected}")
         e = self.export
         if not (0 <= e.first < e.last):
             raise ScenarioError(f"{where}: export.first and export.last must satisfy 0 <= first < last, "
