@@ -23,7 +23,8 @@ def sine():
 
 def test_pinned_two_spirals_run(spirals):
     # Two spirals (noise 0.05, seed 0), 2-64-64-2 tanh, Adam lr 0.01, 2,000 steps of batch 128.
-    # Measured: 0.98 validation accuracy (Adam's default lr 1e-3 reaches only 0.83 in 2,000 steps).
+    # Measured: 0.98 validation accuracy (seeds 0..5 of net and batches: 0.975 .. 0.99); Adam's
+    # default lr 1e-3 reaches only 0.83 in 2,000 steps.
     net = nn.mlp([2, 64, 64, 2], activation="tanh", seed=0)
     chunk, race = train(net, spirals, "adam", {"lr": 0.01}, steps=2000, batch_size=128, seed=0, val_every=100)
     loss, acc = net.evaluate(spirals.X_val, spirals.y_val)
