@@ -101,7 +101,7 @@ class Leaderboard(QTableWidget):
         self.setIconSize(QSize(int(theme.font_pt * 1.6), int(theme.font_pt * 1.6)))
         self._icons = {}
         fm = self.fontMetrics()
-        for col, sample in ((0, "99"), (2, "1.23e-04"), (3, "0.0123"), (4, "1,000,000")):
+        for col, sample in ((0, "99"), (2, "1.23e-04"), (3, "0.00123"), (4, "1,000,000")):
             self.setColumnWidth(col, fm.horizontalAdvance(sample) + 14)
         self._names = None
         if self.frame is not None:

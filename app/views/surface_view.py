@@ -127,6 +127,10 @@ class SurfaceView(pg.PlotWidget):
         self.heads.setZValue(20)
         self.plot.addItem(self.heads, ignoreBounds=True)
         self.labels: list[pg.TextItem] = []
+        # Thin lines from a label pushed away from its racer back to the racer's head.
+        self.leaders = pg.PlotCurveItem(connect="pairs")
+        self.leaders.setZValue(24)
+        self.plot.addItem(self.leaders, ignoreBounds=True)
         self.scene().sigMouseClicked.connect(self._clicked)
         self._inside_step = None
         self.set_theme(theme)
@@ -177,6 +181,7 @@ class SurfaceView(pg.PlotWidget):
         tc = QColor(theme.foreground)
         tc.setAlphaF(0.8)
         self.theory.setPen(pg.mkPen(tc, width=2, style=Qt.DashLine))
+        self.leaders.setPen(pg.mkPen(tc, width=1.5))
         f = QFont()
         f.setPointSize(theme.label_pt)
         self.theory_label.setFont(f)
@@ -281,6 +286,7 @@ class SurfaceView(pg.PlotWidget):
         if R == 0:
             self.heads.setData(pos=np.zeros((0, 2)))
             self.marks.setData(pos=np.zeros((0, 2)))
+            self.leaders.setData([], [])
             return
         (x0, x1), (y0, y1) = self.vb.viewRange()
         shown = np.column_stack([np.clip(frame.heads[:, 0], x0, x1), np.clip(frame.heads[:, 1], y0, y1)])
@@ -310,6 +316,16 @@ class SurfaceView(pg.PlotWidget):
                 self._label_side[r] = anchor
                 lab.setAnchor(anchor)
             lab.setPos(shown[r, 0], ys[j])
+        far = np.abs(ys - shown[order, 1]) > 0.6 * gap
+        if far.any():
+            seg = np.empty((2 * int(far.sum()), 2))
+            seg[0::2] = shown[order][far]
+            gx = np.where(np.array(left)[far], -1.0, 1.0) * 10 * px
+            seg[1::2, 0] = shown[order][far][:, 0] + gx
+            seg[1::2, 1] = ys[far]
+            self.leaders.setData(seg[:, 0], seg[:, 1])
+        else:
+            self.leaders.setData([], [])
         self._end_marks(frame, shown)
 
     def _end_marks(self, frame, shown) -> None:
