@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QKeySequence, QPalette
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QProgressBar, QScrollArea, QSlider, QStackedWidget, QStyleFactory, QToolBar,
@@ -95,6 +95,10 @@ class MainWindow(QMainWindow):
         apply_theme_to_app(self.theme)
         self.controller = RaceController(self.model, self)
         self._frames = 0
+        self._explain_later = QTimer(self)
+        self._explain_later.setSingleShot(True)
+        self._explain_later.setInterval(0)
+        self._explain_later.timeout.connect(self._update_inside_step)
         self._gl_ok, self._gl_why = gl_available()
         self.view3d = None
 
@@ -381,7 +385,11 @@ class MainWindow(QMainWindow):
             self.timeline.setValue(frame.step)
         self.step_label.setText(f"{frame.step:,} / {frame.computed:,}")
         playing = self.controller.playing
-        if not playing or frame.tail is None or (self._frames % INSPECT_EVERY == 0 and self._cheap_explain()):
+        if frame.tail is None:
+            # After a jump or a rebuild the map comes first; the step is explained in the next
+            # event, so neither part blocks the window for long.
+            self._explain_later.start()
+        elif not playing or (self._frames % INSPECT_EVERY == 0 and self._cheap_explain()):
             self._update_inside_step()
 
     def _cheap_explain(self) -> bool:
@@ -611,6 +619,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, ev) -> None:
         self.controller.shutdown()
+        self._explain_later.stop()
         if self.warmup is not None and self.warmup.isRunning():
             self.warmup.requestInterruption()
             self.warmup.wait()
