@@ -59,6 +59,34 @@ class _Compile(QObject):
             self.error = F.FormulaError(f"internal error: {type(e).__name__}: {e}")
         self.done.emit()
 
+    def abandon(self) -> None:
+        """Stop listening.  A compile cannot be interrupted (numba, a subprocess): let it
+        finish unseen rather than block the GUI; it fills the cache for the next time."""
+        try:
+            self.done.disconnect()
+        except (RuntimeError, TypeError):
+            pass
+        if self.thread.is_alive():
+            self.setParent(None)
+            _ABANDONED.add(self)
+            self.done.connect(lambda: (self.thread.join(), _ABANDONED.discard(self)))
+        else:
+            self.thread.join()
+
+
+def compile_in_background(kwargs: dict, callback, parent=None) -> _Compile:
+    """Compile a formula off the GUI thread; ``callback(surface, error)`` runs on the GUI
+    thread when it is done (unless the returned job is abandoned first)."""
+    job = _Compile(kwargs, parent)
+
+    def finished():
+        job.thread.join()
+        callback(job.surface, job.error)
+
+    job.done.connect(finished)
+    job.start()
+    return job
+
 
 def _spin(value: float) -> QDoubleSpinBox:
     s = QDoubleSpinBox()
@@ -315,13 +343,5 @@ class FormulaDialog(QDialog):
     def reject(self) -> None:
         job, self._job = self._job, None
         if job is not None:
-            # A compile cannot be interrupted (numba, a subprocess): let it finish unseen
-            # rather than block the GUI; it fills the cache for the next time.
-            job.done.disconnect(self._compiled)
-            if job.thread.is_alive():
-                job.setParent(None)
-                _ABANDONED.add(job)
-                job.done.connect(lambda: (job.thread.join(), _ABANDONED.discard(job)))
-            else:
-                job.thread.join()
+            job.abandon()
         super().reject()

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer
+from PySide6.QtCore import QBuffer, QIODevice, QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QKeySequence, QPalette
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QProgressBar, QScrollArea, QSlider, QStackedWidget, QStyleFactory, QToolBar,
+                               QProgressBar, QProgressDialog, QScrollArea, QSlider, QStackedWidget, QStyleFactory, QToolBar,
                                QToolButton, QVBoxLayout, QWidget, QHBoxLayout)
 
 from engine import scenario as scenario_io
@@ -224,6 +224,10 @@ class MainWindow(QMainWindow):
         self.act_open = self._act("Open scenario…", self.open_scenario, "Ctrl+O")
         self.act_save = self._act("Save scenario…", self.save_scenario, "Ctrl+S")
         self.act_image = self._act("Save image…", self.save_image, "Ctrl+Shift+S")
+        self.act_export_video = self._act("Export video…", self.export_video, "Ctrl+E",
+                                          tip="Render the race as MP4, WebM, GIF or PNG frames")
+        self.act_export_data = self._act("Export data (CSV)…", self.export_data,
+                                         tip="Trajectories, losses and gradient norms, one row per racer and step")
         self.act_quit = self._act("Quit", self.close, "Ctrl+Q")
         self.act_run_to = self._act("Run to step…", self.ask_run_to, "Ctrl+J",
                                     tip="Compute far ahead (with progress and Cancel) and show that step")
@@ -294,7 +298,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         mb = self.menuBar()
         f = mb.addMenu("&File")
-        for a in (self.act_open, self.act_save, self.act_image):
+        for a in (self.act_open, self.act_save, self.act_image, self.act_export_video, self.act_export_data):
             f.addAction(a)
         f.addSeparator()
         f.addAction(self.act_quit)
@@ -571,12 +575,36 @@ class MainWindow(QMainWindow):
             self.load_scenario(path)
 
     def load_scenario(self, path: str) -> bool:
+        """Open a scenario file; one with a user formula is compiled in the background first
+        (a formula new to this machine costs seconds of compiling)."""
         try:
             sc = scenario_io.load(path)
         except ScenarioError as e:
             QMessageBox.warning(self, "Cannot open scenario", str(e))
             return False
-        self.model.load(sc)
+        if not sc.formula:
+            self.model.load(sc)
+            return True
+        from .formula_dialog import compile_in_background
+
+        f = sc.formula
+        kwargs = {"text": f["formula"], "params": f.get("params") or {}, "start": f.get("start"),
+                  "minima": f.get("minima"), "name": f.get("name")}
+        if f.get("domain"):
+            kwargs["domain"] = f["domain"]
+        progress = QProgressDialog("Compiling the scenario's formula (once per machine)…", "Cancel", 0, 0, self)
+        progress.setWindowTitle("Opening scenario")
+        progress.setMinimumDuration(300)
+
+        def done(surface, error):
+            progress.close()
+            if error is not None:
+                QMessageBox.warning(self, "Cannot open scenario", f"{path}: formula: {error}")
+            else:
+                self.model.load(sc, surface)
+
+        self._formula_job = compile_in_background(kwargs, done, self)
+        progress.canceled.connect(self._formula_job.abandon)
         return True
 
     def save_scenario(self) -> None:
@@ -589,8 +617,36 @@ class MainWindow(QMainWindow):
 
     def save_image(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save image", "race.png", "PNG image (*.png)")
-        if path and not self.stack.currentWidget().grab().save(path):
-            QMessageBox.warning(self, "Cannot save image", f"Could not write {path}")
+        if path:
+            self.write_image(path)
+
+    def write_image(self, path: str) -> bool:
+        """Save the current view as PNG through a temporary file: never a half-written image."""
+        buf = QBuffer()
+        buf.open(QIODevice.OpenModeFlag.WriteOnly)
+        ok = self.stack.currentWidget().grab().save(buf, "PNG")
+        try:
+            if ok:
+                scenario_io.atomic_write(path, bytes(buf.data()))
+        except OSError as e:
+            ok = False
+            QMessageBox.warning(self, "Cannot save image", f"Could not write {path}: {e.strerror}")
+        return ok
+
+    def export_video(self) -> None:
+        from .export.dialog import export_video
+
+        self.controller.pause()
+        path = export_video(self, self.model.snapshot())
+        if path:
+            self.statusBar().showMessage(f"Exported {path}", 8000)
+
+    def export_data(self) -> None:
+        from .export.dialog import export_data
+
+        path = export_data(self, self.model.snapshot(), last=max(self.controller.k, 1))
+        if path:
+            self.statusBar().showMessage(f"Exported {path}", 8000)
 
     def _show_keys(self) -> None:
         QMessageBox.information(self, "Keyboard shortcuts", "\n".join(

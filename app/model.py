@@ -48,9 +48,13 @@ class ScenarioModel(QObject):
         self.race_changed.emit()
 
     # -- whole scenario -----------------------------------------------------------------------
-    def load(self, scenario: Scenario) -> None:
+    def load(self, scenario: Scenario, formula_surface=None) -> None:
+        """Show ``scenario``; ``formula_surface`` is its formula already compiled (off the GUI
+        thread), so that nothing compiles here."""
         scenario.validate()
         self.scenario = scenario
+        if formula_surface is not None:
+            self._formula = (dict(scenario.formula), formula_surface)
         self.surface_changed.emit()
         self.racers_changed.emit()
         self.race_changed.emit()
