@@ -12,10 +12,10 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, Q
                                QToolButton, QVBoxLayout, QWidget, QHBoxLayout)
 
 from engine import scenario as scenario_io
+from engine import theory
 from engine.scenario import ScenarioError
 
 from . import theme as themes
-from . import theory
 from .controller import RaceController
 from .model import ScenarioModel, default_scenario
 from .panels.racers import RacersPanel

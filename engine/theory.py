@@ -1,14 +1,14 @@
-"""Presentation of the classical theory on quadratic surfaces: the Hessian's eigen-directions
-(from the engine's Hessian), each optimizer's stability limit (from its spec) and the best
-constant step and momentum for the condition number (Polyak 1964)."""
+"""Classical theory on quadratic surfaces: the Hessian's eigen-directions, each optimizer's
+stability limit (from its spec) and the best constant step and momentum for the condition
+number (Polyak 1964), for the theory overlay."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from engine import optimizers as O
-from engine.surfaces import BoundSurface
+from . import optimizers as O
+from .surfaces import BoundSurface
 
 
 @dataclass(frozen=True)
