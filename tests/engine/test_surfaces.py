@@ -237,3 +237,24 @@ def test_unknown_kernel_code_gives_nan_not_a_crash():
     g = np.zeros(2)
     assert math.isnan(SK.fgh(999, 0.5, 0.5, np.zeros(1), g, np.zeros((2, 2)), False))
     assert np.all(np.isnan(g))
+
+
+def test_the_race_kernels_batched_table_agrees_with_fgh_for_every_surface():
+    """race_kernels keeps its own per-surface loops for speed; they must be the same arithmetic."""
+    from engine import race_kernels as RK
+    from engine import surface_kernels as SK
+
+    rng = np.random.default_rng(7)
+    for sid in S.names():
+        b = S.bind(sid)
+        (x0, x1), (y0, y1) = b.spec.domain
+        pts = np.column_stack([rng.uniform(x0, x1, 9), rng.uniform(y0, y1, 9)]).ravel()
+        g = np.empty(18)
+        f = np.empty(9)
+        H = np.zeros((2, 2))
+        RK._surface_batch(b.code, b.params, pts, 18, g, f, np.empty(2), H, np.bool_(True))
+        for i in range(9):
+            g1, H1 = np.empty(2), np.empty((2, 2))
+            f1 = SK.fgh(b.code, pts[2 * i], pts[2 * i + 1], b.params, g1, H1, True)
+            assert f[i] == f1 and np.array_equal(g[2 * i:2 * i + 2], g1), sid
+        assert np.array_equal(H, H1), sid
