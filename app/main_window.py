@@ -339,7 +339,7 @@ class MainWindow(QMainWindow):
         rows = max(len(self.model.enabled_indices()), 3)
         board = int(min(0.45 * h, (rows + 1.6) * self.theme.font_pt * 2.4))
         self.resizeDocks([self.docks["racers"], self.docks["leaderboard"]],
-                         [int(0.2 * w), int((0.32 if w < 1600 else 0.3) * w)], Qt.Horizontal)
+                         [int(0.2 * w), int((0.36 if w < 1700 else 0.3) * w)], Qt.Horizontal)
         rest = max(h - board - 160, 200)
         plots = [self.docks[k] for k in ("loss", "grad") if self.docks[k].isVisible()] or [self.docks["loss"]]
         self.resizeDocks([self.docks["leaderboard"], *plots], [board] + [rest // len(plots)] * len(plots),

@@ -103,7 +103,9 @@ class Leaderboard(QTableWidget):
         fm = self.fontMetrics()
         for col, sample in ((0, "99"), (2, "1.23e-04"), (3, "0.00123"), (4, "1,000,000")):
             self.setColumnWidth(col, fm.horizontalAdvance(sample) + 14)
+        self._status_width = fm.horizontalAdvance("converged") + 2 * fm.height()
         self._names = None
+        self._fit_columns()
         if self.frame is not None:
             self.set_frame(self.frame)
 
@@ -124,6 +126,7 @@ class Leaderboard(QTableWidget):
             bold.setBold(True)
             widest = max((QFontMetrics(bold).horizontalAdvance(n) for n in names), default=60)
             self.setColumnWidth(1, widest + self.iconSize().width() + 24)
+            self._fit_columns()
         unbounded = frame.surface.f_min is None
         if self.horizontalHeaderItem(2).text() != ("f" if unbounded else COLUMNS[2]):
             self.horizontalHeaderItem(2).setText("f" if unbounded else COLUMNS[2])
@@ -151,3 +154,26 @@ class Leaderboard(QTableWidget):
                 self._icons[row] = key
                 name.setIcon(marker_icon(look.marker, look.color, self.theme.outline, int(self.theme.font_pt * 1.6)))
                 name.setFont(bold)
+
+    # Columns a narrow table drops first (a small window, projector mode): distance, then step.
+    OPTIONAL = (3, 4)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Hide optional columns while the rest (status included) would not fit without scrolling."""
+        if not hasattr(self, "_status_width"):
+            return
+        room = self.viewport().width()
+        need = sum(self.columnWidth(c) for c in (0, 1, 2)) + self._status_width
+        for col in reversed(self.OPTIONAL):
+            self.setColumnHidden(col, False)
+        hidden = []
+        for col in self.OPTIONAL:
+            if need + sum(self.columnWidth(c) for c in self.OPTIONAL if c not in hidden) <= room:
+                break
+            hidden.append(col)
+        for col in hidden:
+            self.setColumnHidden(col, True)

@@ -64,3 +64,12 @@ def test_a_bad_scenario_file_is_refused_with_its_name(window, tmp_path, monkeypa
     assert not window.load_scenario(str(bad))
     assert shown and "bad.toml" in shown[0] and "nope" in shown[0]
     assert window.model.scenario is before
+
+
+def test_a_narrow_leaderboard_drops_optional_columns_but_keeps_the_status(window):
+    board = window.leaderboard
+    board.resize(2000, board.height())
+    assert not any(board.isColumnHidden(c) for c in range(6))
+    board.resize(board.columnWidth(0) + board.columnWidth(1) + board.columnWidth(2) + board._status_width + 30,
+                 board.height())
+    assert board.isColumnHidden(3) and board.isColumnHidden(4) and not board.isColumnHidden(5)
