@@ -133,16 +133,26 @@ def grid(code, p, xs, ys):
 '''
 
 
-def _module_key(parsed: Parsed, template: str) -> str:
+def _module_key(parsed: Parsed, template: str, folder: Path) -> str:
     """Formula, parameter names and everything the generated module compiles against: numba's
-    cache does not notice when a kernel it calls (an optimizer step) changes, a new name does."""
+    cache does not notice when a kernel it calls (an optimizer step) changes, a new name does.
+    The folder too: numba names a cached kernel's symbols and Environment after its module, so
+    two files of one name in one process (two cache folders) would share them, each running
+    with the other's constants."""
     import numba
 
     kernels = sorted(Path(__file__).resolve().parent.glob("*_kernels.py"))
     digests = [hashlib.sha256(k.read_bytes()).hexdigest() for k in kernels]
     blob = json.dumps([CODEGEN_VERSION, parsed.python, parsed.params, template, digests,
-                       numba.__version__, sys.version_info[:2]])
+                       numba.__version__, sys.version_info[:2], str(folder)])
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _module_path(parsed: Parsed, template: str) -> tuple[str, Path]:
+    """The module name of ``parsed`` and its file in the cache folder (one name, one file)."""
+    folder = (cache_dir() / "formulas").resolve()
+    name = f"optirace_formula_{_module_key(parsed, template, folder)}"
+    return name, folder / f"{name}.py"
 
 
 _modules: dict[str, object] = {}
@@ -162,8 +172,7 @@ def kernels_for(parsed: Parsed, time_limit: float = TIME_LIMIT):
 
 def _ensure_module(parsed: Parsed, time_limit: float) -> tuple[str, Path]:
     template = _race_template()
-    name = f"optirace_formula_{_module_key(parsed, template)}"
-    path = cache_dir() / "formulas" / f"{name}.py"
+    name, path = _module_path(parsed, template)
     if not path.exists():
         ans = _worker_call({"text": parsed.python, "params": list(parsed.params)}, time_limit, parsed)
         tail = _FORMULA_TAIL.format(formula=parsed.python, params=parsed.params,
@@ -177,12 +186,11 @@ def _ensure_module(parsed: Parsed, time_limit: float) -> tuple[str, Path]:
 
 def _compiled(parsed: Parsed) -> bool:
     """Whether this process has the module, or numba's cache holds its race kernel."""
-    name = f"optirace_formula_{_module_key(parsed, _race_template())}"
-    folder = cache_dir() / "formulas"
+    name, path = _module_path(parsed, _race_template())
     with _modules_lock:
-        if str(folder / f"{name}.py") in _modules:
+        if str(path) in _modules:
             return True
-    return any((folder / "__pycache__").glob(f"{name}.advance-*.nbi"))
+    return any((path.parent / "__pycache__").glob(f"{name}.advance-*.nbi"))
 
 
 def _write_atomic(path: Path, text: str) -> None:
