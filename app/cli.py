@@ -8,15 +8,7 @@ import sys
 from engine import optimizers as O
 from engine import surfaces as S
 
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(e) for e in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 1920x1080, got {text!r}") from None
-    if w < 320 or h < 240:
-        raise argparse.ArgumentTypeError(f"size must be at least 320x240, got {text!r}")
-    return w, h
+from .export.cli import size_type
 
 
 def _surface(text: str) -> str:
@@ -40,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", help="open this scenario file (TOML)")
     p.add_argument("--theme", choices=("light", "dark"), help="colour theme")
     p.add_argument("--projector", action="store_true", help="large fonts and thick lines")
-    p.add_argument("--size", type=_size, help="window size, e.g. 1920x1080")
+    p.add_argument("--size", type=size_type(320, 240), help="window size, e.g. 1920x1080")
     p.add_argument("--screenshot", metavar="FILE.png", help="render the window to FILE.png and exit")
     p.add_argument("--after-steps", type=int, default=300, metavar="N",
                    help="with --screenshot: the step to show (default 300)")

@@ -30,14 +30,22 @@ class _Signals:
         return self.name is not None
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(e) for e in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 1920x1080, got {text!r}") from None
-    if w < 16 or h < 16:
-        raise argparse.ArgumentTypeError(f"size must be at least 16x16, got {text!r}")
-    return w, h
+def size_type(min_w: int, min_h: int):
+    """An argparse type for ``WxH`` sizes of at least min_w x min_h (window and frame sizes)."""
+
+    def parse(text: str) -> tuple[int, int]:
+        try:
+            w, h = (int(e) for e in text.lower().split("x"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"size must look like 1920x1080, got {text!r}") from None
+        if w < min_w or h < min_h:
+            raise argparse.ArgumentTypeError(f"size must be at least {min_w}x{min_h}, got {text!r}")
+        return w, h
+
+    return parse
+
+
+_size = size_type(16, 16)
 
 
 def _steps(text: str) -> tuple[int, int]:
