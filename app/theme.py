@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import pyqtgraph as pg
+from PySide6.QtGui import QFont
+
 from engine.scenario import MARKERS, PALETTE
 
 THEMES = ("dark", "light")
@@ -66,3 +69,15 @@ def get(name: str, projector: bool = False) -> Theme:
         raise ValueError(f"unknown theme {name!r}; known: {', '.join(THEMES)}")
     t = DARK if name == "dark" else LIGHT
     return t.scaled(PROJECTOR_SCALE) if projector else t
+
+
+def style_axes(plot, theme: Theme, point_size: int, width: float) -> None:
+    """Bottom and left axes of a pyqtgraph plot in the theme's foreground colour and font."""
+    font = QFont()
+    font.setPointSize(point_size)
+    for name in ("bottom", "left"):
+        ax = plot.getAxis(name)
+        ax.setPen(pg.mkPen(theme.foreground, width=width))
+        ax.setTextPen(pg.mkPen(theme.foreground))
+        ax.setTickFont(font)
+        ax.label.setFont(font)

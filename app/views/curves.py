@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor
 
-from ..theme import Theme
+from ..theme import Theme, style_axes
 from .surface_image import display_loss
 
 MAX_POINTS = 400  # about one point per two pixels of a side panel
@@ -87,14 +87,7 @@ class CurvePlot(pg.PlotWidget):
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
         self.setBackground(theme.background)
-        font = QFont()
-        font.setPointSize(theme.axis_pt - 1)
-        for name in ("bottom", "left"):
-            ax = self.plot.getAxis(name)
-            ax.setPen(pg.mkPen(theme.foreground, width=1.2))
-            ax.setTextPen(pg.mkPen(theme.foreground))
-            ax.setTickFont(font)
-            ax.label.setFont(font)
+        style_axes(self.plot, theme, theme.axis_pt - 1, 1.2)
         self.plot.setLabel("bottom", "step", color=theme.foreground)
         self._title()
         c = QColor(theme.foreground)

@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QFont, QPainterPath
 from PySide6.QtWidgets import QLabel
 
 from ..frames import STATUS_CODES
-from ..theme import Theme
+from ..theme import Theme, style_axes
 from . import contours, surface_image
 from .background_layer import BackgroundLayer
 from .trail_layer import TrailLayer
@@ -158,15 +158,9 @@ class SurfaceView(pg.PlotWidget):
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
         self.setBackground(theme.background)
-        font = QFont()
-        font.setPointSize(theme.axis_pt)
+        style_axes(self.plot, theme, theme.axis_pt, 1.5)
         for name in ("bottom", "left"):
-            ax = self.plot.getAxis(name)
-            ax.setPen(pg.mkPen(theme.foreground, width=1.5))
-            ax.setTextPen(pg.mkPen(theme.foreground))
-            ax.setTickFont(font)
-            ax.label.setFont(font)
-            ax.setStyle(tickTextOffset=6)
+            self.plot.getAxis(name).setStyle(tickTextOffset=6)
         self.plot.setLabel("bottom", "x", color=theme.foreground)
         self.plot.setLabel("left", "y", color=theme.foreground)
         cmap = pg.ColorMap(np.linspace(0, 1, len(theme.colormap)), [QColor(c) for c in theme.colormap])
