@@ -143,8 +143,8 @@ class Chunk:
 
     first: int
     positions: np.ndarray  # (R, k, 2)
-    losses: np.ndarray  # (R, k)
-    grad_norms: np.ndarray  # (R, k)
+    losses: np.ndarray | None  # (R, k); None when recorded as positions only (Race.values)
+    grad_norms: np.ndarray | None  # (R, k)
     status: np.ndarray  # (R,) codes after the chunk
     status_step: np.ndarray  # (R,)
 
@@ -265,11 +265,11 @@ class Race:
         """How many vectors of racers the kernel steps (racers with identical settings share one)."""
         return len(self._bounds) - 1
 
-    def _run(self, snap: Snapshot, k: int, out=None, col: int = 0, check: bool = True):
+    def _run(self, snap: Snapshot, k: int, out=None, col: int = 0, check: bool = True, values: bool = True):
         """k steps from ``snap`` (changed in place); when ``out`` = (pos, loss, gn) the steps are
-        written to columns col .. col+k-1."""
-        record = out is not None
-        if not record:
+        written to columns col .. col+k-1 (loss and gn only when ``values``)."""
+        record = K.RECORD_NONE if out is None else K.RECORD_ALL if values else K.RECORD_POSITIONS
+        if out is None:
             out = (np.empty((0, 0, 2)), np.empty((0, 0)), np.empty((0, 0)))
         R = len(self.racers)
         parallel = self._choose_parallel(R * k)
@@ -304,12 +304,15 @@ class Race:
         faster = parallel >= serial
         return (not faster) if self._calls % PARALLEL_RETRY == 0 else faster
 
-    def advance(self, k: int, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Chunk:
+    def advance(self, k: int, out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, *,
+                values: bool = True) -> Chunk:
         """Compute k more steps; returns them as a :class:`Chunk`.
 
         ``out`` = (positions (R, k, 2), losses (R, k), grad_norms (R, k)), C-contiguous float64
         arrays to write into instead of new ones: reusing them saves the first touch of fresh
-        memory, which costs more than the recording itself for many racers.
+        memory, which costs more than the recording itself for many racers.  With
+        ``values=False`` only positions are recorded (half the bytes; losses and grad_norms of
+        the chunk are None) and :meth:`values` derives the same bits later where needed.
         """
         if k < 0:
             raise ValueError(f"k must be >= 0, got {k}")
@@ -324,11 +327,23 @@ class Race:
         while done < k:
             # Stop at every checkpoint boundary so that checkpoints land on exact multiples.
             n = min(k - done, self.checkpoint_every - self.t % self.checkpoint_every)
-            self._run(self._now, n, out, done)
+            self._run(self._now, n, out, done, values=values)
             done += n
             if self.t % self.checkpoint_every == 0:
                 self._add_checkpoint()
-        return Chunk(first, *out, self._now.status.copy(), self._now.status_step.copy())
+        pos, loss, gn = out if values else (out[0], None, None)
+        return Chunk(first, pos, loss, gn, self._now.status.copy(), self._now.status_step.copy())
+
+    def values(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Losses and gradient norms (R, k) at recorded positions (R, k, 2): bit for bit what
+        ``advance`` records, for chunks recorded with ``values=False``."""
+        positions = np.ascontiguousarray(positions, dtype=np.float64)
+        if positions.ndim != 3 or positions.shape[2] != 2:
+            raise ValueError(f"positions must be (R, k, 2), got {positions.shape}")
+        loss = np.empty(positions.shape[:2])
+        gn = np.empty(positions.shape[:2])
+        (self.surface.kernels or K).evaluate(self.surface.code, self.surface.params, positions, loss, gn)
+        return loss, gn
 
     def run_bare(self, k: int, check: bool = True) -> None:
         """k more steps without recording them (``check=False`` also skips status bookkeeping).

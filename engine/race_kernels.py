@@ -27,6 +27,9 @@ CONSTANT, STEP, EXPONENTIAL, COSINE = 0, 1, 2, 3
 # Clipping: clip[g] = (mode, threshold).
 NO_CLIP, CLIP_NORM, CLIP_VALUE = 0, 1, 2
 OVERFLOW = 1e150  # a coordinate beyond this counts as overflow, before inf arrives
+# What a chunk records: nothing, positions (values derivable by evaluate), or also the value
+# and gradient norm.  Recording costs memory bandwidth: for many racers, the bytes written.
+RECORD_NONE, RECORD_POSITIONS, RECORD_ALL = 0, 1, 2
 
 
 @njit(inline="always", **JIT)
@@ -212,9 +215,11 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
             _surface_batch(code, sp, xnew, n, gnew, fnew, gs, H, np.bool_(False))
             for i in range(m):
                 r = lo + i
-                if status[r] != RACING:
-                    continue
                 j = 2 * i
+                if status[r] != RACING:
+                    if record:  # a stopped racer stays where it stopped
+                        _record(record, pos, loss, gn, r, col + s, x[j], x[j + 1], F[r], grad[j], grad[j + 1])
+                    continue
                 x0, x1, fv, g0, g1 = xnew[j], xnew[j + 1], fnew[i], gnew[j], gnew[j + 1]
                 # abs(v) < bound is False for NaN and inf alike: one test per number.
                 if check and not ((abs(x0) < OVERFLOW) & (abs(x1) < OVERFLOW) & (abs(fv) < np.inf)
@@ -222,12 +227,18 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
                     status[r] = DIVERGED
                     status_step[r] = t
                     active -= 1
+                    if record:
+                        _record(record, pos, loss, gn, r, col + s, x[j], x[j + 1], F[r], grad[j], grad[j + 1])
                     continue
                 x[j] = x0
                 x[j + 1] = x1
                 grad[j] = g0
                 grad[j + 1] = g1
                 F[r] = fv
+                # Recorded in this pass, while the numbers are in registers: a second pass
+                # over the racers cost more than the stores themselves.
+                if record:
+                    _record(record, pos, loss, gn, r, col + s, x0, x1, fv, g0, g1)
                 if check:  # check=False is the bare mode the benchmark compares with
                     best = np.inf
                     for mi in range(minima.shape[0]):
@@ -245,13 +256,33 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
                         status[r] = code_r
                         status_step[r] = t
                         active -= 1
-        if record:
+        elif record:  # every racer of the group has stopped
             for i in range(m):
-                r = lo + i
-                pos[r, col + s, 0] = x[2 * i]
-                pos[r, col + s, 1] = x[2 * i + 1]
-                loss[r, col + s] = F[r]
-                gn[r, col + s] = math.sqrt(grad[2 * i] * grad[2 * i] + grad[2 * i + 1] * grad[2 * i + 1])
+                j = 2 * i
+                _record(record, pos, loss, gn, lo + i, col + s, x[j], x[j + 1], F[lo + i], grad[j], grad[j + 1])
+
+
+@njit(inline="always", **JIT)
+def _record(record, pos, loss, gn, r, c, x0, x1, fv, g0, g1):
+    pos[r, c, 0] = x0
+    pos[r, c, 1] = x1
+    if record == RECORD_ALL:
+        loss[r, c] = fv
+        gn[r, c] = math.sqrt(g0 * g0 + g1 * g1)
+
+
+@njit(**JIT)
+def evaluate(code, sp, pos, loss, gn):
+    """Value and gradient norm at every point of pos (R, k, 2) into loss and gn (R, k): the
+    same bits the race records, for chunks recorded as positions only."""
+    k = pos.shape[1]
+    g = np.empty(2 * k)
+    gs = np.empty(2)
+    H = np.zeros((2, 2))
+    for r in range(pos.shape[0]):
+        _surface_batch(code, sp, pos[r].reshape(2 * k), 2 * k, g, loss[r], gs, H, np.bool_(False))
+        for i in range(k):
+            gn[r, i] = math.sqrt(g[2 * i] * g[2 * i] + g[2 * i + 1] * g[2 * i + 1])
 
 
 @njit(inline="always", **JIT)
@@ -264,9 +295,9 @@ def advance(code, sp, fam, bounds, hyper, sched, clip, noise, seed, X, G, F, sta
             status, status_step, minima, fin_tol, conv_tol, box, check, record, col, pos, loss, gn):
     """Run steps t0+1 .. t0+k for every group.  Group g holds racers bounds[g] .. bounds[g+1]-1
     with family fam[g] and settings hyper[g], sched[g], clip[g]; X, G (2R,), F (R,) and the flat
-    state (slots x 2 per racer, group-blocked) are updated in place.  When ``record`` the point,
-    value and gradient norm after step t0+s+1 go to column col+s of pos (R, K, 2), loss and
-    gn (R, K)."""
+    state (slots x 2 per racer, group-blocked) are updated in place.  ``record`` (RECORD_*): the
+    point after step t0+s+1 goes to column col+s of pos (R, K, 2), and with RECORD_ALL its value
+    and gradient norm to loss and gn (R, K)."""
     for g in range(fam.shape[0]):
         lo, hi = bounds[g], bounds[g + 1]
         _run_group(g, code, sp, fam[g], lo, hi, hyper, sched, clip, noise, seed, X, G, F,

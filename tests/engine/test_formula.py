@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from engine import formula as F
 from engine import surfaces as S
-from engine.race import run_race
+from engine.race import Race, run_race
 
 ROSENBROCK = "(a - x)^2 + b*(y - x^2)^2"
 ROOT = Path(__file__).resolve().parents[2]
@@ -329,7 +329,7 @@ def test_second_process_loads_the_cached_module_without_recompiling(rosen, cache
     script = f"""
 import json, sys
 from engine import formula as F, formula_modules as M, surfaces as S
-from engine.race import run_race
+from engine.race import Race, run_race
 spec = S.get("rosenbrock")
 s = F.compile({ROSENBROCK!r}, params={{"a": 1.0, "b": 100.0}}, domain=spec.domain, start=spec.start)
 run_race(s, s.start, {RACERS!r}, 5)
@@ -346,3 +346,13 @@ print(json.dumps({{"file": K.__file__, "sympy": "sympy" in sys.modules, "worker"
     assert info["file"] == rosen.kernels.__file__
     assert not info["sympy"] and not info["worker"]  # no symbolic work at all
     assert info["misses"] == 0 and info["hits"] >= 2  # numba loaded both kernels from the cache
+
+
+def test_values_derived_on_a_formula_surface_are_the_recorded_bits(rosen):
+    full = Race(rosen, rosen.start, RACERS)
+    lean = Race(rosen, rosen.start, RACERS)
+    a = full.advance(200)
+    b = lean.advance(200, values=False)
+    assert np.array_equal(a.positions, b.positions)
+    loss, gn = lean.values(b.positions)
+    assert np.array_equal(loss, a.losses) and np.array_equal(gn, a.grad_norms)

@@ -141,6 +141,30 @@ def test_advance_into_given_arrays_equals_fresh_ones():
         reuse.advance(40, out=out)
 
 
+@pytest.mark.parametrize("surface, start", [
+    ("himmelblau", (-0.5, -0.5)),  # four minima: racers finish and stop
+    ("booth", (0.0, 0.0)),  # finishes, and the huge step diverges
+    ("saddle", (0.3, 1e-3)),  # unbounded below: racers escape
+])
+def test_positions_only_recording_and_derived_values_are_the_recorded_bits(surface, start):
+    racers = _mixed_racers() + [Racer("sgd", {"lr": 10.0})]  # and one that may diverge
+    full = Race(surface, start, racers, noise=0.1, seed=5)
+    lean = Race(surface, start, racers, noise=0.1, seed=5)
+    for k in (1, 120, 300):
+        a = full.advance(k)
+        b = lean.advance(k, values=False)
+        assert b.losses is None and b.grad_norms is None
+        assert np.array_equal(a.positions, b.positions)
+        for name in ("status", "status_step"):
+            assert np.array_equal(getattr(a, name), getattr(b, name))
+        loss, gn = lean.values(b.positions)
+        assert np.array_equal(loss, a.losses) and np.array_equal(gn, a.grad_norms)
+    kinds = {s.kind for s in full.status()}
+    assert "racing" in kinds and len(kinds) >= 2  # stopped racers are recorded where they stopped
+    with pytest.raises(ValueError, match=r"positions must be \(R, k, 2\)"):
+        lean.values(np.zeros((3, 4)))
+
+
 def test_identical_racers_grouped_or_alone_give_the_same_bits():
     racers = [Racer("adam", {"lr": 0.05})] * 5
     race = Race("rastrigin", (3.3, 2.4), racers, noise=0.2, seed=3)
