@@ -1,0 +1,128 @@
+"""How long the GUI's event loop is blocked by each interaction while a race plays, at 1920x1080.
+
+A 1 ms heartbeat timer records the gaps between its ticks while the race plays and the script
+changes a setting; the longest gap is how long the window could not react (target < 50 ms).
+``python benchmarks/bench_gui.py`` (offscreen; pass ``--repeats N``)."""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from engine.scenario import Scenario, classic_six  # noqa: E402
+
+SETTLE_MS = 600  # after an action, keep measuring this long: deferred work lands here too
+
+
+class Heartbeat:
+    """Longest gap between ticks of a 1 ms timer: the longest the event loop was busy."""
+
+    def __init__(self):
+        self.timer = QTimer()
+        self.timer.setInterval(1)
+        self.timer.setTimerType(Qt.PreciseTimer)
+        self.timer.timeout.connect(self._tick)
+        self.last = None
+        self.longest = 0.0
+
+    def _tick(self):
+        now = time.perf_counter()
+        if self.last is not None:
+            self.longest = max(self.longest, now - self.last)
+        self.last = now
+
+    def measure(self, action, settle_ms=SETTLE_MS) -> float:
+        """Run ``action`` from the event loop and return the longest gap (s) until settled."""
+        loop = QEventLoop()
+        self.last, self.longest = None, 0.0
+        self.timer.start()
+        QTimer.singleShot(20, action)
+        QTimer.singleShot(20 + settle_ms, loop.quit)
+        loop.exec()
+        self.timer.stop()
+        return self.longest
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    app = QApplication.instance() or QApplication([])
+    from app.main_window import MainWindow
+    from app.model import ScenarioModel
+
+    win = MainWindow(ScenarioModel(Scenario(surface="beale", racers=classic_six("beale"))),
+                     restore=False, warm_up=False)
+    win.resize(1920, 1080)
+    win.show()
+    win.layout_docks()
+    app.processEvents()
+    model, c, view = win.model, win.controller, win.surface_view
+    hb = Heartbeat()
+    surfaces = ["rosenbrock", "himmelblau", "quadratic", "beale"]
+    themes = ["light", "dark"]
+    state = {"s": 0, "t": 0, "p": 0}
+
+    def next_surface():
+        state["s"] += 1
+        i = win.surface_panel.combo.findData(surfaces[state["s"] % len(surfaces)])
+        win.surface_panel.combo.setCurrentIndex(i)
+
+    def next_theme():
+        state["t"] += 1
+        (win.act_light if themes[state["t"] % 2] == "light" else win.act_dark).trigger()
+
+    def next_preset():
+        state["p"] += 1
+        (win.racers_panel.all_button if state["p"] % 2 else win.racers_panel.classic_button).click()
+
+    def click_start():
+        vb = view.vb
+        r = vb.viewRect()
+        model.set_start(r.left() + 0.3 * r.width(), r.top() + 0.6 * r.height())
+
+    def zoom():
+        view.vb.scaleBy((0.8, 0.8))
+
+    def lr_edit():
+        model.set_hyper(0, "lr", 0.001 * (1 + state["p"] % 3))
+        state["p"] += 1
+
+    actions = [
+        ("idle playback (no action)", lambda: None),
+        ("preset: all 18 / classic six", next_preset),
+        ("switch surface", next_surface),
+        ("switch theme", next_theme),
+        ("projector mode on/off", lambda: win.act_projector.trigger()),
+        ("move the start point", click_start),
+        ("edit a learning rate", lr_edit),
+        ("zoom the map", zoom),
+        ("fit", lambda: win.act_fit.trigger()),
+    ]
+    c.play()
+    hb.measure(lambda: None, 1000)  # first frames, layer caches
+    print(f"Longest event-loop block (ms) after each action while playing, window "
+          f"{win.width()}x{win.height()}, {args.repeats} repeats; {os.cpu_count()} cores, "
+          f"load {os.getloadavg()[0]:.2f}:")
+    worst = 0.0
+    for name, fn in actions:
+        gaps = [hb.measure(fn) * 1e3 for _ in range(args.repeats)]
+        worst = max(worst, statistics.median(gaps)) if name != "idle playback (no action)" else worst
+        print(f"  {name:<32} median {statistics.median(gaps):6.1f}   max {max(gaps):6.1f}")
+    c.pause()
+    print(f"\nTarget (issue 3): the GUI never blocks for more than 50 ms: "
+          f"{'met' if worst < 50 else 'MISS'} (worst median {worst:.1f} ms)")
+    win.close()
+
+
+if __name__ == "__main__":
+    main()
