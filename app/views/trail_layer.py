@@ -54,6 +54,7 @@ class TrailLayer(pg.GraphicsObject):
 
     def invalidate(self) -> None:
         self._key = None
+        self._pending = None  # the rebuild at the next paint draws from the history
         self.update()
 
     def _view_changed(self, *args) -> None:

@@ -325,6 +325,22 @@ def test_trails_drawn_frame_by_frame_match_a_full_redraw(window, qtbot):
     assert np.mean(np.abs(a - b) > 60) < 0.05 * drawn
 
 
+def test_more_racers_while_playing_before_a_repaint_keeps_drawing(window, qtbot):
+    """Frames of a grown race can arrive before the map repaints (a busy event loop): the
+    trail layer must not append them to the old race's per-racer buffers."""
+    sv = window.surface_view
+    window.controller.tick()
+    sv.viewport().repaint()
+    window.racers_panel.all_button.click()
+    window.controller.compute(200, budget_s=None)
+    for _ in range(3):
+        window.controller.tick()  # continuous frames of the new race, no paint in between
+    sv.viewport().repaint()
+    window.controller.tick()
+    sv.viewport().repaint()
+    assert sv.trails._pending is not None and len(sv.trails._pending) == window.controller.frame.n_racers == 18
+
+
 def test_playback_buffers_stay_bounded_in_a_long_race(qtbot, monkeypatch):
     from app import controller as C
 
