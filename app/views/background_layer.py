@@ -14,8 +14,8 @@ from PySide6.QtCore import QRectF, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-BUDGET_S = 0.008  # iso-line drawing per paint while the layer is being rebuilt
-BATCH = 4000  # segments per drawLines call
+BUDGET_S = 0.004  # iso-line drawing per paint while the layer is being rebuilt
+BATCH = 1500  # segments per drawLines call (the budget is checked between calls)
 
 
 class BackgroundLayer(pg.GraphicsObject):

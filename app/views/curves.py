@@ -135,11 +135,16 @@ class CurvePlot(pg.PlotWidget):
             c.setData(x, y, connect="finite")
 
     def _restyle(self, frame) -> None:
+        # Curves are kept and re-coloured: making a PlotDataItem costs ~0.4 ms, and a preset
+        # of 18 racers made 18 of them in each plot within one event.
         self._looks = frame.looks
-        for c in self.curves:
+        R = len(frame.looks)
+        for c in self.curves[R:]:
             self.plot.removeItem(c)
-        self.curves = []
-        for lk in frame.looks:
-            c = pg.PlotDataItem(pen=pg.mkPen(lk.color, width=self.theme.curve_width))
+        del self.curves[R:]
+        while len(self.curves) < R:
+            c = pg.PlotDataItem()
             self.plot.addItem(c)
             self.curves.append(c)
+        for c, lk in zip(self.curves, frame.looks):
+            c.setPen(pg.mkPen(lk.color, width=self.theme.curve_width))

@@ -85,6 +85,7 @@ class SurfaceView(pg.PlotWidget):
         self.theme = theme
         self.frame = None
         self._surface_key = None
+        self._sampled = None  # (z, levels, rect, iso-line segments) of the last sampling
         self._looks = None
         self.plot = self.getPlotItem()
         self.vb = self.plot.getViewBox()
@@ -184,8 +185,9 @@ class SurfaceView(pg.PlotWidget):
             f"color: {theme.foreground}; background: rgba({bg.red()},{bg.green()},{bg.blue()},200);"
             " padding: 6px; border-radius: 4px;")
         self._looks = None
+        if self._sampled is not None:  # the same samples and iso-lines in the new colours
+            self.background.set_data(*self._sampled[:2], self.lut, *self._sampled[2:])
         if self.frame is not None:
-            self._surface_key = None
             self.set_frame(self.frame)
         self._draw_arrows()
 
@@ -222,8 +224,8 @@ class SurfaceView(pg.PlotWidget):
         # Iso-lines from every other sample: half the segments, a quarter of the work, and
         # still under 4 px per segment on a full-HD map.
         seg = contours.segments(img.xs[::2], img.ys[::2], img.z[::2, ::2], self.scale.contours)
-        self.background.set_data(img.z, self.scale.levels, self.lut,
-                                 QRectF(xr[0], yr[0], xr[1] - xr[0], yr[1] - yr[0]), seg)
+        self._sampled = (img.z, self.scale.levels, QRectF(xr[0], yr[0], xr[1] - xr[0], yr[1] - yr[0]), seg)
+        self.background.set_data(*self._sampled[:2], self.lut, *self._sampled[2:])
 
     def fit_domain(self) -> None:
         if self.frame is None:

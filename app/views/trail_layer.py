@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QWidget
 # Points further than this from the screen are clamped: the trail keeps its direction and
 # QPainter never sees astronomically large coordinates from a diverging racer.
 CLAMP_PX = 1e5
-REBUILD_BUDGET_S = 0.008  # drawing time per paint while the layer is being rebuilt
+REBUILD_BUDGET_S = 0.005  # drawing time per paint while the layer is being rebuilt
 REBUILD_BATCH = 64  # segments per racer per round of the rebuild
 # A rebuild draws at most this many points per racer: the latest RECENT at full resolution,
 # the older part evenly thinned (it is already thinned in the history of a long race).
