@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QBuffer, QIODevice, QSignalBlocker, Qt, QTimer
+from PySide6.QtCore import QBuffer, QIODevice, QSignalBlocker, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QKeySequence, QPalette
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QProgressBar, QProgressDialog, QScrollArea, QSlider, QStackedWidget, QStyleFactory, QToolBar,
@@ -75,6 +75,24 @@ def gl_available() -> tuple[bool, str]:
     return True, ""
 
 
+class WidestTextLabel(QLabel):
+    """A label as wide as its widest text in its own current font (the theme and projector
+    mode change fonts), so a changing number neither shifts its neighbours nor gets cut."""
+
+    def __init__(self, widest: str, parent=None):
+        super().__init__(parent)
+        self.widest = widest
+        self.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+
+    def minimumSizeHint(self) -> QSize:
+        m = self.contentsMargins()
+        return QSize(self.fontMetrics().horizontalAdvance(self.widest) + m.left() + m.right() + 4,
+                     super().minimumSizeHint().height())
+
+    def sizeHint(self) -> QSize:
+        return self.minimumSizeHint()
+
+
 def _scrolled(w: QWidget) -> QScrollArea:
     scroll = QScrollArea()
     scroll.setWidget(w)
@@ -122,7 +140,8 @@ class MainWindow(QMainWindow):
         self._dock("leaderboard", "Leaderboard", self.leaderboard, Qt.RightDockWidgetArea)
         self._dock("loss", "Loss", self.loss_plot, Qt.RightDockWidgetArea)
         self._dock("grad", "Gradient norm", self.grad_plot, Qt.RightDockWidgetArea)
-        self._dock("inspector", "Step inspector", self.inspector, Qt.LeftDockWidgetArea)
+        # Short titles: the three left panels share one tab bar, which elides long ones.
+        self._dock("inspector", "Inspector", self.inspector, Qt.LeftDockWidgetArea)
         self.tabifyDockWidget(self.docks["surface"], self.docks["inspector"])
 
         self._build_actions()
@@ -246,9 +265,7 @@ class MainWindow(QMainWindow):
         self.timeline.setToolTip("Drag to any computed step")
         self.timeline.valueChanged.connect(self._timeline_moved)
         row1.addWidget(self.timeline, 1)
-        self.step_label = QLabel("0")
-        self.step_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("10,000,000 / 10,000,000"))
-        self.step_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.step_label = WidestTextLabel("10,000,000 / 10,000,000")
         row1.addWidget(self.step_label)
         outer.addLayout(row1)
         row2 = QHBoxLayout()
@@ -260,20 +277,20 @@ class MainWindow(QMainWindow):
             b.setToolButtonStyle(Qt.ToolButtonTextOnly)
             b.setAutoRaise(True)
             b.setFocusPolicy(Qt.NoFocus)
+            if a is self.act_reset:
+                b.setText("⟲")  # the menu says "Reset"; the bar must fit a 1280-px window
             row2.addWidget(b)
             self.playback_buttons.append(b)
         row2.addStretch(1)
-        row2.addWidget(QLabel("Speed"))
         self.speed = QSlider(Qt.Horizontal)
         self.speed.setRange(0, SPEED_STEPS)
-        self.speed.setMinimumWidth(80)
+        self.speed.setMinimumWidth(60)
         self.speed.setMaximumWidth(260)
         self.speed.setFocusPolicy(Qt.NoFocus)
         self.speed.setToolTip("Steps per frame, from 1 to 1,000 (logarithmic)")
         self.speed.valueChanged.connect(self._speed_moved)
         row2.addWidget(self.speed, 1)
-        self.speed_label = QLabel()
-        self.speed_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("1000 steps/frame"))
+        self.speed_label = WidestTextLabel("1000 steps/frame")
         row2.addWidget(self.speed_label)
         outer.addLayout(row2)
         self.timeline.setFocusPolicy(Qt.NoFocus)
@@ -338,8 +355,11 @@ class MainWindow(QMainWindow):
         w, h = self.width(), self.height()
         rows = max(len(self.model.enabled_indices()), 3)
         board = int(min(0.45 * h, (rows + 1.6) * self.theme.font_pt * 2.4))
+        # Narrow windows keep the panels wide enough for their editors and table columns;
+        # the map is limited by the height there anyway.
+        left = max(int(0.2 * w), min(290, int(0.24 * w)))
         self.resizeDocks([self.docks["racers"], self.docks["leaderboard"]],
-                         [int(0.2 * w), int((0.36 if w < 1700 else 0.3) * w)], Qt.Horizontal)
+                         [left, int(0.31 * w)], Qt.Horizontal)
         rest = max(h - board - 160, 200)
         plots = [self.docks[k] for k in ("loss", "grad") if self.docks[k].isVisible()] or [self.docks["loss"]]
         self.resizeDocks([self.docks["leaderboard"], *plots], [board] + [rest // len(plots)] * len(plots),

@@ -93,6 +93,7 @@ class HyperEditor(QWidget):
         else:
             self.slider = MarkedSlider()
             self.slider.setRange(0, STEPS)
+            self.slider.setMinimumWidth(100)  # a narrow panel wraps the row rather than lose the slider
             self.box = SciSpinBox(h.lo, h.hi, h.log)
             self.slider.valueChanged.connect(self._slider_moved)
             self.box.valueChanged.connect(self._box_changed)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtGui import QAction, QColor, QIcon, QPixmap
-from PySide6.QtWidgets import (QColorDialog, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QListWidget, QListWidgetItem, QMenu, QPushButton, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QColorDialog, QComboBox, QFormLayout, QGridLayout, QGroupBox, QLabel,
+                               QLineEdit, QListWidget, QListWidgetItem, QMenu, QPushButton, QSizePolicy,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from engine import optimizers as O
 from engine.race import CLIPS, SCHEDULES
@@ -39,7 +39,7 @@ class RacersPanel(QWidget):
         self.list.itemChanged.connect(self._item_changed)
         lay.addWidget(self.list, 2)
 
-        buttons = QHBoxLayout()
+        buttons = QGridLayout()  # two rows: the panel stays narrow enough for a 1280-px window
         self.add_button = QToolButton()
         self.add_button.setText("Add ▾")
         self.add_button.setPopupMode(QToolButton.InstantPopup)
@@ -60,12 +60,14 @@ class RacersPanel(QWidget):
         self.all_button = QPushButton("All")
         self.all_button.setToolTip("Every optimizer in the registry at its default settings")
         self.all_button.clicked.connect(lambda: self.model.preset("all"))
-        for b in (self.add_button, self.remove_button, self.classic_button, self.all_button):
-            buttons.addWidget(b)
+        for i, b in enumerate((self.add_button, self.remove_button, self.classic_button, self.all_button)):
+            b.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+            buttons.addWidget(b, i // 2, i % 2)
         lay.addLayout(buttons)
 
         self.editor_box = QGroupBox("Selected racer")
         form = QFormLayout(self.editor_box)
+        form.setRowWrapPolicy(QFormLayout.WrapLongRows)  # a narrow panel puts the field under its label
         self.optimizer = QComboBox()
         for oid in O.names():
             self.optimizer.addItem(O.spec(oid).name, oid)
@@ -82,6 +84,7 @@ class RacersPanel(QWidget):
         self.caption.setWordWrap(True)
         form.addRow(self.caption)
         self.hyper_form = QFormLayout()
+        self.hyper_form.setRowWrapPolicy(QFormLayout.WrapLongRows)
         form.addRow(self.hyper_form)
         self.schedule = QComboBox()
         self.schedule.addItems(list(SCHEDULES))
@@ -103,6 +106,7 @@ class RacersPanel(QWidget):
         lay.addWidget(self.editor_box, 5)
 
         noise_row = QFormLayout()
+        noise_row.setRowWrapPolicy(QFormLayout.WrapLongRows)
         self.noise = HyperEditor(Hyper("noise", 0.0, 0.0, 10.0, help="std of Gaussian noise added to every gradient (SGD's mini-batch noise)"))
         self.noise.changed.connect(lambda _n, v: self.model.set_noise(float(v)))
         noise_row.addRow("Gradient noise", self.noise)

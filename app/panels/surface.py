@@ -44,6 +44,7 @@ class SurfacePanel(QWidget):
         self.formula.setFont(mono)
         lay.addWidget(self.formula)
         self.form = QFormLayout()
+        self.form.setRowWrapPolicy(QFormLayout.WrapLongRows)
         lay.addLayout(self.form)
         self.editors: dict[str, HyperEditor] = {}
         self.start_label = QLabel()
