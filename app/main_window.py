@@ -526,11 +526,13 @@ class MainWindow(QMainWindow):
             self._set_mode(v.mode)
 
     def _in_turn(self, steps: list) -> None:
-        """Run the first step now and each next one in a later event of its own."""
+        """Run the first step now and each next one in a later event of its own, with the
+        repaint it causes in between (1 ms, not 0: Qt posts a 0 ms single shot as an event,
+        and posted events run back to back, repaints included, without input in between)."""
         if steps:
             steps[0]()
             if steps[1:]:
-                QTimer.singleShot(0, self, lambda: self._in_turn(steps[1:]))
+                QTimer.singleShot(1, self, lambda: self._in_turn(steps[1:]))
 
     PRESENTATION_HIDES = ("racers", "surface", "inspector", "grad")
 

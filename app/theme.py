@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import pyqtgraph as pg
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QGraphicsItem
 
 from engine.scenario import MARKERS, PALETTE
@@ -76,12 +76,18 @@ def style_axes(plot, theme: Theme, point_size: int, width: float) -> None:
     """Bottom and left axes of a pyqtgraph plot in the theme's foreground colour and font."""
     font = QFont()
     font.setPointSize(point_size)
+    fm = QFontMetrics(font)
     for name in ("bottom", "left"):
         ax = plot.getAxis(name)
         ax.setPen(pg.mkPen(theme.foreground, width=width))
         ax.setTextPen(pg.mkPen(theme.foreground))
         ax.setTickFont(font)
         ax.label.setFont(font)
+        # Room for tick labels from the font, not from the labels last drawn: sized by what it
+        # drew, an axis resized its plot during the repaint after a font change, which then
+        # repainted the whole window again (four times when projector mode was left).
+        ax.setStyle(autoExpandTextSpace=False, tickTextWidth=fm.horizontalAdvance("−0.0001"),
+                    tickTextHeight=fm.height())
         # Axes change only when their range does; cached as pixmaps they are copied, not
         # re-laid-out text, at every repaint of the plot (a third of a full window repaint).
         ax.setCacheMode(QGraphicsItem.DeviceCoordinateCache)

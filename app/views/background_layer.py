@@ -8,36 +8,28 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pyqtgraph as pg
 import pyqtgraph.functions as fn
-from PySide6.QtCore import QRectF, QTimer
+from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
-from PySide6.QtWidgets import QWidget
 
-BUDGET_S = 0.004  # iso-line drawing per paint while the layer is being rebuilt
+from .screen_layer import ScreenLayer
+
 BATCH = 1500  # segments per drawLines call (the budget is checked between calls)
 
 
-class BackgroundLayer(pg.GraphicsObject):
-    def __init__(self, viewbox: pg.ViewBox):
-        super().__init__()
-        self.vb = viewbox
+class BackgroundLayer(ScreenLayer):
+    image_format = QImage.Format_RGB32
+    budget_s = 0.004  # iso-line drawing per paint while the layer is being drawn
+
+    def __init__(self, viewbox):
+        super().__init__(viewbox)
         self.picture: QImage | None = None  # the colour map at grid resolution
         self.rect = QRectF()
         self.lines = np.zeros((0, 2))
         self.pen = QPen(QColor(255, 255, 255, 80), 1.0)
         self.background = QColor("#000000")
-        self._image: QImage | None = None
-        self._key = None
         self._todo = 0  # iso-line segments still to draw into the image (from the end)
-        self._tr = None
         self.redraws = 0
-        self._more = QTimer(self)
-        self._more.setSingleShot(True)
-        self._more.setInterval(0)
-        self._more.timeout.connect(self.update)
-        viewbox.sigTransformChanged.connect(self._view_changed)
-        viewbox.sigResized.connect(self._view_changed)
 
     def set_data(self, z: np.ndarray, levels: tuple[float, float], lut: np.ndarray, rect: QRectF,
                  lines: np.ndarray) -> None:
@@ -54,54 +46,24 @@ class BackgroundLayer(pg.GraphicsObject):
         self.background = QColor(background)
         self.invalidate()
 
-    def invalidate(self) -> None:
-        self._key = None
-        self.update()
+    def has_content(self) -> bool:
+        return self.picture is not None
 
-    def _view_changed(self, *args) -> None:
-        self.prepareGeometryChange()
-        self.invalidate()
+    @property
+    def busy(self) -> bool:
+        return self._todo > 0
 
-    def boundingRect(self) -> QRectF:
-        return self.vb.viewRect()
-
-    def paint(self, p: QPainter, *args) -> None:
-        if self.picture is None:
-            return
-        tr = p.transform()
-        dev = p.device()
-        w, h = dev.width(), dev.height()
-        if w <= 0 or h <= 0:
-            return
-        key = (tr.m11(), tr.m12(), tr.m21(), tr.m22(), tr.dx(), tr.dy(), w, h)
-        if key != self._key or self._image is None:
-            self._render(tr, w, h)
-            self._key = key
-        if self._todo:
-            self._draw_lines(None if not isinstance(dev, QWidget) else BUDGET_S)
-        p.save()
-        p.resetTransform()
-        p.drawImage(0, 0, self._image)
-        p.restore()
-
-    def _render(self, tr, w: int, h: int) -> None:
+    def _start(self) -> None:
         self.redraws += 1
-        if self._image is None or self._image.width() != w or self._image.height() != h:
-            self._image = QImage(w, h, QImage.Format_RGB32)
         self._image.fill(self.background)
         p = QPainter(self._image)
-        p.setTransform(tr)
+        p.setTransform(self._tr)
         p.setRenderHint(QPainter.SmoothPixmapTransform)
         p.drawImage(self.rect, self.picture)
         p.end()
-        self._tr = tr
         self._todo = len(self.lines) // 2
 
-    @property
-    def drawing(self) -> bool:
-        return self._todo > 0
-
-    def _draw_lines(self, budget_s: float | None) -> None:
+    def _continue(self, budget_s: float | None) -> None:
         t0 = time.perf_counter()
         p = QPainter(self._image)
         p.setTransform(self._tr)
@@ -120,5 +82,3 @@ class BackgroundLayer(pg.GraphicsObject):
             if budget_s is not None and time.perf_counter() - t0 > budget_s:
                 break
         p.end()
-        if self._todo:
-            self._more.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 
 from ..theme import Theme, style_axes
 from .surface_image import display_loss
@@ -27,10 +27,16 @@ class LossAxis(pg.AxisItem):
         if not self.symlog:
             return super().tickValues(minVal, maxVal, size)
         top = int(np.ceil(max(abs(minVal), abs(maxVal)))) + 1
-        vals = [0.0] + [sg * symlog(10.0 ** k) for k in range(top) for sg in (1, -1)]
-        vals = sorted(v for v in vals if minVal <= v <= maxVal)
-        every = max(1, len(vals) // max(int(size / 28), 1))  # about one label per 28 px
-        return [(None, vals[::every])]
+        # 0 first, then the decades from the largest: each kept if its label clears those
+        # already kept (0 and +-1 are only 0.3 apart on this scale and overlapped on a short panel).
+        cands = [0.0] + [sg * symlog(10.0 ** k) for k in reversed(range(top)) for sg in (-1, 1)]
+        font = self.style.get("tickFont") or QFont()
+        gap = 1.2 * QFontMetrics(font).height() * (maxVal - minVal) / max(size, 1)
+        kept: list[float] = []
+        for v in cands:
+            if minVal <= v <= maxVal and all(abs(v - k) >= gap for k in kept):
+                kept.append(v)
+        return [(None, sorted(kept))]
 
     def tickStrings(self, values, scale, spacing):
         if not self.symlog:
@@ -99,8 +105,13 @@ class CurvePlot(pg.PlotWidget):
 
     def _title(self) -> None:
         bounded = self.frame is None or self.frame.surface.bounded_below
-        text = ("f − f*  (log)" if bounded else "f  (symmetric log)") if self.kind == "loss" else "|gradient|  (log)"
+        # Short: the label runs along a panel that may be ~150 px tall; the tooltip says more.
+        text = ("f − f*  (log)" if bounded else "f  (sym. log)") if self.kind == "loss" else "|gradient|  (log)"
         self.plot.setLabel("left", text, color=self.theme.foreground)
+        self.setToolTip(
+            ("Loss above the global minimum, f − f*, on a log scale" if bounded else
+             "f on a symmetric log scale, sign(f)·log10(1 + |f|): the surface is unbounded below")
+            if self.kind == "loss" else "Norm of the true gradient (before noise and clipping), log scale")
 
     def set_frame(self, frame) -> None:
         old = self.frame

@@ -22,8 +22,10 @@ TIPS = {STATUS_CODES["converged elsewhere"]: "converged elsewhere: stopped at a 
         STATUS_CODES["escaped"]: "escaped: left the map far downhill (the surface has no minimum)",
         STATUS_CODES["diverged"]: "diverged: its steps blew up (learning rate too large)"}
 # Order of the status groups in the ranking.
-GROUP = {STATUS_CODES["finished"]: 0, RACING: 1, STATUS_CODES["converged elsewhere"]: 2,
-         STATUS_CODES["escaped"]: 3, STATUS_CODES["diverged"]: 4}
+# Escaping happens only on surfaces unbounded below (elsewhere the escape box is infinite),
+# where running off downhill is the right behaviour: escaped racers rank like finishers.
+GROUP = {STATUS_CODES["finished"]: 0, STATUS_CODES["escaped"]: 0, RACING: 1,
+         STATUS_CODES["converged elsewhere"]: 2, STATUS_CODES["diverged"]: 4}
 
 
 _ICONS: dict[tuple, QIcon] = {}
@@ -62,7 +64,7 @@ def ranking(frame) -> list[int]:
     for r in range(frame.n_racers):
         code = int(frame.status[r])
         loss = float(frame.loss[r]) if np.isfinite(frame.loss[r]) else np.inf
-        second = int(frame.status_step[r]) if code == STATUS_CODES["finished"] else loss
+        second = int(frame.status_step[r]) if GROUP[code] == 0 else loss  # sooner is better
         if code == STATUS_CODES["diverged"]:
             second = -int(frame.status_step[r])  # the later a racer diverged, the better
         keys.append((GROUP[code], second, r))

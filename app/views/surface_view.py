@@ -122,10 +122,12 @@ class SurfaceView(pg.PlotWidget):
         self.theory_label.setAttribute(Qt.WA_TransparentForMouseEvents)
         self.theory_label.hide()
         self.marks = pg.ScatterPlotItem(pxMode=True)
-        self.marks.setZValue(19)
+        # End marks and heads on top of everything, labels included: a label pushed aside
+        # must never hide where another racer is.
+        self.marks.setZValue(27)
         self.plot.addItem(self.marks, ignoreBounds=True)
         self.heads = pg.ScatterPlotItem(pxMode=True)
-        self.heads.setZValue(20)
+        self.heads.setZValue(28)
         self.plot.addItem(self.heads, ignoreBounds=True)
         self.labels: list[pg.TextItem] = []
         # Thin lines from a label pushed away from its racer back to the racer's head.

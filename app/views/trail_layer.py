@@ -7,16 +7,15 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pyqtgraph as pg
 import pyqtgraph.functions as fn
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QPainter, QPen
+
+from .screen_layer import ScreenLayer
 
 # Points further than this from the screen are clamped: the trail keeps its direction and
 # QPainter never sees astronomically large coordinates from a diverging racer.
 CLAMP_PX = 1e5
-REBUILD_BUDGET_S = 0.005  # drawing time per paint while the layer is being rebuilt
 REBUILD_BATCH = 64  # segments per racer per round of the rebuild
 # A rebuild draws at most this many points per racer: the latest RECENT at full resolution,
 # the older part evenly thinned (it is already thinned in the history of a long race).
@@ -24,27 +23,20 @@ REBUILD_POINTS = 2000
 RECENT = 600
 
 
-class TrailLayer(pg.GraphicsObject):
-    def __init__(self, viewbox: pg.ViewBox):
-        super().__init__()
-        self.vb = viewbox
+class TrailLayer(ScreenLayer):
+    budget_s = 0.005  # drawing time per paint while the layer is being rebuilt
+
+    def __init__(self, viewbox):
+        super().__init__(viewbox)
         self.frame = None
         self.colors: list[QColor] = []
         self.width = 4.0
         self.halo = QColor(0, 0, 0, 160)
-        self._image: QImage | None = None
-        self._key = None
         self._pending: list[np.ndarray] | None = None  # per racer, new points (data coordinates)
         self._last: np.ndarray | None = None  # last point drawn per racer (data coordinates)
         self._job: list[np.ndarray] | None = None  # rebuild in progress: pixel paths per racer
         self._job_at: list[int] = []
         self.full_redraws = 0
-        self._more = QTimer(self)
-        self._more.setSingleShot(True)
-        self._more.setInterval(0)
-        self._more.timeout.connect(self.update)
-        viewbox.sigTransformChanged.connect(self._view_changed)
-        viewbox.sigResized.connect(self._view_changed)
 
     def set_style(self, colors: list[str], width: float, halo: str = "#a0000000") -> None:
         self.colors = [QColor(c) for c in colors]
@@ -53,13 +45,8 @@ class TrailLayer(pg.GraphicsObject):
         self.invalidate()
 
     def invalidate(self) -> None:
-        self._key = None
         self._pending = None  # the rebuild at the next paint draws from the history
-        self.update()
-
-    def _view_changed(self, *args) -> None:
-        self.prepareGeometryChange()
-        self.invalidate()
+        super().invalidate()
 
     def set_frame(self, frame) -> None:
         old = self.frame
@@ -77,31 +64,10 @@ class TrailLayer(pg.GraphicsObject):
     def rebuilding(self) -> bool:
         return self._job is not None
 
-    def boundingRect(self) -> QRectF:
-        return self.vb.viewRect()
+    busy = rebuilding
 
-    def paint(self, p: QPainter, *args) -> None:
-        if self.frame is None:
-            return
-        tr = p.transform()
-        dev = p.device()
-        w, h = dev.width(), dev.height()
-        if w <= 0 or h <= 0:
-            return
-        key = (tr.m11(), tr.m12(), tr.m21(), tr.m22(), tr.dx(), tr.dy(), w, h)
-        if key != self._key or self._image is None:
-            self._start_rebuild(tr, w, h)
-            self._key = key
-        if self._job is not None:
-            # On screen the rebuild is spread over paints; into an image (grab, export) it
-            # must be complete.
-            self._continue_rebuild(REBUILD_BUDGET_S if isinstance(dev, QWidget) else None)
-        if self._job is None and self._pending is not None:
-            self._draw_pending(tr)
-        p.save()
-        p.resetTransform()
-        p.drawImage(0, 0, self._image)
-        p.restore()
+    def has_content(self) -> bool:
+        return self.frame is not None
 
     # -- drawing --------------------------------------------------------------------------------
     def _pens(self):
@@ -126,10 +92,8 @@ class TrailLayer(pg.GraphicsObject):
     def _halo_pen(self) -> QPen:
         return QPen(self.halo, self.width + 3.0, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin)
 
-    def _start_rebuild(self, tr, w: int, h: int) -> None:
+    def _start(self) -> None:
         self.full_redraws += 1
-        if self._image is None or self._image.width() != w or self._image.height() != h:
-            self._image = QImage(w, h, QImage.Format_ARGB32_Premultiplied)
         self._image.fill(Qt.transparent)
         f = self.frame
         R = f.n_racers
@@ -139,11 +103,11 @@ class TrailLayer(pg.GraphicsObject):
         if R == 0 or len(self.colors) != R:
             return
         n = f.history.count_upto(f.step)
-        self._job = [_thin(_decimate(_to_px(np.concatenate([f.history.pos[r, :n], f.heads[r:r + 1]]), tr)))
+        self._job = [_thin(_decimate(_to_px(np.concatenate([f.history.pos[r, :n], f.heads[r:r + 1]]), self._tr)))
                      for r in range(R)]
         self._job_at = [0] * R
 
-    def _continue_rebuild(self, budget_s: float | None = REBUILD_BUDGET_S) -> None:
+    def _continue(self, budget_s: float | None) -> None:
         t0 = time.perf_counter()
         p = self._painter()
         pens, halo = self._pens(), self._halo_pen()
@@ -168,12 +132,10 @@ class TrailLayer(pg.GraphicsObject):
                 break
         if self._job is not None and all(a >= max(len(px) - 1, 1) for a, px in zip(self._job_at, self._job)):
             self._job = None
-        if self._job is not None:
-            self._more.start()  # paint again soon to draw the rest
         p.end()
 
-    def _draw_pending(self, tr) -> None:
-        if not any(len(q) for q in self._pending):
+    def _extend(self) -> None:
+        if self._pending is None or not any(len(q) for q in self._pending):
             return
         p = self._painter()
         halo = self._halo_pen()
@@ -181,7 +143,7 @@ class TrailLayer(pg.GraphicsObject):
             new = self._pending[r]
             if not len(new):
                 continue
-            self._stroke(p, pen, halo, _decimate(_to_px(np.concatenate([self._last[r:r + 1], new]), tr)))
+            self._stroke(p, pen, halo, _decimate(_to_px(np.concatenate([self._last[r:r + 1], new]), self._tr)))
             self._last[r] = new[-1]
             self._pending[r] = np.empty((0, 2))
         p.end()

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QFontMetrics, QImage
 
 from app.frames import STATUS_CODES
 from engine.race import run_race
@@ -374,6 +374,26 @@ def test_loss_plot_uses_a_symmetric_log_scale_where_the_surface_is_unbounded(qtb
     f = win.controller.frame.loss[0]
     assert y[-1] == pytest.approx(symlog(f)) and inverse_symlog(y[-1]) == pytest.approx(f)
     assert f < -10  # it escaped downhill: negative values are drawn, not dropped
-    ticks = plot.axis.tickValues(-3.1, 1.1, 300)[0][1]
+    ticks = plot.axis.tickValues(-3.1, 1.1, 800)[0][1]
     assert plot.axis.tickStrings(ticks, 1, 1) == ["-1,000", "-100", "-10", "-1", "0", "1", "10"]
+    # On a short panel labels that would overlap are left out, never 0 or the big decades.
+    fm = QFontMetrics(plot.axis.style["tickFont"])
+    for size in (100, 200, 300):
+        ticks = plot.axis.tickValues(-3.1, 1.1, size)[0][1]
+        px = np.diff(ticks) * size / 4.2
+        assert 0.0 in ticks and symlog(-1000.0) in ticks and np.all(px >= fm.height())
+    win.close()
+
+
+def test_on_a_saddle_escaped_racers_lead_the_board_earliest_first(qtbot):
+    sc = Scenario(surface="saddle", racers=classic_six("saddle"))
+    win = make_window(qtbot, sc)
+    win.controller.run_to(300)
+    frame = win.controller.frame
+    escaped = [r for r in range(frame.n_racers) if frame.status[r] == STATUS_CODES["escaped"]]
+    racing = [r for r in range(frame.n_racers) if frame.status[r] == STATUS_CODES["racing"]]
+    assert escaped and racing  # the case to rank: some ran off downhill, some still racing
+    order = win.leaderboard.order
+    assert order[:len(escaped)] == sorted(escaped, key=lambda r: (frame.status_step[r], r))
+    assert win.leaderboard.item(0, 5).text().startswith("escaped")
     win.close()
