@@ -375,7 +375,8 @@ class MainWindow(QMainWindow):
             self.layout_docks()
             self.docks["racers"].raise_()
             if self.model.scenario.view.projector:
-                self._projector_layout(True)
+                for step in self._projector_steps(True):
+                    step()
 
     # -- warm-up --------------------------------------------------------------------------------
     def _warm_progress(self, i: int, n: int) -> None:
@@ -499,12 +500,15 @@ class MainWindow(QMainWindow):
             views = [self.leaderboard, self.loss_plot, self.grad_plot, self.inspector]
             if self.view3d is not None:
                 views.append(self.view3d)
-            self._in_turn([lambda: self.surface_view.set_theme(t), lambda: apply_theme_to_app(t)]
-                          + [lambda w=w: w.set_theme(t) for w in views])
+            steps = [lambda: self.surface_view.set_theme(t), lambda: apply_theme_to_app(t)]
+            if name == "projector":
+                # Panels fold away before the fonts grow, and come back one by one after they
+                # shrink: each laid out once, at the size it ends with.
+                layout = self._projector_steps(v.projector)
+                steps = [*layout, *steps] if v.projector else [steps[1], *layout, steps[0]]
+            self._in_turn(steps + [lambda w=w: w.set_theme(t) for w in views])
             with QSignalBlocker(self.act_projector):
                 self.act_projector.setChecked(v.projector)
-            if name == "projector":
-                self._projector_layout(v.projector)
             (self.act_dark if v.theme == "dark" else self.act_light).setChecked(True)
         elif name == "steps_per_frame":
             self._show_speed()
@@ -525,29 +529,32 @@ class MainWindow(QMainWindow):
         elif name == "mode":
             self._set_mode(v.mode)
 
-    def _in_turn(self, steps: list) -> None:
+    def _in_turn(self, steps: list, turn: int | None = None) -> None:
         """Run the first step now and each next one in a later event of its own, with the
         repaint it causes in between (1 ms, not 0: Qt posts a 0 ms single shot as an event,
-        and posted events run back to back, repaints included, without input in between)."""
-        if steps:
+        and posted events run back to back, repaints included, without input in between).
+        A newer call drops the steps of an older one still under way."""
+        if turn is None:
+            self._turn = turn = getattr(self, "_turn", 0) + 1
+        if steps and turn == self._turn:
             steps[0]()
             if steps[1:]:
-                QTimer.singleShot(1, self, lambda: self._in_turn(steps[1:]))
+                QTimer.singleShot(1, self, lambda: self._in_turn(steps[1:], turn))
 
     PRESENTATION_HIDES = ("racers", "surface", "inspector", "grad")
 
-    def _projector_layout(self, on: bool) -> None:
+    def _projector_steps(self, on: bool) -> list:
         """Projector mode gives the map the room: the editing panels fold away (the View menu
         brings any back) and return as they were when the mode is left."""
         if on:
-            self._folded = [k for k in self.PRESENTATION_HIDES if self.docks[k].isVisible()]
-            for k in self._folded:
-                self.docks[k].hide()
-        else:
-            for k in getattr(self, "_folded", []):
-                self.docks[k].show()
-            self._folded = []
-        self.layout_docks()
+            def fold():
+                self._folded = [k for k in self.PRESENTATION_HIDES if self.docks[k].isVisible()]
+                for k in self._folded:
+                    self.docks[k].hide()
+                self.layout_docks()
+            return [fold]
+        folded, self._folded = getattr(self, "_folded", []), []
+        return [lambda k=k: self.docks[k].show() for k in folded] + [self.layout_docks]
 
     def _set_mode(self, mode: str) -> None:
         if mode == "3d" and self._gl_ok:

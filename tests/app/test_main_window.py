@@ -285,14 +285,27 @@ def test_cli_rejects_unknown_ids_with_the_known_ones(capsys):
     assert "himmelblau" in capsys.readouterr().err
 
 
-def test_projector_mode_scales_up_and_folds_the_editing_panels(window):
+def test_projector_mode_scales_up_and_folds_the_editing_panels(window, qtbot):
     base = window.theme.trail_width
+    base_pt = window.leaderboard.font().pointSize()
     window.act_projector.trigger()
     assert window.model.scenario.view.projector
-    assert window.theme.trail_width > base and window.surface_view.trails.width > base
     assert not window.docks["racers"].isVisible() and window.docks["leaderboard"].isVisible()
+    # The views follow one per event (so the window never stalls): wait for the last.
+    qtbot.waitUntil(lambda: window.inspector.theme is window.theme, timeout=2000)
+    assert window.theme.trail_width > base and window.surface_view.trails.width > base
+    assert window.leaderboard.font().pointSize() > base_pt
     window.act_projector.trigger()
-    assert window.docks["racers"].isVisible() and window.theme.trail_width == base
+    qtbot.waitUntil(lambda: window.inspector.theme is window.theme, timeout=2000)
+    assert window.docks["racers"].isVisible() and window.docks["grad"].isVisible()
+    assert window.theme.trail_width == base == window.surface_view.trails.width
+    assert window.leaderboard.font().pointSize() == base_pt
+    # Toggled twice within one event, the second transition supersedes the first.
+    window.act_projector.trigger()
+    window.act_projector.trigger()
+    qtbot.wait(100)
+    assert window.docks["racers"].isVisible() and window.surface_view.theme is window.theme
+    assert window.theme.trail_width == base
 
 
 def test_run_to_a_far_step_in_slices_shows_that_step(window):
