@@ -420,6 +420,8 @@ class SurfaceView(pg.PlotWidget):
         font = QFont()
         font.setPointSize(self.theme.label_pt)
         font.setBold(True)
+        bg = QColor(self.theme.background)
+        bg.setAlpha(200)
         for i, (v, n, col) in enumerate(zip(vecs, norms, self._arrow_colors())):
             line, head, text = self.arrow_lines[i], self.arrow_heads[i], self.arrow_texts[i]
             if v is None or not np.isfinite(n) or n == 0:
@@ -434,6 +436,7 @@ class SurfaceView(pg.PlotWidget):
             head.setPos(*end)
             text.setText(self.ARROWS[i][0] + (f"  ×{k:.3g}" if i == 0 and not 0.5 < k < 2 else ""))
             text.setColor(col)
+            text.fill = pg.mkBrush(bg)  # readable over the racer labels it may cover
             text.setFont(font)
             text.setPos(*(x + v * k * 1.18))
             for it in (line, head, text):
