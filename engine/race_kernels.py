@@ -200,8 +200,11 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
             if noise > 0.0:  # one noise draw per step, the same for every racer
                 n0 = noise * gauss(seed, t, 0)
                 n1 = noise * gauss(seed, t, 1)
-            for i in range(0, n, 2):
-                gv[i], gv[i + 1] = clip_gradient(grad[i] + n0, grad[i + 1] + n1, cm, c)
+            seen = grad  # the gradient the optimizer sees: the true one, unless noisy or clipped
+            if noise > 0.0 or cm != NO_CLIP:
+                for i in range(0, n, 2):
+                    gv[i], gv[i + 1] = clip_gradient(grad[i] + n0, grad[i + 1] + n1, cm, c)
+                seen = gv
             if scheduled:
                 hyp[0] = hrow[0] * lr_factor(sched[g], t)
             # np.bool_: runtime bools, not literals, so each surface compiles once for every caller.
@@ -209,9 +212,9 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
                 for i in range(0, n, 2):
                     _surface_batch(code, sp, x[i:i + 2], 2, gnew[i:i + 2], fnew[i // 2:i // 2 + 1], gs, H,
                                    np.bool_(True))
-                    _newton(x[i:i + 2], gv[i:i + 2], H, state, hyp, t, xnew[i:i + 2])
+                    _newton(x[i:i + 2], seen[i:i + 2], H, state, hyp, t, xnew[i:i + 2])
             else:
-                opt_step(fam, x, gv, H, state, hyp, t, xnew)
+                opt_step(fam, x, seen, H, state, hyp, t, xnew)
             _surface_batch(code, sp, xnew, n, gnew, fnew, gs, H, np.bool_(False))
             for i in range(m):
                 r = lo + i
