@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import surface_kernels as SK
+from .counter_rng import mix64, step_key
 from .optimizer_kernels import NEWTON, _newton
 from .optimizer_kernels import step as opt_step
 from .surface_kernels import fgh
@@ -32,21 +33,12 @@ OVERFLOW = 1e150  # a coordinate beyond this counts as overflow, before inf arri
 RECORD_NONE, RECORD_POSITIONS, RECORD_ALL = 0, 1, 2
 
 
-@njit(inline="always", **JIT)
-def _mix64(z):
-    # splitmix64 finaliser: a counter-based generator, so noise is a pure function of its key.
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
 @njit(**JIT)
 def gauss(seed, t, i):
     """Standard normal keyed by (seed, step, coordinate); identical on recomputation."""
-    key = _mix64(np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(t))
-    key = _mix64(key + np.uint64(2 * i + 1))
+    key = mix64(step_key(seed, t) + np.uint64(2 * i + 1))
     u1 = ((key >> np.uint64(11)) + np.uint64(1)) * (1.0 / 9007199254740993.0)
-    key2 = _mix64(key + np.uint64(0x632BE59BD9B4E019))
+    key2 = mix64(key + np.uint64(0x632BE59BD9B4E019))
     u2 = (key2 >> np.uint64(11)) * (1.0 / 9007199254740992.0)
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 

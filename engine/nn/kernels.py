@@ -16,6 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ..counter_rng import mix64, step_key
 from . import fastmath as fm
 from .ops import (ACC0, ACC1, ACC2, ACT, ADD, ALPHA, BATCHNORM, BCE, CODE, DENSE, DROPOUT, ELU, EPS,
                   GELU, HIGHWAY, IDENTITY, IN0, IN1, IN2, INVERTED, KIND, LAYERNORM, LEAKY_RELU, MASK,
@@ -28,26 +29,17 @@ _INV_SQRT_2PI = 0.3989422804014327
 _SOFTPLUS_THRESHOLD = 20.0  # torch's default: softplus(x) = x above it
 
 
-@njit(inline="always", **JIT)
-def _mix64(z):
-    # splitmix64 finaliser.
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
 @njit(**JIT)
 def mask_key(seed, t, op):
     """Key of the masks drawn by op ``op`` at step ``t``."""
-    k = _mix64(np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(t))
-    return _mix64(k + np.uint64(op) * np.uint64(0xD1B54A32D192ED03) + np.uint64(1))
+    return mix64(step_key(seed, t) + np.uint64(op) * np.uint64(0xD1B54A32D192ED03) + np.uint64(1))
 
 
 @njit(**JIT)
 def _draw_mask(key, p, m):
     # m[i] = 1 (kept) with probability 1 - p, else 0.
     for i in range(m.shape[0]):
-        u = (_mix64(key + np.uint64(i)) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+        u = (mix64(key + np.uint64(i)) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
         m[i] = 0.0 if u < p else 1.0
 
 
