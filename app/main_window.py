@@ -500,13 +500,20 @@ class MainWindow(QMainWindow):
             views = [self.leaderboard, self.loss_plot, self.grad_plot, self.inspector]
             if self.view3d is not None:
                 views.append(self.view3d)
+            plots = (self.loss_plot, self.grad_plot)
             steps = [lambda: self.surface_view.set_theme(t), lambda: apply_theme_to_app(t)]
             if name == "projector":
                 # Panels fold away before the fonts grow, and come back one by one after they
                 # shrink: each laid out once, at the size it ends with.
                 layout = self._projector_steps(v.projector)
                 steps = [*layout, *steps] if v.projector else [steps[1], *layout, steps[0]]
-            self._in_turn(steps + [lambda w=w: w.set_theme(t) for w in views])
+                # The curve plots sit out the relayouts (each redrew 36 thick curves at a new
+                # size) and paint once, at the end; every transition ends thawed, so one that
+                # supersedes this never leaves them frozen.
+                first = steps[0]
+                steps[0] = lambda: ([w.setUpdatesEnabled(False) for w in plots], first())
+            thaw = lambda: [w.setUpdatesEnabled(True) for w in plots]  # noqa: E731
+            self._in_turn(steps + [lambda w=w: w.set_theme(t) for w in views] + [thaw])
             with QSignalBlocker(self.act_projector):
                 self.act_projector.setChecked(v.projector)
             (self.act_dark if v.theme == "dark" else self.act_light).setChecked(True)

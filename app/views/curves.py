@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont, QFontMetrics
+from PySide6.QtWidgets import QGraphicsItem
 
 from ..theme import Theme, style_axes
 from .surface_image import display_loss
@@ -155,6 +156,10 @@ class CurvePlot(pg.PlotWidget):
         del self.curves[R:]
         while len(self.curves) < R:
             c = pg.PlotDataItem()
+            # Each curve kept as a pixmap between data updates: the window repaints the
+            # plots for other reasons too (a panel shown, the cursor), 18 thick curves
+            # stroked again each time took ~25 ms.
+            c.curve.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
             self.plot.addItem(c)
             self.curves.append(c)
         for c, lk in zip(self.curves, frame.looks):

@@ -300,12 +300,18 @@ def test_projector_mode_scales_up_and_folds_the_editing_panels(window, qtbot):
     assert window.docks["racers"].isVisible() and window.docks["grad"].isVisible()
     assert window.theme.trail_width == base == window.surface_view.trails.width
     assert window.leaderboard.font().pointSize() == base_pt
+    assert window.loss_plot.updatesEnabled() and window.grad_plot.updatesEnabled()
     # Toggled twice within one event, the second transition supersedes the first.
     window.act_projector.trigger()
     window.act_projector.trigger()
     qtbot.wait(100)
     assert window.docks["racers"].isVisible() and window.surface_view.theme is window.theme
     assert window.theme.trail_width == base
+    # A theme change that supersedes a projector transition still leaves the plots painting.
+    window.act_projector.trigger()
+    window.act_light.trigger()
+    qtbot.waitUntil(lambda: window.loss_plot.updatesEnabled() and window.grad_plot.updatesEnabled(),
+                    timeout=2000)
 
 
 def test_run_to_a_far_step_in_slices_shows_that_step(window):
