@@ -109,7 +109,8 @@ def screenshot(app, win, path: str, steps: int) -> int:
     win.controller.run_to(max(0, steps))
     for _ in range(3):
         app.processEvents()
-    ok = win.grab().save(path)
+    with win.surface_view.whole_layers():
+        ok = win.grab().save(path)
     win.save_settings = lambda: None  # a screenshot run leaves the user's settings alone
     win.close()
     if not ok:

@@ -358,8 +358,8 @@ class MainWindow(QMainWindow):
         # Narrow windows keep the panels wide enough for their editors and table columns;
         # the map is limited by the height there anyway.
         left = max(int(0.2 * w), min(290, int(0.24 * w)))
-        self.resizeDocks([self.docks["racers"], self.docks["leaderboard"]],
-                         [left, int(0.31 * w)], Qt.Horizontal)
+        right = min(max(int(0.31 * w), self.leaderboard.essential_width(self.theme)), int(0.45 * w))
+        self.resizeDocks([self.docks["racers"], self.docks["leaderboard"]], [left, right], Qt.Horizontal)
         rest = max(h - board - 160, 200)
         plots = [self.docks[k] for k in ("loss", "grad") if self.docks[k].isVisible()] or [self.docks["loss"]]
         self.resizeDocks([self.docks["leaderboard"], *plots], [board] + [rest // len(plots)] * len(plots),
@@ -671,7 +671,8 @@ class MainWindow(QMainWindow):
         """Save the current view as PNG through a temporary file: never a half-written image."""
         buf = QBuffer()
         buf.open(QIODevice.OpenModeFlag.WriteOnly)
-        ok = self.stack.currentWidget().grab().save(buf, "PNG")
+        with self.surface_view.whole_layers():
+            ok = self.stack.currentWidget().grab().save(buf, "PNG")
         try:
             if ok:
                 scenario_io.atomic_write(path, bytes(buf.data()))

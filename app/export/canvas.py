@@ -52,6 +52,7 @@ class Canvas(QWidget):
         if title:
             outer.addWidget(self._label(title, int(t.title_pt * 2.2), bold=True))
         self.surface = SurfaceView(t)
+        self.surface.background.complete = self.surface.trails.complete = True  # see whole_layers
         self.board = Leaderboard(t)
         self.loss = CurvePlot("loss", t)
         row = QHBoxLayout()

@@ -58,6 +58,17 @@ def _num(v: float) -> str:
     return f"{v:.3g}" if 1e-3 <= a < 1e4 else f"{v:.2e}"
 
 
+def column_widths(font: QFont, icon: int, names) -> list[int]:
+    """Widths of the six columns in ``font`` (the last: what the status needs)."""
+    fm = QFontMetrics(font)
+    bold = QFont(font)
+    bold.setBold(True)
+    widest = max((QFontMetrics(bold).horizontalAdvance(n) for n in names), default=60)
+    out = [fm.horizontalAdvance(sample) + 14 for sample in ("99", "", "1.23e-04", "0.00123", "1,000,000")]
+    out[1] = widest + icon + 24  # bold name after its marker icon
+    return out + [fm.horizontalAdvance("converged") + 2 * fm.height()]
+
+
 def ranking(frame) -> list[int]:
     """Racer indices, best first."""
     keys = []
@@ -102,10 +113,10 @@ class Leaderboard(QTableWidget):
         self.verticalHeader().setDefaultSectionSize(int(theme.font_pt * 2.3))
         self.setIconSize(QSize(int(theme.font_pt * 1.6), int(theme.font_pt * 1.6)))
         self._icons = {}
-        fm = self.fontMetrics()
-        for col, sample in ((0, "99"), (2, "1.23e-04"), (3, "0.00123"), (4, "1,000,000")):
-            self.setColumnWidth(col, fm.horizontalAdvance(sample) + 14)
-        self._status_width = fm.horizontalAdvance("converged") + 2 * fm.height()
+        widths = column_widths(self.font(), self.iconSize().width(), ())
+        for col in (0, 2, 3, 4):
+            self.setColumnWidth(col, widths[col])
+        self._status_width = widths[5]
         self._names = None
         self._fit_columns()
         if self.frame is not None:
@@ -124,10 +135,7 @@ class Leaderboard(QTableWidget):
         names = tuple(lk.name for lk in frame.looks)
         if names != self._names:
             self._names = names
-            bold = QFont(self.font())
-            bold.setBold(True)
-            widest = max((QFontMetrics(bold).horizontalAdvance(n) for n in names), default=60)
-            self.setColumnWidth(1, widest + self.iconSize().width() + 24)
+            self.setColumnWidth(1, column_widths(self.font(), self.iconSize().width(), names)[1])
             self._fit_columns()
         unbounded = frame.surface.f_min is None
         if self.horizontalHeaderItem(2).text() != ("f" if unbounded else COLUMNS[2]):
@@ -156,6 +164,14 @@ class Leaderboard(QTableWidget):
                 self._icons[row] = key
                 name.setIcon(marker_icon(look.marker, look.color, self.theme.outline, int(self.theme.font_pt * 1.6)))
                 name.setFont(bold)
+
+    def essential_width(self, theme: Theme) -> int:
+        """Width that shows rank, racer, loss and status without scrolling in ``theme``'s
+        fonts (the window sizes the dock from it before the table changes font)."""
+        f = QFont(self.font())
+        f.setPointSize(theme.font_pt)
+        w = column_widths(f, int(theme.font_pt * 1.6), self._names or ())
+        return w[0] + w[1] + w[2] + w[5] + 2 * self.frameWidth() + 4
 
     # Columns a narrow table drops first (a small window, projector mode): distance, then step.
     OPTIONAL = (3, 4)

@@ -19,6 +19,9 @@ class ScreenLayer(pg.GraphicsObject):
 
     image_format = QImage.Format_ARGB32_Premultiplied
     budget_s = 0.005  # drawing time per paint on screen while busy
+    # Every paint complete, never stretched nor spread (an export's frames): a view painted
+    # into an image through QWidget.render still reports its widget as the paint device.
+    complete = False
 
     def __init__(self, viewbox: pg.ViewBox):
         super().__init__()
@@ -76,7 +79,7 @@ class ScreenLayer(pg.GraphicsObject):
         w, h = dev.width(), dev.height()
         if w <= 0 or h <= 0:
             return
-        on_screen = isinstance(dev, QWidget)
+        on_screen = isinstance(dev, QWidget) and not self.complete
         key = (tr.m11(), tr.m12(), tr.m21(), tr.m22(), tr.dx(), tr.dy(), w, h)
         if key != self._key or self._image is None:
             if on_screen and self._key is not None and self._image is not None and self._settle.isActive():

@@ -2,6 +2,8 @@
 each racer's trail, head marker, label and end-state mark, and the inside-the-step arrows."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
@@ -228,6 +230,24 @@ class SurfaceView(pg.PlotWidget):
         seg = contours.segments(img.xs[::2], img.ys[::2], img.z[::2, ::2], self.scale.contours)
         self._sampled = (img.z, self.scale.levels, QRectF(xr[0], yr[0], xr[1] - xr[0], yr[1] - yr[0]), seg)
         self.background.set_data(*self._sampled[:2], self.lut, *self._sampled[2:])
+
+    @contextmanager
+    def whole_layers(self):
+        """Paint the map whole inside this block: a grab for a file must show neither a
+        stretched image, nor coarse samples awaiting a resample, nor half-drawn iso-lines
+        (QWidget.grab reports the widget as the paint device, like a paint on screen)."""
+        if self._resample_timer.isActive():  # a zoom waiting for its finer samples
+            self._resample_timer.stop()
+            self._resample()
+        layers = (self.background, self.trails)
+        before = [layer.complete for layer in layers]
+        for layer in layers:
+            layer.complete = True
+        try:
+            yield
+        finally:
+            for layer, was in zip(layers, before):
+                layer.complete = was
 
     def fit_domain(self) -> None:
         if self.frame is None:
