@@ -97,8 +97,8 @@ class ScreenLayer(pg.GraphicsObject):
             self._key = key
             self._start()
         if self.busy:
-            # On screen the drawing is spread over paints; into an image (grab, export) it
-            # must be complete.
+            # On screen the drawing is spread over paints; for a file (``complete``) it is
+            # finished in this one.
             self._continue(self.budget_s if on_screen else None)
             if self.busy:
                 self._more.start()
