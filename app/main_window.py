@@ -394,11 +394,10 @@ class MainWindow(QMainWindow):
         self.surface_view.set_frame(frame)
         if self.view3d is not None and self.stack.currentWidget() is self.view3d:
             self.view3d.set_frame(frame)
-        # While playing, the table follows every third frame and each curve plot every sixth,
-        # on different frames (20 and 10 updates a second are plenty to read; a plot of 16
-        # curves costs several milliseconds to redraw).
-        # Paused, everything follows at once; while playing, even a new race's first frame
-        # waits for its turn, so the map and the docks never all redraw in one event.
+        # Paused, everything follows at once.  While playing, the table follows every third
+        # frame and each curve plot every sixth, on different frames (20 and 10 updates a
+        # second are plenty to read; a plot of 16 curves costs several milliseconds to redraw),
+        # a new race's first frame included: the map and the docks never redraw in one event.
         full = not self.controller.playing
         n = self._frames
         if full or n % 3 == 0:
