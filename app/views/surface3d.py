@@ -54,6 +54,7 @@ class Surface3DView(gl.GLViewWidget):
         cmap = pg.ColorMap(np.linspace(0, 1, len(stops)), [QColor(c) for c in stops])
         colors = cmap.map(t.T.ravel(), mode="float").reshape(t.shape[1], t.shape[0], 4)
         z = t.T * self._zh
+        colors[..., :3] *= _shade(z, img.xs, img.ys)[..., None]
         if self.mesh is not None:
             self.removeItem(self.mesh)
         self.mesh = gl.GLSurfacePlotItem(x=img.xs - self._center[0], y=img.ys - self._center[1], z=z,
@@ -93,3 +94,16 @@ class Surface3DView(gl.GLViewWidget):
             self.heads.setData(pos=np.array(heads), color=cols, size=self.theme.head_size)
         else:
             self.heads.setData(pos=np.zeros((0, 3)))
+
+
+LIGHT_FROM = np.array([-0.45, -0.55, 0.70]) / np.linalg.norm([-0.45, -0.55, 0.70])
+
+
+def _shade(z: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Diffuse light on the mesh z (nx, ny) from the upper left: the colour map alone left
+    the shape unreadable where it is pale (the light theme, a projector)."""
+    gx = np.gradient(z, xs, axis=0)
+    gy = np.gradient(z, ys, axis=1)
+    n = np.stack([-gx, -gy, np.ones_like(z)], axis=-1)
+    n /= np.linalg.norm(n, axis=-1, keepdims=True)
+    return 0.5 + 0.5 * np.clip(n @ LIGHT_FROM, 0.0, 1.0)
