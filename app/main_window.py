@@ -1,5 +1,5 @@
-"""The main window: the race map in the centre, racers and surface panels on the left, the
-leaderboard, curves and step inspector on the right, playback controls below; menus File,
+"""The main window: the race map in the centre, the racers, surface and step-inspector panels
+on the left, the leaderboard and curves on the right, playback controls below; menus File,
 View, Race and Help; geometry and the last scenario persist between runs."""
 from __future__ import annotations
 
