@@ -2,11 +2,13 @@
 sequences, each written beside the target under a hidden temporary name and renamed at the end."""
 from __future__ import annotations
 
+import glob
 import os
 import queue
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -182,7 +184,29 @@ def _umask() -> int:
     return mask
 
 
+# A hidden part of this target untouched for this long belongs to an export that was killed
+# (a live one writes every frame, a PNG folder gains a file every frame).
+STALE_PART_S = 3600
+
+
+def sweep_stale_parts(path: Path) -> list[Path]:
+    """Remove the hidden ``.NAME.*.part`` files and folders a killed export of ``path`` left;
+    returns what was removed.  Parts of exports still running are recent and stay."""
+    gone = []
+    now = time.time()
+    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        try:
+            if now - part.stat().st_mtime < STALE_PART_S:
+                continue
+            shutil.rmtree(part) if part.is_dir() else part.unlink()
+            gone.append(part)
+        except OSError:
+            pass  # someone else's or already gone: never a reason to fail an export
+    return gone
+
+
 def _temp_file(path: Path) -> Path:
+    sweep_stale_parts(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the video is an ordinary file
@@ -327,6 +351,7 @@ class PngWriter(Writer):
 
     def __init__(self, path, fmt, size, fps):
         super().__init__(path, fmt, size, fps)
+        sweep_stale_parts(self.path)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent))
         os.chmod(self._tmp, 0o777 & ~_umask())
 

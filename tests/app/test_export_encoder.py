@@ -221,3 +221,24 @@ def test_abort_after_the_path_was_handed_out_keeps_the_file(tmp_path):
     path = w.close()
     w.abort()
     assert path.is_file()
+
+
+@pytest.mark.parametrize("fmt,name", [("mp4", "a.mp4"), ("png", "seq")])
+def test_parts_a_killed_export_left_are_swept_and_live_ones_kept(tmp_path, fmt, name):
+    """A SIGKILLed export cannot clean up: the next export of the same target removes its
+    hidden part once it is old, but never the part of an export still running elsewhere."""
+    old = time.time() - 2 * E.STALE_PART_S
+    dead_file = tmp_path / f".{name}.k1ll3d.part"
+    dead_file.write_bytes(b"half a video")
+    dead_dir = tmp_path / f".{name}.d1r.part"
+    dead_dir.mkdir()
+    (dead_dir / "frame_00000.png").write_bytes(b"png")
+    for p in (dead_dir / "frame_00000.png", dead_dir, dead_file):
+        os.utime(p, (old, old))
+    live = tmp_path / f".{name}.l1ve.part"
+    live.write_bytes(b"being written")
+    other = tmp_path / ".b.mp4.k1ll3d.part"  # another target's: not ours to judge
+    other.write_bytes(b"x")
+    os.utime(other, (old, old))
+    write(tmp_path / name, fmt, n=2)
+    assert leftovers(tmp_path) == sorted([other.name, live.name, name])
