@@ -34,3 +34,11 @@ def test_engine_does_not_import_qt():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_app_installs_as_a_gui_command_and_a_console_command():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["gui-scripts"]["optirace"] == project["scripts"]["optirace-cli"] == "app.cli:main"
+    from app.cli import main
+
+    assert callable(main)
