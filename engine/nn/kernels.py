@@ -216,30 +216,38 @@ def forward(opi, opf, cum, params, rs, Z, WM, bits, B, train, seed, t):
 
 
 @njit(**JIT)
-def _bn_forward(X, Y, params, po, affine, rs, ro, momentum, eps, train):
+def _batch_moments(X):
+    """Per-column mean and (biased) variance of the batch X (B, w), two passes."""
     B, w = X.shape
     mean = np.zeros(w)
     var = np.zeros(w)
+    for r in range(B):
+        for j in range(w):
+            mean[j] += X[r, j]
+    for j in range(w):
+        mean[j] /= B
+    for r in range(B):
+        for j in range(w):
+            d = X[r, j] - mean[j]
+            var[j] += d * d
+    for j in range(w):
+        var[j] /= B
+    return mean, var
+
+
+@njit(**JIT)
+def _bn_forward(X, Y, params, po, affine, rs, ro, momentum, eps, train):
+    B, w = X.shape
     if train:
-        for r in range(B):
-            for j in range(w):
-                mean[j] += X[r, j]
+        mean, var = _batch_moments(X)
         for j in range(w):
-            mean[j] /= B
-        for r in range(B):
-            for j in range(w):
-                d = X[r, j] - mean[j]
-                var[j] += d * d
-        for j in range(w):
-            var[j] /= B
             # Running variance is unbiased, as in torch.
             unbiased = var[j] * B / (B - 1) if B > 1 else var[j]
             rs[ro + j] = (1.0 - momentum) * rs[ro + j] + momentum * mean[j]
             rs[ro + w + j] = (1.0 - momentum) * rs[ro + w + j] + momentum * unbiased
     else:
-        for j in range(w):
-            mean[j] = rs[ro + j]
-            var[j] = rs[ro + w + j]
+        mean = rs[ro:ro + w].copy()
+        var = rs[ro + w:ro + 2 * w].copy()
     for j in range(w):
         var[j] = 1.0 / math.sqrt(var[j] + eps)  # now the inverse standard deviation
     for r in range(B):
@@ -367,24 +375,13 @@ def backward(opi, opf, cum, params, rs, Z, D, WM, G, scratch, B, train):
 @njit(**JIT)
 def _bn_backward(X, dY, dX, acc, params, G, po, affine, rs, ro, eps, train):
     B, w = X.shape
-    mean = np.zeros(w)
-    inv = np.zeros(w)
     if train:
-        for r in range(B):
-            for j in range(w):
-                mean[j] += X[r, j]
-        for j in range(w):
-            mean[j] /= B
-        for r in range(B):
-            for j in range(w):
-                d = X[r, j] - mean[j]
-                inv[j] += d * d
-        for j in range(w):
-            inv[j] = 1.0 / math.sqrt(inv[j] / B + eps)
+        mean, inv = _batch_moments(X)
     else:
-        for j in range(w):
-            mean[j] = rs[ro + j]
-            inv[j] = 1.0 / math.sqrt(rs[ro + w + j] + eps)
+        mean = rs[ro:ro + w].copy()
+        inv = rs[ro + w:ro + 2 * w].copy()
+    for j in range(w):
+        inv[j] = 1.0 / math.sqrt(inv[j] + eps)
     sdy = np.zeros(w)  # sum of dxhat over the batch
     sdyx = np.zeros(w)  # sum of dxhat * xhat
     sg = np.zeros(w)  # sum of dy * xhat (gamma's gradient)
