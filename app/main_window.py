@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QBuffer, QIODevice, QSignalBlocker, QSize, Qt, QTimer
+from PySide6.QtCore import QBuffer, QIODevice, QSignalBlocker, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QKeySequence, QPalette
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QProgressBar, QProgressDialog, QScrollArea, QSlider, QStackedWidget, QStyleFactory, QToolBar,
@@ -102,6 +102,10 @@ def _scrolled(w: QWidget) -> QScrollArea:
 
 
 class MainWindow(QMainWindow):
+    # A theme or projector transition has run its last step (one superseded by a newer
+    # transition never emits; the newer one does).
+    restyled = Signal()
+
     def __init__(self, model: ScenarioModel | None = None, *, restore: bool = True, warm_up: bool = True):
         super().__init__()
         self.setWindowTitle("OptiRace — optimizer race")
@@ -113,6 +117,7 @@ class MainWindow(QMainWindow):
         apply_theme_to_app(self.theme)
         self.controller = RaceController(self.model, self)
         self._frames = 0
+        self.restyling = False
         self._explain_later = QTimer(self)
         self._explain_later.setSingleShot(True)
         self._explain_later.setInterval(0)
@@ -511,8 +516,8 @@ class MainWindow(QMainWindow):
                 # supersedes this never leaves them frozen.
                 first = steps[0]
                 steps[0] = lambda: ([w.setUpdatesEnabled(False) for w in plots], first())
-            thaw = lambda: [w.setUpdatesEnabled(True) for w in plots]  # noqa: E731
-            self._in_turn(steps + [lambda w=w: w.set_theme(t) for w in views] + [thaw])
+            self.restyling = True
+            self._in_turn(steps + [lambda w=w: w.set_theme(t) for w in views] + [self._restyle_done])
             with QSignalBlocker(self.act_projector):
                 self.act_projector.setChecked(v.projector)
             (self.act_dark if v.theme == "dark" else self.act_light).setChecked(True)
@@ -534,6 +539,12 @@ class MainWindow(QMainWindow):
             self._update_theory()
         elif name == "mode":
             self._set_mode(v.mode)
+
+    def _restyle_done(self) -> None:
+        for w in (self.loss_plot, self.grad_plot):
+            w.setUpdatesEnabled(True)
+        self.restyling = False
+        self.restyled.emit()
 
     def _in_turn(self, steps: list, turn: int | None = None) -> None:
         """Run the first step now and each next one in a later event of its own, with the
