@@ -260,7 +260,7 @@ class RaceController(QObject):
         self.frame_ready.emit(self.frame)
 
     # -- inspection -----------------------------------------------------------------------------
-    def explain(self, racer: int) -> dict | None:
+    def explain(self, racer: int) -> O.Explanation | None:
         """The engine's account of the next step of enabled racer ``racer`` from the current step."""
         if self.race is None or not 0 <= racer < len(self._idx):
             return None

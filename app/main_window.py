@@ -22,7 +22,7 @@ from .panels.racers import RacersPanel
 from .panels.surface import SurfacePanel
 from .settings import settings
 from .views.curves import CurvePlot
-from .views.inspector import StepInspector, velocity
+from .views.inspector import StepInspector
 from .views.leaderboard import Leaderboard
 from .views.surface_view import SurfaceView
 from .workers import WarmUp
@@ -227,7 +227,7 @@ class MainWindow(QMainWindow):
                                     checkable=True, tip="Eigen-directions and stability limits on quadratic surfaces (T)")
         self.act_theory.setChecked(v.show_theory)
         self.act_inside = self._act("Inside the step", lambda on: self.model.set_view("show_inside_step", on), "I",
-                                    checkable=True, tip="Gradient, velocity and step arrows for the selected racer (I)")
+                                    checkable=True, tip="Gradient, momentum and step arrows for the selected racer (I)")
         self.act_inside.setChecked(v.show_inside_step)
         self.act_projector = self._act("Projector mode", lambda on: self.model.set_view("projector", on), "Ctrl+P",
                                        checkable=True, tip="Larger fonts and thicker lines for the back row; "
@@ -439,14 +439,12 @@ class MainWindow(QMainWindow):
     def _update_inside_step(self) -> None:
         r = self._selected_enabled()
         e = self.controller.explain(r) if r is not None else None
+        color = self.controller.frame.looks[r].color if e is not None else None
         if e is not None:
-            color = self.controller.frame.looks[r].color
-            e = {**e, "velocity": velocity(e), "color": color}
-            spec = self.controller.racer_spec(r)
-            self.inspector.set_explained(e, spec, color)
+            self.inspector.set_explained(e, self.controller.racer_spec(r), color)
         else:
             self.inspector.set_explained(None, None)
-        self.surface_view.set_inside_step(e if self.model.scenario.view.show_inside_step else None)
+        self.surface_view.set_inside_step(e if self.model.scenario.view.show_inside_step else None, color)
 
     def _update_theory(self) -> None:
         sc = self.model.scenario

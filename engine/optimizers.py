@@ -7,7 +7,9 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from . import optimizer_explain as E
 from . import optimizer_kernels as K
+from .optimizer_explain import Explanation, Term  # noqa: F401  (the public names)
 from .specs import Hyper, defaults, pack, unpack
 
 
@@ -28,6 +30,9 @@ class OptimizerSpec:
     needs_hessian: bool = False
     # Initial value of each state slot (a hyperparameter name or a number).
     slot_init: Mapping[str, object] = field(default_factory=dict)
+    # The step as named quantities (engine.optimizer_explain): (x, g, state by slot, hyper, t,
+    # hessian) -> (terms, formula, memory).
+    explain: Callable | None = None
 
     def pack(self, values: Mapping[str, object] | None = None) -> np.ndarray:
         """Hyperparameters as the kernel's float64 array, validated against the spec."""
@@ -104,176 +109,177 @@ def _sgd_spec(id, name, momentum, nesterov, caption, rule):
             else "Plain gradient descent: x -= lr*g (torch.optim.SGD with momentum 0)."
         ),
         stability=_sgd_stability,
+        explain=E.sgd,
     )
 
 
 _SPECS: list[OptimizerSpec] = [
-    _sgd_spec("sgd", "SGD", 0.0, False, "Step straight down the gradient.", "x <- x - lr * g"),
+    _sgd_spec("sgd", "SGD", 0.0, False, "Step straight down the gradient.", "x ← x − lr·g"),
     _sgd_spec(
         "momentum", "Momentum", 0.9, False,
         "A heavy ball: velocity builds up along consistent directions.",
-        "b <- mu * b + (1 - dampening) * g\nx <- x - lr * b",
+        "b ← μ·b + (1 − dampening)·g\nx ← x − lr·b",
     ),
     _sgd_spec(
         "nesterov", "Nesterov", 0.9, True,
         "Momentum that corrects itself with a look-ahead gradient.",
-        "b <- mu * b + (1 - dampening) * g\nx <- x - lr * (g + mu * b)",
+        "b ← μ·b + (1 − dampening)·g\nx ← x − lr·(g + μ·b)",
     ),
     OptimizerSpec(
-        id="adagrad", name="AdaGrad", family=K.ADAGRAD,
+        id="adagrad", name="AdaGrad", family=K.ADAGRAD, explain=E.adagrad,
         hyper=(_lr(1e-2), Hyper("lr_decay", 0.0, 0.0, 1.0), _WD,
                Hyper("initial_accumulator_value", 0.0, 0.0, 10.0), _EPS(1e-10)),
         slots=("sum",), slot_init={"sum": "initial_accumulator_value"},
         citation="Duchi, Hazan & Singer 2011",
         caption="Per-coordinate steps shrink with the sum of all past squared gradients.",
-        rule="G <- G + g^2\nx <- x - lr / (1 + (t-1)*lr_decay) * g / (sqrt(G) + eps)",
+        rule="G ← G + g²\nx ← x − lr / (1 + (t − 1)·lr_decay) · g / (√G + ε)",
         torch="torch.optim.Adagrad",
         notes="torch puts eps outside the square root, as the paper does.",
     ),
     OptimizerSpec(
-        id="adadelta", name="AdaDelta", family=K.ADADELTA,
+        id="adadelta", name="AdaDelta", family=K.ADADELTA, explain=E.adadelta,
         hyper=(_lr(1.0, hi=100.0), Hyper("rho", 0.9, 0.0, 0.9999), _EPS(1e-6), _WD),
         slots=("square_avg", "acc_delta"),
         citation="Zeiler 2012",
         caption="Units-correct steps: ratio of RMS past updates to RMS gradients.",
-        rule="E[g^2] <- rho*E[g^2] + (1-rho)*g^2\n"
-        "d <- sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps) * g\n"
-        "E[dx^2] <- rho*E[dx^2] + (1-rho)*d^2\nx <- x - lr * d",
+        rule="E[g²] ← ρ·E[g²] + (1 − ρ)·g²\n"
+        "Δ = √(E[Δx²] + ε) / √(E[g²] + ε) · g\n"
+        "E[Δx²] ← ρ·E[Δx²] + (1 − ρ)·Δ²\nx ← x − lr·Δ",
         torch="torch.optim.Adadelta",
         notes="torch multiplies the paper's step by lr (default 1.0, which is the paper's rule).",
     ),
     OptimizerSpec(
-        id="rmsprop", name="RMSprop", family=K.RMSPROP,
+        id="rmsprop", name="RMSprop", family=K.RMSPROP, explain=E.rmsprop,
         hyper=(_lr(1e-2), Hyper("alpha", 0.99, 0.0, 0.9999, help="smoothing constant"), _EPS(1e-8), _WD,
                Hyper("momentum", 0.0, 0.0, 0.999), Hyper("centered", False, help="divide by the variance, not the raw second moment")),
         slots=("square_avg", "grad_avg", "momentum_buffer"),
         citation="Tieleman & Hinton 2012 (lecture 6e); Graves 2013 (centered)",
         caption="Divide the step by a running RMS of recent gradients.",
-        rule="v <- alpha*v + (1-alpha)*g^2\n[centered: gm <- alpha*gm + (1-alpha)*g; v~ = v - gm^2]\n"
-        "x <- x - lr * g / (sqrt(v~) + eps)   [momentum: b <- mu*b + g/(sqrt(v~)+eps); x <- x - lr*b]",
+        rule="v ← α·v + (1 − α)·g²\n[centered: ḡ ← α·ḡ + (1 − α)·g;  ṽ = v − ḡ², else ṽ = v]\n"
+        "x ← x − lr·g / (√ṽ + ε)\n[momentum: b ← μ·b + g / (√ṽ + ε);  x ← x − lr·b]",
         torch="torch.optim.RMSprop",
         notes="torch adds eps outside the square root (Hinton's slides put it inside) and applies momentum to the scaled step.",
     ),
     OptimizerSpec(
-        id="adam", name="Adam", family=K.ADAM,
+        id="adam", name="Adam", family=K.ADAM, explain=E.adam,
         hyper=(_lr(1e-3), _BETAS(), _EPS(1e-8), _WD, Hyper("amsgrad", False), _DECOUPLED(False)),
         slots=("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
         citation="Kingma & Ba 2015",
         caption="Momentum plus RMS scaling, with bias correction for the zero start.",
-        rule="m <- b1*m + (1-b1)*g\nv <- b2*v + (1-b2)*g^2\nm^ = m/(1-b1^t);  v^ = v/(1-b2^t)\n"
-        "x <- x - lr * m^ / (sqrt(v^) + eps)",
+        rule="m ← β1·m + (1 − β1)·g\nv ← β2·v + (1 − β2)·g²\nm̂ = m / (1 − β1ᵗ);  v̂ = v / (1 − β2ᵗ)\n"
+        "x ← x − lr·m̂ / (√v̂ + ε)",
         torch="torch.optim.Adam",
         notes="torch adds eps to sqrt(v)/sqrt(1-b2^t), i.e. eps-hat = eps*sqrt(1-b2^t) in the paper's "
         "efficient form; identical to the paper's algorithm 1 as written.",
     ),
     OptimizerSpec(
-        id="adamw", name="AdamW", family=K.ADAM,
+        id="adamw", name="AdamW", family=K.ADAM, explain=E.adam,
         hyper=(_lr(1e-3), _BETAS(), _EPS(1e-8), Hyper("weight_decay", 1e-2, 0.0, 1.0),
                Hyper("amsgrad", False), _DECOUPLED(True)),
         slots=("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
         citation="Loshchilov & Hutter 2019",
         caption="Adam with weight decay applied to the weights, not mixed into the gradient.",
-        rule="x <- x * (1 - lr*wd)\nthen the Adam step",
+        rule="x ← x·(1 − lr·λ)\nthen the Adam step (m, v, m̂, v̂ as in Adam)",
         torch="torch.optim.AdamW",
         notes="torch multiplies the decay by lr (the paper uses a separate schedule multiplier eta_t).",
     ),
     OptimizerSpec(
-        id="adamax", name="Adamax", family=K.ADAMAX,
+        id="adamax", name="Adamax", family=K.ADAMAX, explain=E.adamax,
         hyper=(_lr(2e-3), _BETAS(), _EPS(1e-8), _WD),
         slots=("exp_avg", "exp_inf"),
         citation="Kingma & Ba 2015, section 7.1",
         caption="Adam with the infinity norm: scale by the running max of |g|.",
-        rule="m <- b1*m + (1-b1)*g\nu <- max(b2*u, |g| + eps)\nx <- x - lr/(1-b1^t) * m / u",
+        rule="m ← β1·m + (1 − β1)·g\nu ← max(β2·u, |g| + ε)\nx ← x − lr / (1 − β1ᵗ) · m / u",
         torch="torch.optim.Adamax",
         notes="torch puts eps inside the max (the paper has no eps).",
     ),
     OptimizerSpec(
-        id="nadam", name="NAdam", family=K.NADAM,
+        id="nadam", name="NAdam", family=K.NADAM, explain=E.nadam,
         hyper=(_lr(2e-3), _BETAS(), _EPS(1e-8), _WD, Hyper("momentum_decay", 4e-3, 0.0, 1.0), _DECOUPLED(False)),
         slots=("exp_avg", "exp_avg_sq", "mu_product"), slot_init={"mu_product": 1.0},
         citation="Dozat 2016",
         caption="Adam with a Nesterov look-ahead on the momentum term.",
-        rule="mu_t = b1*(1 - 0.5*0.96^(t*psi))\nm <- b1*m + (1-b1)*g;  v <- b2*v + (1-b2)*g^2\n"
-        "x <- x - lr*(1-mu_t)/(1-prod mu) * g/(sqrt(v^)+eps) - lr*mu_{t+1}/(1-prod mu*mu_{t+1}) * m/(sqrt(v^)+eps)",
+        rule="μₜ = β1·(1 − ½·exp(t·ψ·ln 0.96))\nm ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²\n"
+        "x ← x − lr·(1 − μₜ) / (1 − Π μ) · g / (√v̂ + ε)\n      − lr·μₜ₊₁ / (1 − Π μ·μₜ₊₁) · m / (√v̂ + ε)",
         torch="torch.optim.NAdam",
         notes="torch follows Dozat's momentum schedule mu_t; the EMA of m itself uses plain b1.",
     ),
     OptimizerSpec(
-        id="amsgrad", name="AMSGrad", family=K.ADAM,
+        id="amsgrad", name="AMSGrad", family=K.ADAM, explain=E.adam,
         hyper=(_lr(1e-3), _BETAS(), _EPS(1e-8), _WD, Hyper("amsgrad", True), _DECOUPLED(False)),
         slots=("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
         citation="Reddi, Kale & Kumar 2018",
         caption="Adam that never lets the second-moment estimate shrink.",
-        rule="v_max <- max(v_max, v)\nx <- x - lr/(1-b1^t) * m / (sqrt(v_max)/sqrt(1-b2^t) + eps)",
+        rule="m, v as in Adam;  v_max ← max(v_max, v)\nx ← x − lr / (1 − β1ᵗ) · m / (√v_max / √(1 − β2ᵗ) + ε)",
         torch="torch.optim.Adam(amsgrad=True)",
         notes="torch keeps Adam's bias corrections (the paper's algorithm has none) and takes the max of the raw v.",
     ),
     OptimizerSpec(
-        id="radam", name="RAdam", family=K.RADAM,
+        id="radam", name="RAdam", family=K.RADAM, explain=E.radam,
         hyper=(_lr(1e-3), _BETAS(), _EPS(1e-8), _WD, _DECOUPLED(False)),
         slots=("exp_avg", "exp_avg_sq"),
         citation="Liu et al. 2020",
         caption="Adam that turns adaptivity on only once the variance estimate is reliable.",
-        rule="rho_t = rho_inf - 2 t b2^t / (1-b2^t)\nif rho_t > 5: x <- x - lr * m^ * r_t / (sqrt(v)/sqrt(1-b2^t)... + eps)\n"
-        "else:        x <- x - lr * m^",
+        rule="m, v, m̂ as in Adam;  ρₜ = ρ∞ − 2t·β2ᵗ / (1 − β2ᵗ)\n"
+        "if ρₜ > 5:  x ← x − lr·m̂·rₜ·√(1 − β2ᵗ) / (√v + ε)\nelse:       x ← x − lr·m̂",
         torch="torch.optim.RAdam",
         notes="torch switches on the adaptive step when rho_t > 5; the paper's algorithm uses rho_t > 4.",
     ),
     OptimizerSpec(
-        id="adabelief", name="AdaBelief", family=K.ADABELIEF,
+        id="adabelief", name="AdaBelief", family=K.ADABELIEF, explain=E.adabelief,
         hyper=(_lr(1e-3), _BETAS(), _EPS(1e-16), _WD, _DECOUPLED(True)),
         slots=("exp_avg", "exp_avg_var"),
         citation="Zhuang et al. 2020 (reference implementation adabelief-pytorch)",
         caption="Scale by how far the gradient strays from its prediction (the 'belief').",
-        rule="m <- b1*m + (1-b1)*g\ns <- b2*s + (1-b2)*(g-m)^2 + eps\nx <- x - lr/(1-b1^t) * m / (sqrt(s/(1-b2^t)) + eps)",
+        rule="m ← β1·m + (1 − β1)·g\ns ← β2·s + (1 − β2)·(g − m)² + ε\nx ← x − lr / (1 − β1ᵗ) · m / (√(s / (1 − β2ᵗ)) + ε)",
         notes="Not in torch. The authors' code defaults to a rectified (RAdam-like) variant; this is the "
         "paper's algorithm 1 without rectification.",
     ),
     OptimizerSpec(
-        id="lion", name="Lion", family=K.LION,
+        id="lion", name="Lion", family=K.LION, explain=E.lion,
         hyper=(_lr(1e-4), _BETAS((0.9, 0.99)), _WD),
         slots=("exp_avg",),
         citation="Chen et al. 2023 (symbolic discovery)",
         caption="Only the sign of an interpolated momentum: every coordinate moves by lr.",
-        rule="c = b1*m + (1-b1)*g\nx <- x - lr * (sign(c) + wd*x)\nm <- b2*m + (1-b2)*g",
+        rule="c = β1·m + (1 − β1)·g\nx ← x − lr·(sign(c) + λ·x)\nm ← β2·m + (1 − β2)·g",
         notes="Not in torch; the paper's algorithm 2.",
     ),
     OptimizerSpec(
-        id="yogi", name="Yogi", family=K.YOGI,
+        id="yogi", name="Yogi", family=K.YOGI, explain=E.yogi,
         hyper=(_lr(1e-2), _BETAS(), _EPS(1e-3), Hyper("initial_accumulator_value", 1e-6, 0.0, 10.0), _WD),
         slots=("exp_avg", "exp_avg_sq"), slot_init={"exp_avg_sq": "initial_accumulator_value"},
         citation="Zaheer et al. 2018",
         caption="Adam whose second moment moves additively, so it cannot blow up a step.",
-        rule="m <- b1*m + (1-b1)*g\nv <- v - (1-b2)*sign(v - g^2)*g^2\nx <- x - lr * m / (sqrt(v) + eps)",
+        rule="m ← β1·m + (1 − β1)·g\nv ← v − (1 − β2)·sign(v − g²)·g²\nx ← x − lr·m / (√v + ε)",
         notes="Not in torch; the paper's algorithm 2, which has no bias correction.",
     ),
     OptimizerSpec(
-        id="qhm", name="QHM", family=K.QHM,
+        id="qhm", name="QHM", family=K.QHM, explain=E.qhm,
         hyper=(_lr(1e-3), Hyper("momentum", 0.999, 0.0, 0.9999, help="beta"),
                Hyper("nu", 0.7, 0.0, 1.0, help="weight of the momentum term"), _WD),
         slots=("momentum_buffer",),
         citation="Ma & Yarats 2019",
         caption="A weighted average of a plain SGD step and a momentum step.",
-        rule="b <- beta*b + (1-beta)*g\nx <- x - lr * ((1-nu)*g + nu*b)",
+        rule="b ← β·b + (1 − β)·g\nx ← x − lr·((1 − ν)·g + ν·b)",
         notes="Not in torch; the paper's QHM with its recommended nu = 0.7, beta = 0.999.",
     ),
     OptimizerSpec(
-        id="qhadam", name="QHAdam", family=K.QHADAM,
+        id="qhadam", name="QHAdam", family=K.QHADAM, explain=E.qhadam,
         hyper=(_lr(1e-3), _BETAS((0.995, 0.999)), Hyper("nus", (0.7, 1.0), 0.0, 1.0), _EPS(1e-8), _WD),
         slots=("exp_avg", "exp_avg_sq"),
         citation="Ma & Yarats 2019",
         caption="Adam with quasi-hyperbolic averaging of the gradient in both moments.",
-        rule="m^ = m/(1-b1^t);  v^ = v/(1-b2^t)\n"
-        "x <- x - lr * ((1-nu1)*g + nu1*m^) / (sqrt((1-nu2)*g^2 + nu2*v^) + eps)",
+        rule="m, v as in Adam;  m̂ = m / (1 − β1ᵗ);  v̂ = v / (1 − β2ᵗ)\n"
+        "x ← x − lr·((1 − ν1)·g + ν1·m̂) / (√((1 − ν2)·g² + ν2·v̂) + ε)",
         notes="Not in torch; the paper's QHAdam with its recommended nus (0.7, 1.0), betas (0.995, 0.999).",
     ),
     OptimizerSpec(
-        id="newton", name="Newton", family=K.NEWTON,
+        id="newton", name="Newton", family=K.NEWTON, explain=E.newton,
         hyper=(_lr(1.0, hi=10.0), Hyper("damping", 0.0, 0.0, 100.0, help="added to the Hessian's diagonal")),
         slots=(),
         citation="Newton-Raphson; damped form as in Nocedal & Wright 2006",
         caption="Second order: jump to the minimum of the local quadratic model.",
-        rule="x <- x - lr * (H + damping*I)^-1 g",
+        rule="x ← x − lr·(H + damping·I)⁻¹·g",
         notes="A reference racer for 2-D surfaces only. Newton goes to any stationary point, "
         "saddles included, and fails where H is singular.",
         needs_hessian=True,
@@ -298,13 +304,8 @@ def spec(id: str) -> OptimizerSpec:
         raise KeyError(f"unknown optimizer {id!r}; known: {', '.join(names())}") from None
 
 
-def update(id: str, x: np.ndarray, g: np.ndarray, state: np.ndarray, t: int,
-           hyper: Mapping[str, object] | np.ndarray | None = None,
-           hessian: np.ndarray | None = None) -> np.ndarray:
-    """One step of optimizer ``id`` from plain arrays; returns the new parameters.
-
-    ``state`` (from ``spec(id).init(n)``) is updated in place; ``t`` is the 1-based step.
-    """
+def _checked(id, x, g, state, t, hyper, hessian):
+    """Validated arguments of one step: spec, contiguous x and g, packed hyper, 2 x 2 Hessian."""
     s = spec(id)
     x = np.ascontiguousarray(x, dtype=np.float64)
     g = np.ascontiguousarray(g, dtype=np.float64)
@@ -321,6 +322,37 @@ def update(id: str, x: np.ndarray, g: np.ndarray, state: np.ndarray, t: int,
         hess = np.ascontiguousarray(hessian, dtype=np.float64)
     else:
         hess = np.zeros((2, 2))
+    return s, x, g, h, hess
+
+
+def update(id: str, x: np.ndarray, g: np.ndarray, state: np.ndarray, t: int,
+           hyper: Mapping[str, object] | np.ndarray | None = None,
+           hessian: np.ndarray | None = None) -> np.ndarray:
+    """One step of optimizer ``id`` from plain arrays; returns the new parameters.
+
+    ``state`` (from ``spec(id).init(n)``) is updated in place; ``t`` is the 1-based step.
+    """
+    s, x, g, h, hess = _checked(id, x, g, state, t, hyper, hessian)
     out = np.empty_like(x)
     K.step(s.family, x, g, hess, state, h, int(t), out)
     return out
+
+
+def explain(id: str, x: np.ndarray, g: np.ndarray, state: np.ndarray,
+            hyper: Mapping[str, object] | np.ndarray | None, t: int,
+            hessian: np.ndarray | None = None) -> E.Explanation:
+    """Step ``t`` of optimizer ``id`` written out as named quantities (``state`` is not
+    modified): the terms in the kernel's own arithmetic, the step and new point the kernel
+    takes, and the state after it.  Arguments as for :func:`update`."""
+    s, x, g, h, hess = _checked(id, x, g, state, t, hyper, hessian)
+    vals = s.unpack(h)
+    before = {slot: state[i].copy() for i, slot in enumerate(s.slots)}
+    after = np.array(state, dtype=np.float64)
+    x_new = np.empty_like(x)
+    K.step(s.family, x, g, hess, after, h, int(t), x_new)
+    terms, formula, memory = s.explain(x, g, before, vals, int(t), hess)
+    return E.Explanation(
+        optimizer=s.id, t=int(t), x=x.copy(), gradient=g.copy(), hyper=vals, terms=tuple(terms),
+        formula=formula, memory=memory, step=x_new - x, x_new=x_new, state_before=before,
+        state_after={slot: after[i].copy() for i, slot in enumerate(s.slots)},
+    )

@@ -3,7 +3,7 @@ the GUI drives chunk by chunk; ``run_race`` is the one-call convenience over it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -386,11 +386,12 @@ class Race:
         snap = snap or self._now
         return [Status(STATUS_NAMES[int(c)], int(s)) for c, s in zip(snap.status, snap.status_step)]
 
-    def explain_step(self, r: int, k: int) -> dict:
-        """What racer r did in step k+1: gradient seen, state before and after, the step.
+    def explain_step(self, r: int, k: int) -> O.Explanation:
+        """What racer r does in step k+1, written out (:func:`engine.optimizers.explain`), with
+        the gradient it saw before clipping (noise included), its name and its status.
 
-        For the step inspector; computed in Python from the snapshot after step k, so it is
-        the exact step the race takes (noise, clipping and schedule included).
+        Computed from the snapshot after step k, so it is the exact step the race takes
+        (noise, clipping and schedule included).
         """
         snap = self.state_at(k)
         racer = self.racers[r]
@@ -401,20 +402,11 @@ class Race:
         if self.noise > 0:
             g = g + self.noise * np.array([K.gauss(self.seed, t, 0), K.gauss(self.seed, t, 1)])
         g_clipped = np.array(K.clip_gradient(g[0], g[1], self.clip[r, 0], self.clip[r, 1]))
-        nslots = max(len(spec.slots), 1)
-        before = snap.state[r, :nslots].copy()
-        after = before.copy()
-        h = self.hyper[r].copy()
+        h = self.hyper[r, : sum(p.size for p in spec.hyper)].copy()
         h[0] *= K.lr_factor(self.sched[r], t)
         hess = self.surface.hessian(*x) if spec.needs_hessian else None
-        new = O.update(racer.optimizer, x, g_clipped, after, t, h[: sum(p.size for p in spec.hyper)], hess)
-        return {
-            "racer": racer.name, "optimizer": spec.id, "t": t, "x": x, "gradient": g,
-            "gradient_used": g_clipped, "lr": float(h[0]),
-            "hyper": spec.unpack(h[: sum(p.size for p in spec.hyper)]),
-            "state_before": dict(zip(spec.slots, before)), "state_after": dict(zip(spec.slots, after)),
-            "step": new - x, "x_new": new, "status": self.status(snap)[r],
-        }
+        e = O.explain(racer.optimizer, x, g_clipped, snap.state[r, : max(len(spec.slots), 1)], h, t, hess)
+        return replace(e, racer=racer.name, gradient_seen=g, status=self.status(snap)[r])
 
 
 @dataclass

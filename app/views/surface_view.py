@@ -10,6 +10,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainterPath
 from PySide6.QtWidgets import QLabel
 
+from engine.optimizers import Explanation
+
 from ..frames import STATUS_CODES
 from ..theme import Theme, style_axes
 from . import contours, surface_image
@@ -138,6 +140,7 @@ class SurfaceView(pg.PlotWidget):
         self.plot.addItem(self.leaders, ignoreBounds=True)
         self.scene().sigMouseClicked.connect(self._clicked)
         self._inside_step = None
+        self._inside_color = None
         self.set_theme(theme)
         self.vb.sigRangeChanged.connect(self._range_changed)
 
@@ -390,7 +393,7 @@ class SurfaceView(pg.PlotWidget):
             self.marks.setData(pos=np.zeros((0, 2)))
 
     # -- inside the step and theory ---------------------------------------------------------------
-    ARROWS = (("−g", "gradient"), ("v", "velocity"), ("Δx", "step"))
+    ARROWS = (("−g", "gradient"), ("momentum", "memory"), ("Δx", "step"))
 
     def _make_arrows(self) -> None:
         self.arrow_lines, self.arrow_heads, self.arrow_texts = [], [], []
@@ -408,29 +411,27 @@ class SurfaceView(pg.PlotWidget):
             self.arrow_heads.append(head)
             self.arrow_texts.append(text)
 
-    def set_inside_step(self, explained: dict | None) -> None:
-        """Arrows at the selected racer's head: the negative gradient, the optimizer's memory
-        (velocity), and the step actually taken, all magnified by one common factor."""
+    def set_inside_step(self, explained: Explanation | None, color: str | None = None) -> None:
+        """Arrows at the selected racer's head (drawn in ``color``): the negative gradient, the
+        optimizer's memory, and the step actually taken, all magnified by one common factor."""
         self._inside_step = explained
+        self._inside_color = color
         self._draw_arrows()
 
     def _arrow_colors(self) -> list[str]:
-        e = self._inside_step
-        racer = e.get("color") if e else None
+        racer = self._inside_color if self._inside_step is not None else None
         return [self.theme.foreground, "#F0E442" if self.theme.name == "dark" else "#8a6d00",
                 racer or "#D55E00"]
 
     def _draw_arrows(self) -> None:
         e = self._inside_step
-        if e is None or e["status"].kind != "racing":  # a stopped racer takes no next step
+        if e is None or e.status.kind != "racing":  # a stopped racer takes no next step
             for group in (self.arrow_lines, self.arrow_heads, self.arrow_texts):
                 for it in group:
                     it.hide()
             return
-        x = np.asarray(e["x"], dtype=float)
-        vecs = [-np.asarray(e["gradient"], dtype=float),
-                None if e.get("velocity") is None else np.asarray(e["velocity"], dtype=float),
-                np.asarray(e["step"], dtype=float)]
+        x = e.x
+        vecs = [-(e.gradient if e.gradient_seen is None else e.gradient_seen), e.memory, e.step]
         norms = [float(np.hypot(*v)) if v is not None else np.nan for v in vecs]
         finite = [n for n in norms if np.isfinite(n) and n > 0]
         (vx0, vx1), (vy0, vy1) = self.vb.viewRange()

@@ -279,8 +279,8 @@ def test_noise_is_the_same_sequence_for_every_racer():
     assert np.array_equal(chunk.positions[0], chunk.positions[2])  # identical racers stay identical
     for k in (0, 17, 59):
         e0, e1 = race.explain_step(0, k), race.explain_step(1, k)
-        noise0 = e0["gradient"] - race.state_at(k).G[0]
-        noise1 = e1["gradient"] - race.state_at(k).G[1]
+        noise0 = e0.gradient_seen - race.state_at(k).G[0]
+        noise1 = e1.gradient_seen - race.state_at(k).G[1]
         assert np.allclose(noise0, noise1, rtol=0, atol=1e-12)
         assert np.allclose(noise0, 2.0 * np.array([K.gauss(race.seed, k + 1, 0), K.gauss(race.seed, k + 1, 1)]),
                            rtol=0, atol=1e-12)
@@ -321,8 +321,8 @@ def test_schedule_factor_matches_the_documented_formula(kind, gamma, every, floo
     race.advance(60)
     for k in (0, 3, 9, 40, 59):
         e = race.explain_step(0, k)
-        assert e["lr"] == pytest.approx(0.01 * _factor(kind, gamma, every, floor, warmup, k + 1), rel=1e-13)
-        assert np.allclose(e["step"], -e["lr"] * e["gradient_used"], rtol=1e-12, atol=0)
+        assert e.lr == pytest.approx(0.01 * _factor(kind, gamma, every, floor, warmup, k + 1), rel=1e-13)
+        assert np.allclose(e.step, -e.lr * e.gradient, rtol=1e-12, atol=0)
 
 
 def test_clipping_by_norm_and_by_value_bounds_the_gradient_used():
@@ -332,13 +332,13 @@ def test_clipping_by_norm_and_by_value_bounds_the_gradient_used():
     race.advance(40)
     for k in (0, 10, 39):
         by_norm, by_value, free = (race.explain_step(r, k) for r in range(3))
-        g = by_norm["gradient"]
+        g = by_norm.gradient_seen
         assert np.hypot(*g) > 1.5  # Rosenbrock's gradient needs clipping here
-        assert np.hypot(*by_norm["gradient_used"]) == pytest.approx(min(1.5, np.hypot(*g)), rel=1e-14)
-        assert np.allclose(by_norm["gradient_used"] / np.hypot(*by_norm["gradient_used"]), g / np.hypot(*g))
-        assert np.all(np.abs(by_value["gradient_used"]) <= 0.25)
-        assert np.array_equal(free["gradient_used"], free["gradient"])
-        assert np.hypot(*by_norm["step"]) <= 1e-3 * 1.5 * (1 + 1e-12)
+        assert np.hypot(*by_norm.gradient) == pytest.approx(min(1.5, np.hypot(*g)), rel=1e-14)
+        assert np.allclose(by_norm.gradient / np.hypot(*by_norm.gradient), g / np.hypot(*g))
+        assert np.all(np.abs(by_value.gradient) <= 0.25)
+        assert np.array_equal(free.gradient, free.gradient_seen)
+        assert np.hypot(*by_norm.step) <= 1e-3 * 1.5 * (1 + 1e-12)
 
 
 # -- the step inspector ----------------------------------------------------------------------
@@ -353,15 +353,15 @@ def test_explain_step_is_the_step_the_race_took():
             if before.status[r] != K.RACING:
                 continue
             e = race.explain_step(r, k)
-            assert e["t"] == k + 1 and e["optimizer"] == racer.optimizer
-            assert np.array_equal(e["x"], before.X[r])
+            assert e.t == k + 1 and e.optimizer == racer.optimizer and e.racer == racer.name
+            assert np.array_equal(e.x, before.X[r])
             if after.status[r] != K.DIVERGED:
-                assert np.array_equal(e["x_new"], chunk.positions[r, k])
-                assert np.array_equal(e["step"], e["x_new"] - e["x"])
+                assert np.array_equal(e.x_new, chunk.positions[r, k])
+                assert np.array_equal(e.step, e.x_new - e.x)
             slots = racer.spec.slots
             for i, name in enumerate(slots):
-                assert np.array_equal(e["state_after"][name], after.state[r, i])
-                assert np.array_equal(e["state_before"][name], before.state[r, i])
+                assert np.array_equal(e.state_after[name], after.state[r, i])
+                assert np.array_equal(e.state_before[name], before.state[r, i])
 
 
 # -- bad input -------------------------------------------------------------------------------
