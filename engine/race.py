@@ -323,16 +323,20 @@ class Race:
         elif not all(isinstance(a, np.ndarray) and a.dtype == np.float64 and a.flags.c_contiguous
                      and a.shape == shape for a, shape in zip(out, ((R, k, 2), (R, k), (R, k)))):
             raise ValueError(f"out must be C-contiguous float64 arrays of shapes {(R, k, 2)}, {(R, k)}, {(R, k)}")
+        self._advance_into(k, out, 0, values)
+        pos, loss, gn = out if values else (out[0], None, None)
+        return Chunk(first, pos, loss, gn, self._now.status.copy(), self._now.status_step.copy())
+
+    def _advance_into(self, k: int, out, col: int, values: bool = True) -> None:
+        """k more steps written to columns col .. col+k-1 of ``out`` (checked by the caller)."""
         done = 0
         while done < k:
             # Stop at every checkpoint boundary so that checkpoints land on exact multiples.
             n = min(k - done, self.checkpoint_every - self.t % self.checkpoint_every)
-            self._run(self._now, n, out, done, values=values)
+            self._run(self._now, n, out, col + done, values=values)
             done += n
             if self.t % self.checkpoint_every == 0:
                 self._add_checkpoint()
-        pos, loss, gn = out if values else (out[0], None, None)
-        return Chunk(first, pos, loss, gn, self._now.status.copy(), self._now.status_step.copy())
 
     def values(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Losses and gradient norms (R, k) at recorded positions (R, k, 2): bit for bit what
@@ -440,7 +444,13 @@ def run_race(surface, start, racers, steps, *, noise=0.0, seed=0, surface_params
     0 being the start, and per racer a :class:`Status`.  Never raises on divergence.
     """
     race = Race(surface, start, racers, noise=noise, seed=seed, surface_params=surface_params)
-    s0 = race.state_at(0)
-    result = RaceResult(race, s0.X[:, None, :].copy(), s0.F[:, None].copy(),
-                        np.hypot(s0.G[:, 0], s0.G[:, 1])[:, None])
-    return result.extend(int(steps))
+    steps = int(steps)
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    # Written in place, column 0 the start: no concatenation of the steps after it.
+    R = len(race.racers)
+    out = (np.empty((R, steps + 1, 2)), np.empty((R, steps + 1)), np.empty((R, steps + 1)))
+    now = race._now
+    out[0][:, 0], out[1][:, 0], out[2][:, 0] = now.X, now.F, np.hypot(now.G[:, 0], now.G[:, 1])
+    race._advance_into(steps, out, 1)
+    return RaceResult(race, *out)

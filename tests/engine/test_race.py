@@ -390,3 +390,17 @@ def test_negative_steps_are_refused():
     race = Race("booth", (0.0, 0.0), ["sgd"])
     with pytest.raises(ValueError, match="k must be >= 0"):
         race.advance(-1)
+
+
+def test_run_race_is_the_race_advanced_with_its_start_in_column_zero():
+    racers = ["adam", ("sgd", {"lr": 5.0}), "momentum"]  # racing, diverged, finished
+    r = run_race("beale", (1.0, 1.5), racers, 1500, noise=0.3, seed=4)
+    race = Race("beale", (1.0, 1.5), racers, noise=0.3, seed=4)
+    s0 = race.state_at(0)
+    c = race.advance(1500)
+    assert np.array_equal(r.positions[:, 0], s0.X) and np.array_equal(r.losses[:, 0], s0.F)
+    assert np.array_equal(r.grad_norms[:, 0], np.hypot(s0.G[:, 0], s0.G[:, 1]))
+    for got, want in ((r.positions, c.positions), (r.losses, c.losses), (r.grad_norms, c.grad_norms)):
+        assert np.array_equal(got[:, 1:], want, equal_nan=True)
+    assert [s.kind for s in r.status] == ["racing", "diverged", "finished"]
+    assert run_race("booth", (0.0, 0.0), ["sgd"], 0).positions.shape == (1, 1, 2)
