@@ -3,11 +3,9 @@ preview follows the typing, errors show inline with a caret; OK compiles the for
 GUI thread, keeps it in the user's library and hands the surface over."""
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFontDatabase, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
                                QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
@@ -16,6 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 from engine import formula as F
 
 from .formula_library import FormulaEntry, FormulaLibrary
+from .shell.worker import Worker
 
 DEBOUNCE_MS = 150
 PREVIEW_GRID = 96
@@ -28,64 +27,19 @@ EXAMPLES = (
 )
 
 
-# Compiles the user cancelled, kept alive until their thread ends.
-_ABANDONED: set = set()
+def _compile_task(kwargs: dict):
+    """engine.formula.compile for a Worker (the symbolic work and numba run in other
+    processes, so the GUI thread stays free)."""
+    return lambda job: F.compile(**kwargs, precompile=True)
 
 
-class _Compile(QObject):
-    """engine.formula.compile in a Python thread (the symbolic work and numba run in other
-    processes, so the GUI thread stays free); ``done`` arrives on the GUI thread.  A plain
-    thread rather than a QThread: Python code in a QThread registers a never-ending dummy
-    thread with the threading module."""
-
-    done = Signal()
-
-    def __init__(self, kwargs: dict, parent=None):
-        super().__init__(parent)
-        self.kwargs = kwargs
-        self.surface = None
-        self.error: F.FormulaError | None = None
-        self.thread = threading.Thread(target=self._run, name="formula-compile", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.surface = F.compile(**self.kwargs, precompile=True)
-        except F.FormulaError as e:
-            self.error = e
-        except Exception as e:  # never lose the dialog to an unexpected failure
-            self.error = F.FormulaError(f"internal error: {type(e).__name__}: {e}")
-        self.done.emit()
-
-    def abandon(self) -> None:
-        """Stop listening.  A compile cannot be interrupted (numba, a subprocess): let it
-        finish unseen rather than block the GUI; it fills the cache for the next time."""
-        try:
-            self.done.disconnect()
-        except (RuntimeError, TypeError):
-            pass
-        if self.thread.is_alive():
-            self.setParent(None)
-            _ABANDONED.add(self)
-            self.done.connect(lambda: (self.thread.join(), _ABANDONED.discard(self)))
-        else:
-            self.thread.join()
-
-
-def compile_in_background(kwargs: dict, callback, parent=None) -> _Compile:
+def compile_in_background(kwargs: dict, callback, parent=None) -> Worker:
     """Compile a formula off the GUI thread; ``callback(surface, error)`` runs on the GUI
-    thread when it is done (unless the returned job is abandoned first)."""
-    job = _Compile(kwargs, parent)
-
-    def finished():
-        job.thread.join()
-        callback(job.surface, job.error)
-
-    job.done.connect(finished)
-    job.start()
-    return job
+    thread when it is done (unless the returned worker is abandoned first)."""
+    job = Worker(_compile_task(kwargs), "formula-compile", parent, errors=(F.FormulaError,))
+    job.finished.connect(lambda surface: callback(surface, None))
+    job.failed.connect(lambda message: callback(None, F.FormulaError(message)))
+    return job.start()
 
 
 def _spin(value: float) -> QDoubleSpinBox:
@@ -112,7 +66,7 @@ class FormulaDialog(QDialog):
         self.surface = None
         self.entry: FormulaEntry | None = None
         self.error: F.FormulaError | None = None
-        self._job: _Compile | None = None
+        self._job: Worker | None = None
         mono = QFontDatabase.systemFont(QFontDatabase.FixedFont)
 
         self.library_box = QComboBox()
@@ -313,24 +267,19 @@ class FormulaDialog(QDialog):
         self.refresh()
         if self.error is not None:
             return
-        kw = self._fields()
-        self._job = _Compile(kw, self)
-        self._job.done.connect(self._compiled)
         self.ok_button.setEnabled(False)
         self.status_label.setText("Compiling: exact derivatives, then numba kernels (once per formula)…")
-        self._job.start()
+        self._job = compile_in_background(self._fields(), self._compiled, self)
 
-    def _compiled(self) -> None:
+    def _compiled(self, s, error) -> None:
         job, self._job = self._job, None
         if job is None:  # cancelled after the result was already on its way
             return
-        job.thread.join()
         job.deleteLater()
-        if job.error is not None:
+        if error is not None:
             self.status_label.setText("")
-            self._show_error(job.error)
+            self._show_error(error)
             return
-        s = job.surface
         self.surface = s
         self.entry = FormulaEntry.from_surface(s)
         if self.save_box.isChecked():

@@ -16,16 +16,18 @@ from engine import theory
 from engine.scenario import ScenarioError
 
 from . import theme as themes
-from .controller import RaceController
 from .model import ScenarioModel, default_scenario
+from .modes.surface_race.session import SurfaceSession
 from .panels.racers import RacersPanel
 from .panels.surface import SurfacePanel
 from .settings import settings
+from .shell.playback import PlaybackController
+from .shell.warmup import start_warm_up
+from .shell.worker import with_progress_dialog
 from .views.curves import CurvePlot
 from .views.inspector import StepInspector
 from .views.leaderboard import Leaderboard
 from .views.surface_view import SurfaceView
-from .workers import WarmUp
 
 SPEED_STEPS = 300  # resolution of the log speed slider (1 .. 1000 steps per frame)
 INSPECT_EVERY = 6  # while playing, refresh the inside-the-step arrows every few frames
@@ -115,7 +117,15 @@ class MainWindow(QMainWindow):
         view = self.model.scenario.view
         self.theme = themes.get(view.theme, view.projector)
         apply_theme_to_app(self.theme)
-        self.controller = RaceController(self.model, self)
+        self.controller = PlaybackController(self)
+        self.controller.steps_per_frame = view.steps_per_frame
+        self.controller.loop = view.loop
+        self.session: SurfaceSession | None = None
+        self.ready = False  # the engine's kernels are compiled (warm-up done)
+        self.history_capacity = 16384
+        self._generation = 0
+        self.model.race_changed.connect(self.rebuild)
+        self.model.racers_changed.connect(self._restyle)
         self._frames = 0
         self.restyling = False
         self._explain_later = QTimer(self)
@@ -172,11 +182,11 @@ class MainWindow(QMainWindow):
                 self._restored_state = bool(self.restoreState(state))
         self.warmup = None
         if warm_up:
-            self.warmup = WarmUp(self)
+            self.warmup = start_warm_up(self)
             self.warmup.progress.connect(self._warm_progress)
-            self.warmup.done.connect(self._warm_done)
+            for sig in (self.warmup.finished, self.warmup.failed):
+                sig.connect(self._warm_done)
             self.progress.setVisible(True)
-            self.warmup.start()
         else:
             self._warm_done()
 
@@ -388,10 +398,23 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, n)
         self.progress.setValue(i)
 
-    def _warm_done(self) -> None:
+    def _warm_done(self, *_) -> None:
         self.progress.setVisible(False)
-        self.controller.set_ready()
+        self.ready = True
+        self.rebuild()
         self._update_theory()
+
+    def rebuild(self) -> None:
+        """A fresh race from the scenario, shown from step 0 (keeps playing if it was)."""
+        if not self.ready:
+            return
+        self._generation += 1
+        self.session = SurfaceSession(self.model, self._generation, self.history_capacity)
+        self.controller.set_session(self.session)
+
+    def _restyle(self) -> None:
+        if self.session is not None:
+            self.session.restyle()
 
     # -- frames ---------------------------------------------------------------------------------
     def on_frame(self, frame) -> None:
@@ -425,7 +448,7 @@ class MainWindow(QMainWindow):
 
     def _cheap_explain(self) -> bool:
         # explain_step recomputes from the nearest checkpoint; while playing, only when that is short.
-        race = self.controller.race
+        race = self.session.race if self.session is not None else None
         return race is not None and race.checkpoint_every <= 4000
 
     def _selected_enabled(self) -> int | None:
@@ -434,14 +457,14 @@ class MainWindow(QMainWindow):
         return idx.index(sel) if sel in idx else None
 
     def _select_enabled(self, r: int) -> None:
-        self.model.set_view("selected", self.controller.model_index(r))
+        self.model.set_view("selected", self.session.model_index(r))
 
     def _update_inside_step(self) -> None:
         r = self._selected_enabled()
-        e = self.controller.explain(r) if r is not None else None
+        e = self.session.explain(r, self.controller.k) if (r is not None and self.session) else None
         color = self.controller.frame.looks[r].color if e is not None else None
         if e is not None:
-            self.inspector.set_explained(e, self.controller.racer_spec(r), color)
+            self.inspector.set_explained(e, self.session.racer_spec(r), color)
         else:
             self.inspector.set_explained(None, None)
         self.surface_view.set_inside_step(e if self.model.scenario.view.show_inside_step else None, color)
@@ -520,8 +543,10 @@ class MainWindow(QMainWindow):
                 self.act_projector.setChecked(v.projector)
             (self.act_dark if v.theme == "dark" else self.act_light).setChecked(True)
         elif name == "steps_per_frame":
+            self.controller.steps_per_frame = v.steps_per_frame
             self._show_speed()
         elif name == "loop":
+            self.controller.loop = v.loop
             with QSignalBlocker(self.act_loop):
                 self.act_loop.setChecked(v.loop)
         elif name == "show_theory":
@@ -594,34 +619,14 @@ class MainWindow(QMainWindow):
         if ok:
             self.run_to(step)
 
-    def run_to(self, step: int) -> bool:
-        """Compute up to ``step`` in slices of ~30 ms with a progress dialog (Cancel stops at
-        the step reached); returns False when cancelled."""
-        from PySide6.QtWidgets import QProgressDialog
-
-        c = self.controller
-        if c.race is None:
-            return False
-        self.controller.pause()
-        start = c.race.t
-        todo = step - start
-        if todo <= 0:
-            c.seek(step)
-            return True
-        dlg = QProgressDialog(f"Computing steps {start:,} to {step:,}…", "Cancel", 0, 1000, self)
-        dlg.setWindowModality(Qt.WindowModal)
-        dlg.setMinimumDuration(300)
-        cancelled = False
-        while c.race.t < step and not c.all_done():
-            c.compute(step - c.race.t, budget_s=0.03)
-            dlg.setValue(int(1000 * (c.race.t - start) / todo))
-            QApplication.processEvents()
-            if dlg.wasCanceled():
-                cancelled = True
-                break
-        dlg.close()
-        c.seek(min(step, c.race.t))
-        return not cancelled
+    def run_to(self, step: int):
+        """Compute up to ``step`` in a worker with a progress dialog (Cancel stops at the step
+        reached, which is then shown); returns the worker, or None when nothing was to compute."""
+        worker = self.controller.compute_in_worker(step, self)
+        if worker is not None:
+            with_progress_dialog(worker, self, f"Computing steps {self.controller.session.computed:,} to {step:,}…",
+                                 "Run to step")
+        return worker
 
     # -- files ----------------------------------------------------------------------------------
     def open_scenario(self) -> None:
@@ -732,8 +737,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, ev) -> None:
         self.controller.shutdown()
         self._explain_later.stop()
-        if self.warmup is not None and self.warmup.isRunning():
-            self.warmup.requestInterruption()
+        if self.warmup is not None and self.warmup.running:
+            self.warmup.cancel()
             self.warmup.wait()
         self.save_settings()
         super().closeEvent(ev)

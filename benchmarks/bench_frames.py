@@ -73,10 +73,10 @@ def summary(ts) -> str:
     return f"median {np.median(ms):6.2f} ms  p95 {np.percentile(ms, 95):6.2f} ms  best-of-3 median {best:6.2f} ms"
 
 
-def buffers_mb(c) -> float:
-    chunks = sum(ch.positions.nbytes + ch.losses.nbytes + ch.grad_norms.nbytes for ch in c._chunks)
-    snaps = sum(s.X.nbytes + s.G.nbytes + s.F.nbytes + s.state.nbytes for s in c.race._checkpoints)
-    return (c.history.nbytes() + chunks + snaps) / 2**20
+def buffers_mb(session) -> float:
+    chunks = sum(ch.positions.nbytes + ch.losses.nbytes + ch.grad_norms.nbytes for ch in session._chunks)
+    snaps = sum(s.X.nbytes + s.G.nbytes + s.F.nbytes + s.state.nbytes for s in session.race._checkpoints)
+    return (session.history.nbytes() + chunks + snaps) / 2**20
 
 
 def main() -> None:
@@ -138,14 +138,14 @@ def main() -> None:
         t0 = time.perf_counter()
         c.seek(n // 3 + 7)  # an old step, off the thinned history's grid: recomputed
         jump = time.perf_counter() - t0
-        print(f"\n{n:>12,} steps (computed in {compute:.1f} s; history stride {c.history.stride}):")
+        print(f"\n{n:>12,} steps (computed in {compute:.1f} s; history stride {win.session.history.stride}):")
         print(f"  map frame    {summary(map_t)}")
         print(f"  window frame {summary(win_t)}  (map, leaderboard, curves, inspector: update + Qt's repaint)")
         total, k = redraw[len(redraw) // 2]
         print(f"  rebuild of the trail layer (zoom, pan, jump): {total * 1e3:.0f} ms spread over {k} paints, "
               f"longest paint {max(paints) * 1e3:.1f} ms; jump to step {n // 3 + 7:,} {jump * 1e3:.1f} ms")
-        print(f"  buffers {buffers_mb(c):.1f} MB; process RSS {rss_mb():.0f} MB")
-        c.seek(c.race.t - SPF * 2)
+        print(f"  buffers {buffers_mb(win.session):.1f} MB; process RSS {rss_mb():.0f} MB")
+        c.seek(win.session.computed - SPF * 2)
 
     # The naive way for comparison: every trail handed to PlotCurveItem.setData each frame.
     import pyqtgraph as pg
@@ -154,14 +154,14 @@ def main() -> None:
     naive.setAttribute(Qt.WA_DontShowOnScreen)
     naive.resize(1920, 1080)
     naive.show()
-    h = c.history
+    h = win.session.history
     m = min(h.n, 10_000)
-    curves = [naive.plot(pen=pg.mkPen(win.theme.palette[r % 8], width=4)) for r in range(h.n_racers)]
+    curves = [naive.plot(pen=pg.mkPen(win.theme.palette[r % 8], width=4)) for r in range(h.rows)]
     ts = []
     for i in range(10):
         t0 = time.perf_counter()
         for r, cv in enumerate(curves):
-            cv.setData(h.pos[r, :m - 10 + i, 0], h.pos[r, :m - 10 + i, 1])
+            cv.setData(h["pos"][r, :m - 10 + i, 0], h["pos"][r, :m - 10 + i, 1])
         naive.viewport().repaint()
         ts.append(time.perf_counter() - t0)
     print(f"\nnaive setData of 16 trails of {m:,} points at 4 px: {summary(ts)}")

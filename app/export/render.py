@@ -59,17 +59,18 @@ class FrameSource:
     asked for in increasing order (each frame then carries the exact path since the last)."""
 
     def __init__(self, scenario: Scenario):
-        from app.controller import RaceController
         from app.model import ScenarioModel
+        from app.modes.surface_race.session import SurfaceSession
+        from app.shell.playback import PlaybackController
 
         sc = copy.deepcopy(scenario)
         if not sc.enabled_racers():
             raise ExportError("nothing to export: the scenario has no enabled racer")
         self.model = ScenarioModel(sc)
-        self.controller = RaceController(self.model)
+        self.controller = PlaybackController()
         self._frame = None
         self.controller.frame_ready.connect(self._take)
-        self.controller.set_ready()
+        self.controller.set_session(SurfaceSession(self.model))
 
     def _take(self, frame) -> None:
         self._frame = frame

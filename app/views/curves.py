@@ -134,7 +134,7 @@ class CurvePlot(pg.PlotWidget):
             self.plot.setXRange(0, horizon, padding=0.02)
         if old is not None and old.generation == frame.generation and old.step == frame.step:
             return
-        steps, loss, grad = frame.history.series(frame.step, MAX_POINTS)
+        steps, loss, grad = frame.history.sample(frame.step, ("loss", "grad"), MAX_POINTS)
         x = np.append(steps, frame.step).astype(np.float64)
         for r, c in enumerate(self.curves):
             if self.kind == "loss":

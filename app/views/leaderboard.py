@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 from engine.race import STATUS_NAMES
 
-from ..frames import RACING, STATUS_CODES
+from ..modes.surface_race.frames import RACING, STATUS_CODES
 from ..theme import Theme
 
 # "step" is the step reached while racing, else the step at which the racer stopped.

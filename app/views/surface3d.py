@@ -82,8 +82,8 @@ class Surface3DView(gl.GLViewWidget):
         lift = 0.01 * self._zh
         heads = []
         for r, item in enumerate(self.paths):
-            xy = np.concatenate([hist.pos[r, idx], frame.heads[r:r + 1]]) - self._center
-            f = np.concatenate([hist.loss[r, idx], frame.loss[r:r + 1]])
+            xy = np.concatenate([hist["pos"][r, idx], frame.heads[r:r + 1]]) - self._center
+            f = np.concatenate([hist["loss"][r, idx], frame.loss[r:r + 1]])
             pts = np.column_stack([xy, self._to_z(f) + lift])
             pts = pts[np.all(np.isfinite(pts), axis=1)]
             pts[:, :2] = np.clip(pts[:, :2], -self._span, self._span)

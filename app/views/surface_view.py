@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel
 
 from engine.optimizers import Explanation
 
-from ..frames import STATUS_CODES
+from ..modes.surface_race.frames import STATUS_CODES
 from ..theme import Theme, style_axes
 from . import contours, surface_image
 from .background_layer import BackgroundLayer
@@ -265,7 +265,7 @@ class SurfaceView(pg.PlotWidget):
             return self.fit_domain()
         (x0, x1), (y0, y1) = f.surface.spec.domain
         n = f.history.count_upto(f.step)
-        pts = np.concatenate([f.history.pos[:, :n].reshape(-1, 2), f.heads])
+        pts = np.concatenate([f.history["pos"][:, :n].reshape(-1, 2), f.heads])
         span = max(x1 - x0, y1 - y0)
         ok = np.all(np.isfinite(pts), axis=1) & (np.abs(pts[:, 0] - (x0 + x1) / 2) < 3 * span) \
             & (np.abs(pts[:, 1] - (y0 + y1) / 2) < 3 * span)

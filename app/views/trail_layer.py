@@ -103,7 +103,7 @@ class TrailLayer(ScreenLayer):
         if R == 0 or len(self.colors) != R:
             return
         n = f.history.count_upto(f.step)
-        self._job = [_thin(_decimate(_to_px(np.concatenate([f.history.pos[r, :n], f.heads[r:r + 1]]), self._tr)))
+        self._job = [_thin(_decimate(_to_px(np.concatenate([f.history["pos"][r, :n], f.heads[r:r + 1]]), self._tr)))
                      for r in range(R)]
         self._job_at = [0] * R
 

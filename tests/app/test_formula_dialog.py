@@ -164,7 +164,7 @@ def test_unreadable_library_is_kept_aside_not_lost(config, qtbot):
 
 
 def test_cancel_during_a_compile_closes_at_once(qtbot, dialog):
-    from app import formula_dialog
+    from app.shell import worker
 
     F.start_worker()
     _type(qtbot, dialog.formula_edit, "x + y + (9^9^9^9)^0")
@@ -173,6 +173,6 @@ def test_cancel_during_a_compile_closes_at_once(qtbot, dialog):
     assert dialog.compiling
     dialog.reject()  # does not wait for the 2 s of symbolic work
     assert not dialog.isVisible() and dialog.result() == QDialog.Rejected and not dialog.compiling
-    assert len(formula_dialog._ABANDONED) == 1
-    qtbot.waitUntil(lambda: not formula_dialog._ABANDONED, timeout=60_000)  # finished unseen
+    assert len(worker._ABANDONED) == 1
+    qtbot.waitUntil(lambda: not worker._ABANDONED, timeout=60_000)  # finished unseen
     assert dialog.surface is None

@@ -4,7 +4,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QFontMetrics, QImage
 
-from app.frames import STATUS_CODES
+from app.modes.surface_race.frames import STATUS_CODES
 from engine.race import run_race
 from engine.scenario import RacerConfig, Scenario, classic_six
 
@@ -69,7 +69,7 @@ def test_editing_a_hyperparameter_restarts_the_race_with_the_new_value(window, q
     sc = window.model.scenario
     assert sc.racers[5].hyper["lr"] == pytest.approx(0.2)
     assert window.controller.k == 0
-    assert window.controller.race.hyper[5, 0] == pytest.approx(0.2)
+    assert window.session.race.hyper[5, 0] == pytest.approx(0.2)
     window.controller.run_to(30)
     assert np.allclose(heads_on_screen(window), engine_positions(sc, 30))
 
@@ -98,7 +98,7 @@ def test_clicking_the_surface_moves_the_start(window, qtbot):
     x, y = window.model.scenario.start
     tol = 2 * max(sv.vb.viewPixelSize())
     assert abs(x - target.x()) < tol and abs(y - target.y()) < tol
-    assert np.allclose(window.controller.race.start, (x, y))
+    assert np.allclose(window.session.race.start, (x, y))
     assert window.controller.k == 0
     assert np.allclose(heads_on_screen(window), [(x, y)] * 6)
 
@@ -112,15 +112,15 @@ def test_scrubbing_the_timeline_shows_exact_steps(window):
 
 
 def test_scrubbing_outside_the_buffer_recomputes_from_checkpoints(qtbot, monkeypatch):
-    from app import controller as C
+    from app.modes.surface_race import session as C
 
     monkeypatch.setattr(C, "EXACT_WINDOW", 50)
     sc = Scenario(surface="rosenbrock", racers=[RacerConfig("sgd", {"lr": 1e-3}), RacerConfig("adam", {"lr": 1e-2})])
     win = make_window(qtbot, sc)
-    win.controller.history_capacity = 64
-    win.controller.rebuild()
+    win.history_capacity = 64
+    win.rebuild()
     win.controller.run_to(3000)
-    assert win.controller.history.stride > 1
+    assert win.session.history.stride > 1
     win.controller.seek(1237)  # neither buffered nor on the thinned history's grid
     assert np.allclose(heads_on_screen(win), engine_positions(sc, 1237))
     win.close()
@@ -209,7 +209,7 @@ def test_inspector_and_arrows_explain_the_selected_racer(window):
     window.controller.run_to(10)
     window.model.set_view("selected", 5)  # Adam
     text = window.inspector.toPlainText()
-    e = window.controller.explain(window._selected_enabled())
+    e = window.session.explain(window._selected_enabled(), window.controller.k)
     assert e.optimizer == "adam" and e.t == 11
     assert "step 11" in text and "m̂ = m / (1 − β1ᵗ)" in text and "1 − β2ᵗ" in text
     assert all(f"{v:+.4g}" in text for v in e.step)
@@ -246,8 +246,8 @@ def test_curves_repaint_with_data(window, qtbot):
 
 def test_warm_up_runs_in_a_worker_then_the_race_starts(qtbot):
     win = make_window(qtbot, Scenario(surface="booth", racers=classic_six("booth")), warm_up=True)
-    qtbot.waitUntil(lambda: win.controller.ready, timeout=60000)
-    assert not win.warmup.isRunning() or win.warmup.wait(5000)
+    qtbot.waitUntil(lambda: win.ready, timeout=60000)
+    assert not win.warmup.running or win.warmup.wait(5000)
     assert win.controller.frame.n_racers == 6
     win.close()
 
@@ -328,7 +328,10 @@ def test_run_to_a_far_step_in_slices_shows_that_step(qtbot):
     sc = Scenario(surface="rastrigin", racers=[RacerConfig("sgd", {"lr": 1e-3}), RacerConfig("adam", {"lr": 1e-3})],
                   noise=1.0)
     win = make_window(qtbot, sc)
-    assert win.run_to(20_000)
+    worker = win.run_to(20_000)
+    assert win.controller.busy and worker is not None
+    win.controller.tick()  # the clock leaves the session alone while the worker computes
+    qtbot.waitUntil(lambda: not win.controller.busy, timeout=60_000)
     assert not win.controller.all_done()
     assert win.controller.k == 20_000 == win.timeline.value() == win.controller.frame.step
     win.close()
@@ -379,23 +382,23 @@ def test_more_racers_while_playing_before_a_repaint_keeps_drawing(window, qtbot)
 
 
 def test_playback_buffers_stay_bounded_in_a_long_race(qtbot, monkeypatch):
-    from app import controller as C
+    from app.modes.surface_race import session as S
 
-    monkeypatch.setattr(C, "EXACT_WINDOW", 500)
+    monkeypatch.setattr(S, "EXACT_WINDOW", 500)
     sc = Scenario(surface="rastrigin", racers=[RacerConfig("sgd", {"lr": 1e-3}), RacerConfig("adam", {"lr": 1e-3})],
                   noise=1.0)
     win = make_window(qtbot, sc)
-    c = win.controller
-    c.history_capacity = 256
-    c.rebuild()
+    win.history_capacity = 256
+    win.rebuild()
+    s = win.session
     sizes = []
     for n in (2_000, 20_000, 60_000):
-        c.run_to(n)
-        buffered = sum(ch.positions.shape[1] for ch in c._chunks)
-        sizes.append((c.history.nbytes(), buffered))
+        win.controller.run_to(n)
+        buffered = sum(ch.positions.shape[1] for ch in s._chunks)
+        sizes.append((s.history.nbytes(), buffered))
     assert sizes[0][0] == sizes[-1][0]  # the history is preallocated and never grows
     assert all(b <= 500 + 50_000 for _, b in sizes)  # at most the window plus one computed piece
-    assert c.history.n <= 256 and c.history.stride >= 256
+    assert s.history.n <= 256 and s.history.stride >= 256
     win.close()
 
 

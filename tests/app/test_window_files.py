@@ -45,7 +45,7 @@ def test_opening_a_formula_scenario_compiles_in_the_background(window, qtbot, tm
     scenario_io.save(sc, path)
     assert window.load_scenario(str(path))
     job = window._formula_job
-    qtbot.waitUntil(lambda: not job.thread.is_alive() and bool(window.model.scenario.formula), timeout=120_000)
+    qtbot.waitUntil(lambda: not job.running and bool(window.model.scenario.formula), timeout=120_000)
     qtbot.waitUntil(lambda: window.model.surface_spec().formula.startswith("(1"), timeout=5_000)
     window.controller.run_to(30)
     r = run_race("rosenbrock", (-1.2, 1.0), [c.to_racer() for c in sc.enabled_racers()], 30)

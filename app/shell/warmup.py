@@ -1,11 +1,11 @@
-"""Long work off the GUI thread: the start-up warm-up of the engine's numba kernels (a few
-seconds on a cold cache), reporting progress and cancellable."""
+"""The start-up warm-up of the engine's numba kernels (tens of seconds on a cold cache, well
+under one on a warm one), in a worker with progress and Cancel."""
 from __future__ import annotations
-
-from PySide6.QtCore import QThread, Signal
 
 from engine import optimizers as O
 from engine import surfaces as S
+
+from .worker import Worker
 
 
 def warm_up(progress=lambda i, n: None, cancelled=lambda: False) -> None:
@@ -28,10 +28,6 @@ def warm_up(progress=lambda i, n: None, cancelled=lambda: False) -> None:
         progress(i + 1, n)
 
 
-class WarmUp(QThread):
-    progress = Signal(int, int)
-    done = Signal()
-
-    def run(self) -> None:
-        warm_up(self.progress.emit, self.isInterruptionRequested)
-        self.done.emit()
+def start_warm_up(parent=None) -> Worker:
+    """The warm-up in a worker: ``progress(i, n)`` per surface, then ``finished``."""
+    return Worker(lambda job: warm_up(job.progress, lambda: job.cancelled), "warm-up", parent).start()

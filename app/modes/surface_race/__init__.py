@@ -1,0 +1,1 @@
+"""Surface race: optimizers race from one point on a 2-D loss surface."""

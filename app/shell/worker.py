@@ -1,0 +1,131 @@
+"""One way to run long work off the GUI thread: a task in a Python thread that reports
+progress and checks for Cancel, with its result or error delivered on the GUI thread."""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QProgressDialog, QWidget
+
+# Workers whose owner stopped listening, kept alive until their thread ends.
+_ABANDONED: set = set()
+
+
+class Cancelled(Exception):
+    """Raised by ``Job.check`` inside a task when Cancel was pressed."""
+
+
+class Job:
+    """What a task sees: ``progress(done, total)`` and ``cancelled`` (or ``check()``)."""
+
+    def __init__(self, report: Callable[[int, int], None]):
+        self._report = report
+        self._cancel = threading.Event()
+
+    def progress(self, done: int, total: int) -> None:
+        self._report(int(done), int(total))
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check(self) -> None:
+        if self._cancel.is_set():
+            raise Cancelled
+
+
+class Worker(QObject):
+    """Runs ``task(job)`` in a plain Python thread (not a QThread: Python code in a QThread
+    registers a never-ending dummy thread with the threading module).  Exactly one of
+    ``finished(result)``, ``failed(message)`` or ``cancelled()`` arrives on the GUI thread,
+    after the thread has ended."""
+
+    progress = Signal(int, int)
+    finished = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+    _ended = Signal()
+
+    def __init__(self, task: Callable[[Job], object], name: str = "worker", parent: QObject | None = None,
+                 errors: tuple[type[BaseException], ...] = (Exception,)):
+        super().__init__(parent)
+        self.job = Job(self.progress.emit)
+        self._task = task
+        self._errors = errors
+        self._outcome: tuple[str, object] | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._ended.connect(self._deliver, Qt.QueuedConnection)
+
+    def start(self) -> "Worker":
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def cancel(self) -> None:
+        """Ask the task to stop at its next check; ``cancelled`` follows once it has."""
+        self.job._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def abandon(self) -> None:
+        """Stop listening without waiting: for work that cannot be interrupted (a numba
+        compile, a subprocess), which then finishes unseen (and fills a cache)."""
+        self.job._cancel.set()
+        for sig in (self.finished, self.failed, self.cancelled, self.progress):
+            try:
+                sig.disconnect()
+            except (RuntimeError, TypeError):
+                pass
+        if self._thread.is_alive():
+            self.setParent(None)
+            _ABANDONED.add(self)
+            self._ended.connect(lambda: _ABANDONED.discard(self))
+
+    def _run(self) -> None:
+        try:
+            result = self._task(self.job)
+            self._outcome = ("cancelled", None) if self.job.cancelled else ("finished", result)
+        except Cancelled:
+            self._outcome = ("cancelled", None)
+        except self._errors as e:
+            self._outcome = ("failed", str(e) or type(e).__name__)
+        except Exception as e:  # never lose the window to an unexpected failure: say what it was
+            self._outcome = ("failed", f"internal error: {type(e).__name__}: {e}")
+        self._ended.emit()
+
+    def _deliver(self) -> None:
+        self._thread.join()
+        kind, value = self._outcome
+        if kind == "finished":
+            self.finished.emit(value)
+        elif kind == "failed":
+            self.failed.emit(value)
+        else:
+            self.cancelled.emit()
+
+
+def with_progress_dialog(worker: Worker, parent: QWidget, label: str, title: str = "") -> QProgressDialog:
+    """A window-modal progress dialog with Cancel for ``worker`` (shown after 300 ms), closed
+    when the worker ends; Cancel cancels it."""
+    dlg = QProgressDialog(label, "Cancel", 0, 0, parent)
+    dlg.setWindowTitle(title or label)
+    dlg.setWindowModality(Qt.WindowModal)
+    dlg.setMinimumDuration(300)
+    dlg.setAutoReset(False)
+    dlg.setAutoClose(False)
+
+    def progress(done: int, total: int) -> None:
+        dlg.setRange(0, max(total, 1))
+        dlg.setValue(min(done, max(total, 1)))
+
+    worker.progress.connect(progress)
+    dlg.canceled.connect(worker.cancel)
+    for sig in (worker.finished, worker.failed, worker.cancelled):
+        sig.connect(dlg.close)
+    return dlg
