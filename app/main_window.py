@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self.view3d = None
 
         self.surface_view = SurfaceView(self.theme)
+        self.surface_view.set_colormap(view.colormap)
         self.surface_view.start_picked.connect(self.model.set_start)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.surface_view)
@@ -239,6 +240,15 @@ class MainWindow(QMainWindow):
         for a in (self.act_dark, self.act_light):
             self.theme_group.addAction(a)
         (self.act_dark if v.theme == "dark" else self.act_light).setChecked(True)
+        self.colormap_group = QActionGroup(self)
+        self.colormap_actions = {}
+        for name, text in (("slate", "Slate (the theme's)"), ("viridis", "Viridis"), ("cividis", "Cividis")):
+            a = self._act(text, lambda on, n=name: on and self.model.set_view("colormap", n), checkable=True,
+                          tip="Shading of the heights; viridis and cividis stay readable on a washed-out projector"
+                          if name != "slate" else "The theme's muted shading")
+            self.colormap_group.addAction(a)
+            self.colormap_actions[name] = a
+        self.colormap_actions[v.colormap].setChecked(True)
         self.act_3d = self._act("3-D view", lambda on: self.model.set_view("mode", "3d" if on else "2d"), "3",
                                 checkable=True, tip="Switch between the map and a 3-D view of the surface (3)")
         if not self._gl_ok:
@@ -329,6 +339,9 @@ class MainWindow(QMainWindow):
         tm = v.addMenu("Theme")
         tm.addAction(self.act_dark)
         tm.addAction(self.act_light)
+        cm = v.addMenu("Colour map")
+        for a in self.colormap_actions.values():
+            cm.addAction(a)
         for a in (self.act_projector, self.act_3d, self.act_fit, self.act_fit_all, self.act_inside, self.act_theory):
             v.addAction(a)
         v.addSeparator()
@@ -539,6 +552,12 @@ class MainWindow(QMainWindow):
             self._update_theory()
         elif name == "mode":
             self._set_mode(v.mode)
+        elif name == "colormap":
+            with QSignalBlocker(self.colormap_group):
+                self.colormap_actions[v.colormap].setChecked(True)
+            self.surface_view.set_colormap(v.colormap)
+            if self.view3d is not None:
+                self.view3d.set_colormap(v.colormap)
 
     def _restyle_done(self) -> None:
         for w in (self.loss_plot, self.grad_plot):

@@ -7,11 +7,11 @@ from contextlib import contextmanager
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QPainterPath
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainterPath
 from PySide6.QtWidgets import QLabel
 
 from ..frames import RACING, STATUS_CODES
-from ..theme import Theme, style_axes
+from ..theme import Theme, height_colormap, luminance, style_axes
 from . import contours, label_layout, surface_image
 from .background_layer import BackgroundLayer
 from .leaderboard import ranking
@@ -42,13 +42,6 @@ def _ring() -> QPainterPath:
 
 
 FLAG, RING = _flag(), _ring()
-
-
-def _luminance(c: QColor) -> float:
-    """Relative luminance (WCAG) of a colour."""
-    def lin(v):
-        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
-    return 0.2126 * lin(c.redF()) + 0.7152 * lin(c.greenF()) + 0.0722 * lin(c.blueF())
 
 
 class TheoryNote(QLabel):
@@ -117,6 +110,12 @@ class SurfaceView(pg.PlotWidget):
         self.plot.hideButtons()
         self.plot.setLabel("bottom", "x")
         self.plot.setLabel("left", "y")
+        # The key to the shading at the map's side, in f - f* (log) like the loss plot.
+        self.colormap = "slate"
+        self.scale = None
+        self.colorbar = pg.ColorBarItem(interactive=False, colorMapMenu=False, width=20)
+        self.plot.layout.addItem(self.colorbar, 2, 5)
+        self.plot.layout.setColumnFixedWidth(4, 8)
         self.background = BackgroundLayer(self.vb)
         self.background.setZValue(-10)
         self.vb.addItem(self.background, ignoreBounds=True)
@@ -192,11 +191,8 @@ class SurfaceView(pg.PlotWidget):
             self.plot.getAxis(name).setStyle(tickTextOffset=6)
         self.plot.setLabel("bottom", "x", color=theme.foreground)
         self.plot.setLabel("left", "y", color=theme.foreground)
-        cmap = pg.ColorMap(np.linspace(0, 1, len(theme.colormap)), [QColor(c) for c in theme.colormap])
-        self.lut = cmap.getLookupTable(0.0, 1.0, 256)
-        c = QColor(theme.contour)
-        c.setAlphaF(0.38)
-        self.background.set_style(pg.mkPen(c, width=max(1.0, theme.trail_width / 3.5)), theme.background)
+        self.background.set_background(theme.background)
+        self._style_colorbar()
         self.minima.setPen(pg.mkPen(theme.outline, width=2))
         self.minima.setBrush(pg.mkBrush(theme.minimum))
         self.minima.setSize(theme.head_size * 1.3)
@@ -213,11 +209,60 @@ class SurfaceView(pg.PlotWidget):
             f"color: {theme.foreground}; background: rgba({bg.red()},{bg.green()},{bg.blue()},200);"
             " padding: 6px; border-radius: 4px;")
         self._looks = None
-        if self._sampled is not None:  # the same samples and iso-lines in the new colours
-            self.background.set_data(*self._sampled[:2], self.lut, *self._sampled[2:])
+        self.set_colormap(self.colormap)
         if self.frame is not None:
             self.set_frame(self.frame)
         self._draw_arrows()
+
+    def set_colormap(self, name: str) -> None:
+        """Shade the heights with ``name`` (see engine.scenario.COLORMAPS)."""
+        self.colormap = name
+        self.cmap = height_colormap(self.theme, name)
+        self.lut = self.cmap.getLookupTable(0.0, 1.0, 256)
+        self.colorbar.setColorMap(self.cmap)
+        self._push_background()
+
+    def _style_colorbar(self) -> None:
+        t = self.theme
+        font = QFont()
+        font.setPointSize(t.axis_pt)
+        for name in ("left", "right", "top", "bottom"):
+            ax = self.colorbar.getAxis(name)
+            ax.setPen(pg.mkPen(t.foreground, width=1))
+        ax = self.colorbar.axis
+        ax.setTextPen(pg.mkPen(t.foreground))
+        ax.setTickFont(font)
+        fm = QFontMetrics(font)
+        ax.setWidth(fm.horizontalAdvance("10⁻¹⁰") + fm.height() + 16)  # ticks, then the label
+        ax.label.setFont(font)
+        self.colorbar.layout.setColumnFixedWidth(1, round(t.head_size))
+        self._label_colorbar()
+
+    def _label_colorbar(self) -> None:
+        bounded = self.frame is None or self.frame.surface.bounded_below
+        self.colorbar.axis.setLabel("f − f*  (log)" if bounded else "f  (sym. log)", color=self.theme.foreground)
+        if getattr(self, "scale", None) is not None:
+            self.colorbar.setLevels(self.scale.levels)
+            self.colorbar.axis.setTicks([self.scale.ticks()])
+
+    def _push_background(self) -> None:
+        """The samples and iso-lines to the background layer in the current colours: each
+        iso-line dark where its colour is light and light where it is dark, so that lines
+        read all over a map from black to yellow, in both themes."""
+        if self._sampled is None:
+            return
+        z, levels, rect, per_level = self._sampled
+        lo, hi = levels
+        width = max(1.0, self.theme.trail_width / 3.5)
+        dark, light = [], []
+        for lv, seg in zip(self.scale.contours, per_level):
+            c = self.cmap.map((lv - lo) / (hi - lo), mode="qcolor")
+            (dark if luminance(c) > 0.3 else light).append(seg)
+        ink, paper = QColor(0, 0, 0), QColor(255, 255, 255)
+        ink.setAlphaF(0.5)
+        paper.setAlphaF(0.45)
+        groups = [(pg.mkPen(c, width=width), np.concatenate(g)) for c, g in ((ink, dark), (paper, light)) if g]
+        self.background.set_data(z, levels, self.lut, rect, groups)
 
     # -- data -----------------------------------------------------------------------------------
     def set_frame(self, frame) -> None:
@@ -234,6 +279,7 @@ class SurfaceView(pg.PlotWidget):
 
     def _set_surface(self, surface) -> None:
         self.scale = surface_image.scale_for(surface)
+        self._label_colorbar()
         m = surface.minima
         self.minima.setData(pos=m if len(m) else np.zeros((0, 2)))
         self.fit_domain()
@@ -251,9 +297,10 @@ class SurfaceView(pg.PlotWidget):
         self.surface_image = img
         # Iso-lines from every other sample: half the segments, a quarter of the work, and
         # still under 4 px per segment on a full-HD map.
-        seg = contours.segments(img.xs[::2], img.ys[::2], img.z[::2, ::2], self.scale.contours)
-        self._sampled = (img.z, self.scale.levels, QRectF(xr[0], yr[0], xr[1] - xr[0], yr[1] - yr[0]), seg)
-        self.background.set_data(*self._sampled[:2], self.lut, *self._sampled[2:])
+        xs, ys, z = img.xs[::2], img.ys[::2], img.z[::2, ::2]
+        per_level = [contours.segments(xs, ys, z, [lv]) for lv in self.scale.contours]
+        self._sampled = (img.z, self.scale.levels, QRectF(xr[0], yr[0], xr[1] - xr[0], yr[1] - yr[0]), per_level)
+        self._push_background()
 
     @contextmanager
     def whole_layers(self):
@@ -310,7 +357,7 @@ class SurfaceView(pg.PlotWidget):
             # A tag in the racer's colour with black or white text, whichever contrasts more:
             # readable on both themes, even for the yellow racer on a white screen.
             fill = QColor(lk.color)
-            text = "#000000" if _luminance(fill) > 0.35 else "#ffffff"
+            text = "#000000" if luminance(fill) > 0.35 else "#ffffff"
             lab = pg.TextItem(lk.name, color=text, anchor=(0, 0), fill=pg.mkBrush(fill),
                               border=pg.mkPen(t.outline, width=1))
             lab.setFont(font)
@@ -380,6 +427,13 @@ class SurfaceView(pg.PlotWidget):
             g = self.theory_label.geometry().translated(-self._map_rect().topLeft())
             boxes.append(np.array([[g.left(), g.top(), g.right(), g.bottom()]], dtype=float))
         return np.vstack(boxes)
+
+    def _inside_map(self, centre: np.ndarray, rect: QRectF) -> np.ndarray:
+        """``centre`` moved just enough for a note of ``rect``'s size around it to lie on the map."""
+        c = self._to_px(centre)[0]
+        half = np.array([rect.width(), rect.height()]) / 2 + 2
+        c = np.clip(c, half, np.maximum(half, (self.vb.width() - half[0], self.vb.height() - half[1])))
+        return self._to_data(c[None])[0]
 
     def _place_labels(self) -> None:
         """Labels beside their heads, clear of each other, heads and notes; a crowd of heads
@@ -520,7 +574,7 @@ class SurfaceView(pg.PlotWidget):
             text.setColor(col)
             text.fill = pg.mkBrush(bg)  # readable over the racer labels it may cover
             text.setFont(font)
-            text.setPos(*(x + v * k * 1.18))
+            text.setPos(*self._inside_map(x + v * k * 1.18, text.textItem.boundingRect()))
             for it in (line, head, text):
                 it.show()
         self._place_labels()  # the racers' labels keep clear of the arrows and their notes

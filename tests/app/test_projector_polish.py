@@ -27,3 +27,57 @@ def test_step_axis_follows_the_race_with_a_small_margin(window, qtbot):
     c.seek(100)
     qtbot.waitUntil(lambda: window.loss_plot.frame.step == 100)
     assert window.loss_plot.plot.getViewBox().viewRange()[0][1] > 300
+
+
+def test_colour_map_is_a_saved_view_setting_with_a_menu_and_a_colour_bar(window, qtbot, tmp_path):
+    from PySide6.QtGui import QImage
+
+    from app.views.surface_image import scale_for
+    from engine import scenario as io
+
+    view = window.surface_view
+    window.colormap_actions["viridis"].trigger()
+    assert window.model.scenario.view.colormap == "viridis"
+    assert view.colormap == "viridis"
+    with view.whole_layers():
+        img = view.grab().toImage().convertToFormat(QImage.Format_RGB32)
+    # The colour bar's bottom is viridis' dark purple, its top yellow.
+    bar = view.mapFromScene(view.colorbar.bar.sceneBoundingRect()).boundingRect()
+    low = img.pixelColor(bar.center().x(), bar.bottom() - 3)
+    high = img.pixelColor(bar.center().x(), bar.top() + 3)
+    assert low.blue() > low.green() > 0 and low.red() < 100  # purple-blue
+    assert high.red() > 200 and high.green() > 200 and high.blue() < 100  # yellow
+    # Ticks in f - f* (log): decades of Beale's loss.
+    labels = [t for _, t in view.colorbar.axis._tickLevels[0]]
+    assert labels == [t for _, t in scale_for(window.controller.frame.surface).ticks()] and "10" in labels
+    # Saved with the scenario, and loading it sets the menu and the map.
+    path = tmp_path / "race.toml"
+    io.save(window.model.scenario, path)
+    assert 'colormap = "viridis"' in path.read_text()
+    sc = io.load(path)
+    sc.view.colormap = "cividis"
+    window.model.load(sc)
+    assert window.colormap_actions["cividis"].isChecked() and view.colormap == "cividis"
+
+
+def test_iso_lines_are_dark_on_light_shading_and_light_on_dark(window):
+    from app.theme import luminance
+
+    view = window.surface_view
+    for name in ("slate", "viridis"):
+        window.model.set_view("colormap", name)
+        pens = [pen.color() for _, pen in view.background.pens]
+        assert pens and len(view.background.lines) > 100
+        ends = [e for e, _ in view.background.pens]
+        assert ends == sorted(ends) and ends[-1] == len(view.background.lines) // 2
+    # Viridis runs from dark to light: both inks are in use.
+    assert {luminance(c) > 0.5 for c in pens} == {True, False}
+
+
+def test_scenario_rejects_an_unknown_colour_map():
+    from engine.scenario import Scenario, ScenarioError
+
+    sc = Scenario(surface="beale", racers=classic_six("beale"))
+    sc.view.colormap = "jet"
+    with pytest.raises(ScenarioError, match="view.colormap must be one of slate, viridis, cividis"):
+        sc.validate()
