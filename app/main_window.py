@@ -257,7 +257,8 @@ class MainWindow(QMainWindow):
             self.act_3d.setStatusTip(self._gl_why)
         self.act_open = self._act("Open scenario…", self.open_scenario, "Ctrl+O")
         self.act_save = self._act("Save scenario…", self.save_scenario, "Ctrl+S")
-        self.act_image = self._act("Save image…", self.save_image, "Ctrl+Shift+S")
+        self.act_image = self._act("Export image…", self.save_image, "Ctrl+Shift+S",
+                                   tip="The map (or the 3-D view) as a PNG, or the map as an SVG")
         self.act_export_video = self._act("Export video…", self.export_video, "Ctrl+E",
                                           tip="Render the race as MP4, WebM, GIF or PNG frames")
         self.act_export_data = self._act("Export data (CSV)…", self.export_data,
@@ -692,16 +693,23 @@ class MainWindow(QMainWindow):
                 QMessageBox.warning(self, "Cannot save scenario", str(e))
 
     def save_image(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save image", "race.png", "PNG image (*.png)")
+        path, _ = QFileDialog.getSaveFileName(self, "Export image", "race.png",
+                                              "PNG image (*.png);;SVG image (*.svg)")
         if path:
             self.write_image(path)
 
     def write_image(self, path: str) -> bool:
-        """Save the current view as PNG through a temporary file: never a half-written image."""
+        """Save the current view as PNG, or the map as SVG (by the file's suffix), through a
+        temporary file: never a half-written image."""
+        svg = path.lower().endswith(".svg")
+        if svg and self.stack.currentWidget() is not self.surface_view:
+            QMessageBox.warning(self, "Cannot save image", "SVG export covers the 2-D map; "
+                                "switch the 3-D view off (key 3) or save a PNG.")
+            return False
         buf = QBuffer()
         buf.open(QIODevice.OpenModeFlag.WriteOnly)
         with self.surface_view.whole_layers():
-            ok = self.stack.currentWidget().grab().save(buf, "PNG")
+            ok = self._write_svg(buf) if svg else self.stack.currentWidget().grab().save(buf, "PNG")
         try:
             if ok:
                 scenario_io.atomic_write(path, bytes(buf.data()))
@@ -709,6 +717,32 @@ class MainWindow(QMainWindow):
             ok = False
             QMessageBox.warning(self, "Cannot save image", f"Could not write {path}: {e.strerror}")
         return ok
+
+    def _write_svg(self, buf: QBuffer) -> bool:
+        """The map as SVG: axes, labels, markers and colour bar as vectors; the shading,
+        iso-lines and trails as the images the map caches them in."""
+        from PySide6.QtGui import QPainter
+        from PySide6.QtSvg import QSvgGenerator
+
+        view = self.surface_view
+        gen = QSvgGenerator()
+        gen.setOutputDevice(buf)
+        gen.setSize(view.size())
+        gen.setViewBox(view.rect())
+        gen.setResolution(view.logicalDpiX())  # fonts in points come out the size they are on screen
+        gen.setTitle("OptiRace")
+        # Markers drawn as paths (vectors), not from pyqtgraph's pixmap atlas, which an SVG
+        # painter scales wrongly.
+        markers = (view.heads, view.marks, view.minima)
+        for m in markers:
+            m.setExportMode(True, {"antialias": True})
+        try:
+            p = QPainter(gen)
+            view.render(p)
+            return p.end()
+        finally:
+            for m in markers:
+                m.setExportMode(False)
 
     def export_video(self) -> None:
         from .export.dialog import export_video

@@ -81,3 +81,19 @@ def test_scenario_rejects_an_unknown_colour_map():
     sc.view.colormap = "jet"
     with pytest.raises(ScenarioError, match="view.colormap must be one of slate, viridis, cividis"):
         sc.validate()
+
+
+def test_export_image_writes_the_map_as_svg(window, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    window.controller.run_to(100)
+    out = tmp_path / "map.svg"
+    assert window.write_image(str(out))
+    root = ET.parse(out).getroot()
+    assert root.tag.endswith("svg")
+    text = " ".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
+    for name in ("Adam", "SGD", "RMSprop"):  # racer labels as text, not pixels
+        assert name in text
+    assert any(e.tag.endswith("image") for e in root.iter())  # the shading and trails
+    assert window.write_image(str(tmp_path / "map.png"))
+    assert (tmp_path / "map.png").read_bytes()[:4] == b"\x89PNG"
