@@ -251,10 +251,13 @@ class MainWindow(QMainWindow):
         self.colormap_actions[v.colormap].setChecked(True)
         self.act_3d = self._act("3-D view", lambda on: self.model.set_view("mode", "3d" if on else "2d"), "3",
                                 checkable=True, tip="Switch between the map and a 3-D view of the surface (3)")
+        self.act_turntable = self._act("Turntable (3-D)", self._turn, "O", checkable=True,
+                                       tip="Turn the 3-D view slowly round the surface (O)")
         if not self._gl_ok:
-            self.act_3d.setEnabled(False)
-            self.act_3d.setToolTip(self._gl_why)
-            self.act_3d.setStatusTip(self._gl_why)
+            for a in (self.act_3d, self.act_turntable):
+                a.setEnabled(False)
+                a.setToolTip(self._gl_why)
+                a.setStatusTip(self._gl_why)
         self.act_open = self._act("Open scenario…", self.open_scenario, "Ctrl+O")
         self.act_save = self._act("Save scenario…", self.save_scenario, "Ctrl+S")
         self.act_image = self._act("Export image…", self.save_image, "Ctrl+Shift+S",
@@ -343,7 +346,7 @@ class MainWindow(QMainWindow):
         cm = v.addMenu("Colour map")
         for a in self.colormap_actions.values():
             cm.addAction(a)
-        for a in (self.act_projector, self.act_3d, self.act_fit, self.act_fit_all, self.act_inside, self.act_theory):
+        for a in (self.act_projector, self.act_3d, self.act_turntable, self.act_fit, self.act_fit_all, self.act_inside, self.act_theory):
             v.addAction(a)
         v.addSeparator()
         for d in self.docks.values():
@@ -599,6 +602,8 @@ class MainWindow(QMainWindow):
                 from .views.surface3d import Surface3DView
 
                 self.view3d = Surface3DView(self.theme)
+                self.view3d.set_colormap(self.model.scenario.view.colormap)
+                self.view3d.set_turning(self.act_turntable.isChecked())
                 self.stack.addWidget(self.view3d)
             self.stack.setCurrentWidget(self.view3d)
             if self.controller.frame is not None:
@@ -607,6 +612,12 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(self.surface_view)
         with QSignalBlocker(self.act_3d):
             self.act_3d.setChecked(self.stack.currentWidget() is not self.surface_view)
+
+    def _turn(self, on: bool) -> None:
+        if on and self.model.scenario.view.mode != "3d":
+            self.model.set_view("mode", "3d")  # a turntable is only seen in 3-D
+        if self.view3d is not None:
+            self.view3d.set_turning(on)
 
     def ask_run_to(self) -> None:
         from PySide6.QtWidgets import QInputDialog
@@ -709,7 +720,12 @@ class MainWindow(QMainWindow):
         buf = QBuffer()
         buf.open(QIODevice.OpenModeFlag.WriteOnly)
         with self.surface_view.whole_layers():
-            ok = self._write_svg(buf) if svg else self.stack.currentWidget().grab().save(buf, "PNG")
+            if svg:
+                ok = self._write_svg(buf)
+            elif self.stack.currentWidget() is self.view3d:  # grab() leaves out what Qt paints over GL
+                ok = self.view3d.grabFramebuffer().save(buf, "PNG")
+            else:
+                ok = self.surface_view.grab().save(buf, "PNG")
         try:
             if ok:
                 scenario_io.atomic_write(path, bytes(buf.data()))
