@@ -34,20 +34,14 @@ def _outside(r: np.ndarray, bounds) -> np.ndarray:
 def crowds(heads: np.ndarray, radius: float) -> list[list[int]]:
     """Groups of heads linked by chains of neighbours closer than ``radius``."""
     R = len(heads)
-    group = list(range(R))
-
-    def root(i):
-        while group[i] != i:
-            group[i] = group[group[i]]
-            i = group[i]
-        return i
-    d = np.hypot(*(heads[:, None, :] - heads[None, :, :]).transpose(2, 0, 1)) if R else np.zeros((0, 0))
-    for i, j in zip(*np.nonzero(np.triu(d < radius, 1))):
-        group[root(i)] = root(j)
-    out: dict[int, list[int]] = {}
-    for i in range(R):
-        out.setdefault(root(i), []).append(i)
-    return list(out.values())
+    if R == 0:
+        return []
+    d = np.hypot(heads[:, None, 0] - heads[None, :, 0], heads[:, None, 1] - heads[None, :, 1])
+    reach = (d < radius).astype(np.int32)
+    for _ in range(int(np.ceil(np.log2(R))) + 1):  # squaring doubles the chain length covered
+        reach = np.minimum(reach @ reach, 1)
+    first = reach.argmax(axis=1)  # each head's group named by its first member
+    return [list(np.flatnonzero(first == g)) for g in np.unique(first)]
 
 
 def place(heads: np.ndarray, sizes: np.ndarray, order, obstacles: np.ndarray, bounds, gap: float,

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainterPath
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QGraphicsItem, QLabel
 
 from ..frames import RACING, STATUS_CODES
 from ..theme import Theme, height_colormap, luminance, style_axes
@@ -229,6 +229,8 @@ class SurfaceView(pg.PlotWidget):
         for name in ("left", "right", "top", "bottom"):
             ax = self.colorbar.getAxis(name)
             ax.setPen(pg.mkPen(t.foreground, width=1))
+            # Static: copied as pixmaps at each repaint of the map, not laid out again (as in style_axes).
+            ax.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         ax = self.colorbar.axis
         ax.setTextPen(pg.mkPen(t.foreground))
         ax.setTickFont(font)
