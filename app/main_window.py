@@ -251,7 +251,7 @@ class MainWindow(QMainWindow):
         self.colormap_actions[v.colormap].setChecked(True)
         self.act_3d = self._act("3-D view", lambda on: self.model.set_view("mode", "3d" if on else "2d"), "3",
                                 checkable=True, tip="Switch between the map and a 3-D view of the surface (3)")
-        self.act_turntable = self._act("Turntable (3-D)", self._turn, "O", checkable=True,
+        self.act_turntable = self._act("Turntable (3-D)", self._set_turntable, "O", checkable=True,
                                        tip="Turn the 3-D view slowly round the surface (O)")
         if not self._gl_ok:
             for a in (self.act_3d, self.act_turntable):
@@ -613,7 +613,7 @@ class MainWindow(QMainWindow):
         with QSignalBlocker(self.act_3d):
             self.act_3d.setChecked(self.stack.currentWidget() is not self.surface_view)
 
-    def _turn(self, on: bool) -> None:
+    def _set_turntable(self, on: bool) -> None:
         if on and self.model.scenario.view.mode != "3d":
             self.model.set_view("mode", "3d")  # a turntable is only seen in 3-D
         if self.view3d is not None:
