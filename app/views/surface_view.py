@@ -115,6 +115,10 @@ class SurfaceView(pg.PlotWidget):
         self.scale = None
         self.colorbar = pg.ColorBarItem(interactive=False, colorMapMenu=False, width=20)
         self.plot.layout.addItem(self.colorbar, 2, 5)
+        # The title over the bar and its ticks together: in the bar's column alone it widened
+        # the bar to the title's width, at the map's expense.
+        self.colorbar.layout.removeItem(self.colorbar.titleLabel)
+        self.colorbar.layout.addItem(self.colorbar.titleLabel, 0, 1, 1, 2)
         self.plot.layout.setColumnFixedWidth(4, 8)
         self.background = BackgroundLayer(self.vb)
         self.background.setZValue(-10)
@@ -224,28 +228,34 @@ class SurfaceView(pg.PlotWidget):
 
     def _style_colorbar(self) -> None:
         t = self.theme
-        font = QFont()
-        font.setPointSize(t.axis_pt)
         for name in ("left", "right", "top", "bottom"):
             ax = self.colorbar.getAxis(name)
             ax.setPen(pg.mkPen(t.foreground, width=1))
             # Static: copied as pixmaps at each repaint of the map, not laid out again (as in style_axes).
             ax.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        font = QFont()
+        font.setPointSize(t.axis_pt)
         ax = self.colorbar.axis
         ax.setTextPen(pg.mkPen(t.foreground))
         ax.setTickFont(font)
-        fm = QFontMetrics(font)
-        ax.setWidth(fm.horizontalAdvance("10⁻¹⁰") + fm.height() + 16)  # ticks, then the label
-        ax.label.setFont(font)
-        self.colorbar.layout.setColumnFixedWidth(1, round(t.head_size))
+        self.colorbar.layout.setColumnFixedWidth(1, round(0.8 * t.head_size))
         self._label_colorbar()
 
     def _label_colorbar(self) -> None:
+        """Title and decade ticks of the colour bar, as narrow as its labels: every pixel it
+        takes is a pixel less of the (aspect-locked) map."""
+        t = self.theme
         bounded = self.frame is None or self.frame.surface.bounded_below
-        self.colorbar.axis.setLabel("f − f*  (log)" if bounded else "f  (sym. log)", color=self.theme.foreground)
-        if getattr(self, "scale", None) is not None:
-            self.colorbar.setLevels(self.scale.levels)
-            self.colorbar.axis.setTicks([self.scale.ticks()])
+        self.colorbar.setTitle("f − f*" if bounded else "f", color=t.foreground, size=f"{t.axis_pt}pt")
+        if self.scale is None:
+            return
+        ticks = self.scale.ticks()
+        self.colorbar.setLevels(self.scale.levels)
+        self.colorbar.axis.setTicks([ticks])
+        font = QFont()
+        font.setPointSize(t.axis_pt)
+        fm = QFontMetrics(font)
+        self.colorbar.axis.setWidth(max((fm.horizontalAdvance(label) for _, label in ticks), default=20) + 12)
 
     def _push_background(self) -> None:
         """The samples and iso-lines to the background layer in the current colours: each
