@@ -7,6 +7,7 @@ import sys
 
 from engine import optimizers as O
 from engine import surfaces as S
+from engine.scenario import COLORMAPS
 
 from .export.cli import size_type
 
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", help="open this scenario file (TOML)")
     p.add_argument("--theme", choices=("light", "dark"), help="colour theme")
     p.add_argument("--projector", action="store_true", help="large fonts and thick lines")
+    p.add_argument("--colormap", choices=COLORMAPS, help="height shading of the map")
     p.add_argument("--size", type=size_type(320, 240), help="window size, e.g. 1920x1080")
     p.add_argument("--screenshot", metavar="FILE.png", help="render the window to FILE.png and exit")
     p.add_argument("--after-steps", type=int, default=300, metavar="N",
@@ -51,7 +53,7 @@ def scenario_from_args(args):
 
     if args.scenario:
         sc = io.load(args.scenario)
-    elif args.surface or args.racers or args.screenshot:
+    elif args.surface or args.racers or args.screenshot or args.colormap:
         surface = args.surface or "beale"
         if args.racers:
             six = {r.optimizer: r for r in classic_six(surface if surface in CLASSIC_LRS else "beale")}
@@ -66,6 +68,8 @@ def scenario_from_args(args):
         sc.view.theme = args.theme
     if args.projector:
         sc.view.projector = True
+    if args.colormap:
+        sc.view.colormap = args.colormap
     return sc
 
 

@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         self.view3d = None
 
         self.surface_view = SurfaceView(self.theme)
+        self.surface_view.set_colormap(view.colormap)
         self.surface_view.start_picked.connect(self.model.set_start)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.surface_view)
@@ -249,15 +250,28 @@ class MainWindow(QMainWindow):
         for a in (self.act_dark, self.act_light):
             self.theme_group.addAction(a)
         (self.act_dark if v.theme == "dark" else self.act_light).setChecked(True)
+        self.colormap_group = QActionGroup(self)
+        self.colormap_actions = {}
+        for name, text in (("slate", "Slate (the theme's)"), ("viridis", "Viridis"), ("cividis", "Cividis")):
+            a = self._act(text, lambda on, n=name: on and self.model.set_view("colormap", n), checkable=True,
+                          tip="Shading of the heights; viridis and cividis stay readable on a washed-out projector"
+                          if name != "slate" else "The theme's muted shading")
+            self.colormap_group.addAction(a)
+            self.colormap_actions[name] = a
+        self.colormap_actions[v.colormap].setChecked(True)
         self.act_3d = self._act("3-D view", lambda on: self.model.set_view("mode", "3d" if on else "2d"), "3",
                                 checkable=True, tip="Switch between the map and a 3-D view of the surface (3)")
+        self.act_turntable = self._act("Turntable (3-D)", self._set_turntable, "O", checkable=True,
+                                       tip="Turn the 3-D view slowly round the surface (O)")
         if not self._gl_ok:
-            self.act_3d.setEnabled(False)
-            self.act_3d.setToolTip(self._gl_why)
-            self.act_3d.setStatusTip(self._gl_why)
+            for a in (self.act_3d, self.act_turntable):
+                a.setEnabled(False)
+                a.setToolTip(self._gl_why)
+                a.setStatusTip(self._gl_why)
         self.act_open = self._act("Open scenario…", self.open_scenario, "Ctrl+O")
         self.act_save = self._act("Save scenario…", self.save_scenario, "Ctrl+S")
-        self.act_image = self._act("Save image…", self.save_image, "Ctrl+Shift+S")
+        self.act_image = self._act("Export image…", self.save_image, "Ctrl+Shift+S",
+                                   tip="The map (or the 3-D view) as a PNG, or the map as an SVG")
         self.act_export_video = self._act("Export video…", self.export_video, "Ctrl+E",
                                           tip="Render the race as MP4, WebM, GIF or PNG frames")
         self.act_export_data = self._act("Export data (CSV)…", self.export_data,
@@ -339,7 +353,10 @@ class MainWindow(QMainWindow):
         tm = v.addMenu("Theme")
         tm.addAction(self.act_dark)
         tm.addAction(self.act_light)
-        for a in (self.act_projector, self.act_3d, self.act_fit, self.act_fit_all, self.act_inside, self.act_theory):
+        cm = v.addMenu("Colour map")
+        for a in self.colormap_actions.values():
+            cm.addAction(a)
+        for a in (self.act_projector, self.act_3d, self.act_turntable, self.act_fit, self.act_fit_all, self.act_inside, self.act_theory):
             v.addAction(a)
         v.addSeparator()
         for d in self.docks.values():
@@ -562,6 +579,12 @@ class MainWindow(QMainWindow):
             self._update_theory()
         elif name == "mode":
             self._set_mode(v.mode)
+        elif name == "colormap":
+            with QSignalBlocker(self.colormap_group):
+                self.colormap_actions[v.colormap].setChecked(True)
+            self.surface_view.set_colormap(v.colormap)
+            if self.view3d is not None:
+                self.view3d.set_colormap(v.colormap)
 
     def _restyle_done(self) -> None:
         for w in (self.loss_plot, self.grad_plot):
@@ -602,6 +625,8 @@ class MainWindow(QMainWindow):
                 from .views.surface3d import Surface3DView
 
                 self.view3d = Surface3DView(self.theme)
+                self.view3d.set_colormap(self.model.scenario.view.colormap)
+                self.view3d.set_turning(self.act_turntable.isChecked())
                 self.stack.addWidget(self.view3d)
             self.stack.setCurrentWidget(self.view3d)
             if self.controller.frame is not None:
@@ -610,6 +635,12 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(self.surface_view)
         with QSignalBlocker(self.act_3d):
             self.act_3d.setChecked(self.stack.currentWidget() is not self.surface_view)
+
+    def _set_turntable(self, on: bool) -> None:
+        if on and self.model.scenario.view.mode != "3d":
+            self.model.set_view("mode", "3d")  # a turntable is only seen in 3-D
+        if self.view3d is not None:
+            self.view3d.set_turning(on)
 
     def ask_run_to(self) -> None:
         from PySide6.QtWidgets import QInputDialog
@@ -676,16 +707,28 @@ class MainWindow(QMainWindow):
                 QMessageBox.warning(self, "Cannot save scenario", str(e))
 
     def save_image(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save image", "race.png", "PNG image (*.png)")
+        path, _ = QFileDialog.getSaveFileName(self, "Export image", "race.png",
+                                              "PNG image (*.png);;SVG image (*.svg)")
         if path:
             self.write_image(path)
 
     def write_image(self, path: str) -> bool:
-        """Save the current view as PNG through a temporary file: never a half-written image."""
+        """Save the current view as PNG, or the map as SVG (by the file's suffix), through a
+        temporary file: never a half-written image."""
+        svg = path.lower().endswith(".svg")
+        if svg and self.stack.currentWidget() is not self.surface_view:
+            QMessageBox.warning(self, "Cannot save image", "SVG export covers the 2-D map; "
+                                "switch the 3-D view off (key 3) or save a PNG.")
+            return False
         buf = QBuffer()
         buf.open(QIODevice.OpenModeFlag.WriteOnly)
         with self.surface_view.whole_layers():
-            ok = self.stack.currentWidget().grab().save(buf, "PNG")
+            if svg:
+                ok = self._write_svg(buf)
+            elif self.stack.currentWidget() is self.view3d:  # grab() leaves out what Qt paints over GL
+                ok = self.view3d.grabFramebuffer().save(buf, "PNG")
+            else:
+                ok = self.surface_view.grab().save(buf, "PNG")
         try:
             if ok:
                 scenario_io.atomic_write(path, bytes(buf.data()))
@@ -693,6 +736,32 @@ class MainWindow(QMainWindow):
             ok = False
             QMessageBox.warning(self, "Cannot save image", f"Could not write {path}: {e.strerror}")
         return ok
+
+    def _write_svg(self, buf: QBuffer) -> bool:
+        """The map as SVG: axes, labels, markers and colour bar as vectors; the shading,
+        iso-lines and trails as the images the map caches them in."""
+        from PySide6.QtGui import QPainter
+        from PySide6.QtSvg import QSvgGenerator
+
+        view = self.surface_view
+        gen = QSvgGenerator()
+        gen.setOutputDevice(buf)
+        gen.setSize(view.size())
+        gen.setViewBox(view.rect())
+        gen.setResolution(view.logicalDpiX())  # fonts in points come out the size they are on screen
+        gen.setTitle("OptiRace")
+        # Markers drawn as paths (vectors), not from pyqtgraph's pixmap atlas, which an SVG
+        # painter scales wrongly.
+        markers = (view.heads, view.marks, view.minima)
+        for m in markers:
+            m.setExportMode(True, {"antialias": True})
+        try:
+            p = QPainter(gen)
+            view.render(p)
+            return p.end()
+        finally:
+            for m in markers:
+                m.setExportMode(False)
 
     def export_video(self) -> None:
         from .export.dialog import export_video

@@ -59,7 +59,7 @@ class ScenarioModel(QObject):
         self.racers_changed.emit()
         self.race_changed.emit()
         for name in ("theme", "mode", "steps_per_frame", "show_theory", "show_inside_step", "loop",
-                     "projector", "selected"):
+                     "projector", "selected", "colormap"):
             self.view_changed.emit(name)
 
     def snapshot(self) -> Scenario:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QGraphicsItem
 
 from engine.scenario import MARKERS, PALETTE
@@ -20,7 +21,6 @@ class Theme:
     foreground: str  # axes, text
     panel: str  # window and dock background
     grid: str
-    contour: str  # iso-lines over the colour map
     # Colour map stops, low loss to high: muted and nearly grey, lightness rising evenly, so
     # that the eight Okabe-Ito trail colours stand out on every part of the map.
     colormap: tuple[str, ...]
@@ -54,12 +54,12 @@ class Theme:
 
 DARK = Theme(
     name="dark", background="#14161c", foreground="#e8e8e8", panel="#1e2028", grid="#3a3d48",
-    contour="#ffffff", colormap=("#07090e", "#1c2536", "#3d4a60", "#6b7688"), minimum="#ffffff",
+    colormap=("#07090e", "#1c2536", "#3d4a60", "#6b7688"), minimum="#ffffff",
     start="#ffffff", outline="#000000",
 )
 LIGHT = Theme(
     name="light", background="#ffffff", foreground="#111111", panel="#f2f2f2", grid="#c8c8c8",
-    contour="#1a1a1a", colormap=("#8a93a3", "#b4bbc7", "#d9dde4", "#f7f8fa"), minimum="#000000",
+    colormap=("#8a93a3", "#b4bbc7", "#d9dde4", "#f7f8fa"), minimum="#000000",
     start="#000000", outline="#1a1a1a",
 )
 PROJECTOR_SCALE = 1.35
@@ -70,6 +70,21 @@ def get(name: str, projector: bool = False) -> Theme:
         raise ValueError(f"unknown theme {name!r}; known: {', '.join(THEMES)}")
     t = DARK if name == "dark" else LIGHT
     return t.scaled(PROJECTOR_SCALE) if projector else t
+
+
+def height_colormap(theme: Theme, name: str) -> pg.ColorMap:
+    """The map's height shading: "slate" is the theme's own muted ramp; "viridis" and
+    "cividis" are perceptually uniform and the same in both themes."""
+    if name == "slate":
+        return pg.ColorMap(np.linspace(0, 1, len(theme.colormap)), [QColor(c) for c in theme.colormap])
+    return pg.colormap.get(name)
+
+
+def luminance(c: QColor) -> float:
+    """Relative luminance (WCAG) of a colour."""
+    def lin(v):
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+    return 0.2126 * lin(c.redF()) + 0.7152 * lin(c.greenF()) + 0.0722 * lin(c.blueF())
 
 
 def style_axes(plot, theme: Theme, point_size: int, width: float) -> None:

@@ -22,6 +22,9 @@ SCHEMA = 1
 # Okabe-Ito: distinguishable by colour-blind viewers and on a washed-out projector.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999")
 MARKERS = ("o", "s", "t", "d", "+", "star", "p", "h", "t1", "x")
+# Height shading of the map: the theme's muted slate, or a perceptually uniform map that a
+# washed-out projector does not flatten.
+COLORMAPS = ("slate", "viridis", "cividis")
 
 
 class ScenarioError(ValueError):
@@ -53,6 +56,7 @@ class ViewOptions:
     loop: bool = False
     projector: bool = False  # fonts and lines scaled up for the back row
     selected: int = 0  # the racer whose step the inspector and the step arrows explain
+    colormap: str = "slate"  # one of COLORMAPS
 
 
 @dataclass
@@ -166,6 +170,9 @@ class Scenario:
             raise ScenarioError(f"{where}: noise must be >= 0, got {self.noise}")
         if self.view.theme not in ("light", "dark"):
             raise ScenarioError(f"{where}: view.theme must be 'light' or 'dark', got {self.view.theme!r}")
+        if self.view.colormap not in COLORMAPS:
+            raise ScenarioError(f"{where}: view.colormap must be one of {', '.join(COLORMAPS)}, "
+                                f"got {self.view.colormap!r}")
         if not 1 <= self.view.steps_per_frame <= 1000:
             raise ScenarioError(f"{where}: view.steps_per_frame must be in 1..1000, got {self.view.steps_per_frame}")
         if self.view.mode not in ("2d", "3d"):

@@ -122,6 +122,7 @@ class ExportJob:
             self.source = FrameSource(self.scenario)
             theme = themes.get(s.theme, projector=self.scenario.view.projector)  # as the window shows it
             self.canvas = Canvas(theme, s.size, s.title, s.caption)
+            self.canvas.surface.set_colormap(self.scenario.view.colormap)
             self.writer = ThreadedWriter(open_writer(s.path, s.format, s.size, s.fps))
         except BaseException:
             self._cleanup()

@@ -26,23 +26,29 @@ class BackgroundLayer(ScreenLayer):
         self.picture: QImage | None = None  # the colour map at grid resolution
         self.rect = QRectF()
         self.lines = np.zeros((0, 2))
-        self.pen = QPen(QColor(255, 255, 255, 80), 1.0)
+        self.pens: list[tuple[int, QPen]] = []  # (end segment, pen): the iso-lines in groups
         self.background = QColor("#000000")
         self._todo = 0  # iso-line segments still to draw into the image (from the end)
         self.redraws = 0
 
     def set_data(self, z: np.ndarray, levels: tuple[float, float], lut: np.ndarray, rect: QRectF,
-                 lines: np.ndarray) -> None:
-        """z (ny, nx) on the display scale, coloured through ``lut`` between ``levels``."""
+                 groups: list[tuple[QPen, np.ndarray]]) -> None:
+        """z (ny, nx) on the display scale, coloured through ``lut`` between ``levels``;
+        iso-line segments (2M, 2) in groups, each stroked with its own pen."""
         # Row 0 is the lowest y; the view's transform flips y, so it lands at the bottom.
         argb, alpha = fn.makeARGB(z, lut=lut, levels=levels)
         self.picture = fn.makeQImage(argb, alpha=False, transpose=False)
         self.rect = QRectF(rect)
-        self.lines = lines
+        self.lines = np.concatenate([g for _, g in groups]) if groups else np.zeros((0, 2))
+        ends = np.cumsum([len(g) // 2 for _, g in groups])
+        self.pens = []
+        for end, (pen, _) in zip(ends, groups):
+            pen = QPen(pen)
+            pen.setCosmetic(True)
+            self.pens.append((int(end), pen))
         self.invalidate()
 
-    def set_style(self, pen: QPen, background: str) -> None:
-        self.pen = QPen(pen)
+    def set_background(self, background: str) -> None:
         self.background = QColor(background)
         self.invalidate()
 
@@ -68,13 +74,12 @@ class BackgroundLayer(ScreenLayer):
         p = QPainter(self._image)
         p.setTransform(self._tr)
         p.setRenderHint(QPainter.Antialiasing)
-        pen = QPen(self.pen)
-        pen.setCosmetic(True)
-        p.setPen(pen)
         total = len(self.lines) // 2
         while self._todo:
             a = total - self._todo
-            b = min(a + BATCH, total)
+            end, pen = next((e, pen) for e, pen in self.pens if e > a)
+            p.setPen(pen)
+            b = min(a + BATCH, end)
             poly = fn.create_qpolygonf(2 * (b - a))
             fn.ndarray_from_qpolygonf(poly)[:] = self.lines[2 * a: 2 * b]
             p.drawLines(poly)

@@ -58,12 +58,12 @@ def inverse_symlog(v):
     return np.sign(v) * (10.0 ** np.abs(v) - 1.0)
 
 
-def nice_horizon(step: int) -> int:
-    """The smallest of 100, 200, 500, 1000, 2000, ... that is at least ``step``."""
-    h = 100
-    while h < step:
-        h = h * 5 // 2 if str(h)[0] == "2" else h * 2
-    return h
+def horizon(extent: int) -> int:
+    """The step axis' end for a race of ``extent`` steps: a margin of about 4 %, rounded up
+    to two significant digits (at least 10), so the axis follows the race in small jumps."""
+    want = max(10.0, 1.04 * extent)
+    unit = 10 ** max(int(np.floor(np.log10(want))) - 1, 0)
+    return int(-(-want // unit) * unit)
 
 
 class CurvePlot(pg.PlotWidget):
@@ -126,12 +126,12 @@ class CurvePlot(pg.PlotWidget):
             self.plot.setLogMode(x=False, y=log)
             self._title()
         self.cursor.setPos(frame.step)
-        horizon = nice_horizon(frame.step)
-        if horizon != self._horizon:
-            # The step axis grows in a few jumps (100, 200, 500, 1000, ...) rather than every
-            # frame, so the plot is not rescaled and redrawn whole at every step.
-            self._horizon = horizon
-            self.plot.setXRange(0, horizon, padding=0.02)
+        # The step axis spans the race computed so far (all of it when scrubbing back in a
+        # race that is over), in jumps of a few per cent rather than at every frame.
+        end = horizon(max(frame.step, frame.computed))
+        if end != self._horizon:
+            self._horizon = end
+            self.plot.setXRange(0, end, padding=0.0)
         if old is not None and old.generation == frame.generation and old.step == frame.step:
             return
         steps, loss, grad = frame.history.sample(frame.step, ("loss", "grad"), MAX_POINTS)

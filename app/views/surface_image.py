@@ -30,6 +30,35 @@ class Scale:
         lo, hi = self.levels
         return np.nan_to_num(np.where(np.isfinite(f), z, hi), nan=hi, posinf=hi, neginf=lo)
 
+    def ticks(self, most: int = 7) -> list[tuple[float, str]]:
+        """Colour-bar ticks (display value, label): decades of f - f* on a log scale, of
+        |f| on both sides of 0 on a symmetric one; the smaller ones left out where they crowd."""
+        lo, hi = self.levels
+        if self.kind == "log":
+            k = np.arange(np.floor(np.log10(self.offset)), np.ceil(hi) + 1)
+            at = np.log10(10.0 ** k + self.offset)
+            ticks = [(float(z), _decade(int(e))) for z, e in zip(at, k) if lo <= z <= hi]
+        else:
+            top = np.log10(self.offset) + max(abs(lo), abs(hi))  # log10 of the largest |f| shown
+            ticks = [(0.0, "0")] if lo <= 0 <= hi else []
+            for e in range(int(np.floor(np.log10(self.offset))), int(np.ceil(top)) + 1):
+                z = float(np.log10(1.0 + 10.0 ** e / self.offset))
+                ticks += [(sg * z, ("−" if sg < 0 else "") + _decade(e)) for sg in (-1, 1) if lo <= sg * z <= hi]
+        # Largest values first (and 0), each kept where it clears those kept already.
+        gap = (hi - lo) / (most + 1)
+        kept: list[tuple[float, str]] = []
+        for t in sorted(ticks, key=lambda t: (t[1] != "0", -abs(t[0]))):
+            if all(abs(t[0] - k[0]) >= gap for k in kept):
+                kept.append(t)
+        return sorted(kept)
+
+
+def _decade(e: int) -> str:
+    if -3 <= e <= 3:
+        return f"{10.0 ** e:g}"
+    sup = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+    return "10" + str(e).translate(sup)
+
 
 @dataclass(frozen=True)
 class SurfaceImage:

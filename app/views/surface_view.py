@@ -6,16 +6,17 @@ from contextlib import contextmanager
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QPainterPath
-from PySide6.QtWidgets import QLabel
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainterPath
+from PySide6.QtWidgets import QGraphicsItem, QLabel
 
 from engine.optimizers import Explanation
 
-from ..modes.surface_race.frames import STATUS_CODES
-from ..theme import Theme, style_axes
-from . import contours, surface_image
+from ..modes.surface_race.frames import RACING, STATUS_CODES
+from ..theme import Theme, height_colormap, luminance, style_axes
+from . import contours, label_layout, surface_image
 from .background_layer import BackgroundLayer
+from .leaderboard import ranking
 from .trail_layer import TrailLayer
 
 FINISHED, CONVERGED, ESCAPED, DIVERGED = (STATUS_CODES[k] for k in
@@ -45,38 +46,50 @@ def _ring() -> QPainterPath:
 FLAG, RING = _flag(), _ring()
 
 
-def spread_labels(y: np.ndarray, gap: float) -> np.ndarray:
-    """Label heights for heads at sorted heights y: at least ``gap`` apart, each group of
-    labels pushed apart centred on its heads, so a label stays near its own racer."""
-    out = np.array(y, dtype=float)
-    groups = [[i] for i in range(len(out))]
-    merged = True
-    while merged and len(groups) > 1:
-        merged = False
-        for g in range(len(groups) - 1):
-            a, b = groups[g], groups[g + 1]
-            top = _group_pos(y, a, gap)[-1]
-            bottom = _group_pos(y, b, gap)[0]
-            if bottom - top < gap:
-                groups[g] = a + b
-                del groups[g + 1]
-                merged = True
-                break
-    for grp in groups:
-        out[grp] = _group_pos(y, grp, gap)
-    return out
+class TheoryNote(QLabel):
+    """The theory overlay's note: a click folds it to its first line and unfolds it again.
+    The map folds it by itself, without changing the user's choice, when there is no corner
+    for the whole note clear of every head."""
 
+    toggled = Signal()
 
-def _group_pos(y: np.ndarray, grp: list[int], gap: float) -> np.ndarray:
-    centre = float(np.mean(y[grp]))
-    return centre + gap * (np.arange(len(grp)) - (len(grp) - 1) / 2)
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.folded = False  # the user's choice
+        self.text_lines: list[str] = []
+        self.setCursor(Qt.PointingHandCursor)
 
+    def set_text(self, text: str) -> None:
+        self.text_lines = text.splitlines()
+        # Folded for want of room, the note still shows whole on hover.
+        self.setToolTip(text + "\n\n(click to fold or unfold)")
+        self.show_folded(self.folded)
 
-def _luminance(c: QColor) -> float:
-    """Relative luminance (WCAG) of a colour."""
-    def lin(v):
-        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
-    return 0.2126 * lin(c.redF()) + 0.7152 * lin(c.greenF()) + 0.0722 * lin(c.blueF())
+    def _text(self, folded: bool) -> str:
+        if not self.text_lines:
+            return ""
+        if len(self.text_lines) == 1:
+            return self.text_lines[0]
+        return ("▸ " + self.text_lines[0]) if folded else "\n".join(["▾ " + self.text_lines[0], *self.text_lines[1:]])
+
+    def size_for(self, folded: bool) -> QSize:
+        old = self.text()
+        self.setText(self._text(folded))
+        size = self.sizeHint()
+        self.setText(old)
+        return size
+
+    def show_folded(self, folded: bool) -> None:
+        self.setText(self._text(folded))
+        self.resize(self.sizeHint())
+
+    def mousePressEvent(self, ev) -> None:
+        if ev.button() == Qt.LeftButton:
+            self.folded = not self.folded
+            self.toggled.emit()
+            ev.accept()
+        else:
+            super().mousePressEvent(ev)
 
 
 class SurfaceView(pg.PlotWidget):
@@ -99,6 +112,16 @@ class SurfaceView(pg.PlotWidget):
         self.plot.hideButtons()
         self.plot.setLabel("bottom", "x")
         self.plot.setLabel("left", "y")
+        # The key to the shading at the map's side, in f - f* (log) like the loss plot.
+        self.colormap = "slate"
+        self.scale = None
+        self.colorbar = pg.ColorBarItem(interactive=False, colorMapMenu=False, width=20)
+        self.plot.layout.addItem(self.colorbar, 2, 5)
+        # The title over the bar and its ticks together: in the bar's column alone it widened
+        # the bar to the title's width, at the map's expense.
+        self.colorbar.layout.removeItem(self.colorbar.titleLabel)
+        self.colorbar.layout.addItem(self.colorbar.titleLabel, 0, 1, 1, 2)
+        self.plot.layout.setColumnFixedWidth(4, 8)
         self.background = BackgroundLayer(self.vb)
         self.background.setZValue(-10)
         self.vb.addItem(self.background, ignoreBounds=True)
@@ -120,10 +143,10 @@ class SurfaceView(pg.PlotWidget):
         self.theory = pg.PlotCurveItem(connect="pairs")
         self.theory.setZValue(11)
         self.plot.addItem(self.theory, ignoreBounds=True)
-        # The theory note sits in the map's bottom-left corner whatever the zoom: a label over
-        # the view rather than an item in data coordinates.
-        self.theory_label = QLabel(self)
-        self.theory_label.setAttribute(Qt.WA_TransparentForMouseEvents)
+        # The theory note sits in a corner of the map whatever the zoom: a label over the
+        # view rather than an item in data coordinates.
+        self.theory_label = TheoryNote(self)
+        self.theory_label.toggled.connect(self._place_note)
         self.theory_label.hide()
         self.marks = pg.ScatterPlotItem(pxMode=True)
         # End marks and heads on top of everything, labels included: a label pushed aside
@@ -134,6 +157,8 @@ class SurfaceView(pg.PlotWidget):
         self.heads.setZValue(28)
         self.plot.addItem(self.heads, ignoreBounds=True)
         self.labels: list[pg.TextItem] = []
+        self._label_corners = None  # last placement (pixels), which the next one prefers
+        self._shown = None  # heads as drawn (clamped to the view)
         # Thin lines from a label pushed away from its racer back to the racer's head.
         self.leaders = pg.PlotCurveItem(connect="pairs")
         self.leaders.setZValue(24)
@@ -146,6 +171,8 @@ class SurfaceView(pg.PlotWidget):
 
     def _range_changed(self, *_) -> None:
         self._draw_arrows()
+        if self.theory_label.isVisible():
+            self._place_note()
         if self.frame is None:
             return
         if self.window().testAttribute(Qt.WA_DontShowOnScreen):
@@ -171,11 +198,8 @@ class SurfaceView(pg.PlotWidget):
             self.plot.getAxis(name).setStyle(tickTextOffset=6)
         self.plot.setLabel("bottom", "x", color=theme.foreground)
         self.plot.setLabel("left", "y", color=theme.foreground)
-        cmap = pg.ColorMap(np.linspace(0, 1, len(theme.colormap)), [QColor(c) for c in theme.colormap])
-        self.lut = cmap.getLookupTable(0.0, 1.0, 256)
-        c = QColor(theme.contour)
-        c.setAlphaF(0.38)
-        self.background.set_style(pg.mkPen(c, width=max(1.0, theme.trail_width / 3.5)), theme.background)
+        self.background.set_background(theme.background)
+        self._style_colorbar()
         self.minima.setPen(pg.mkPen(theme.outline, width=2))
         self.minima.setBrush(pg.mkBrush(theme.minimum))
         self.minima.setSize(theme.head_size * 1.3)
@@ -192,11 +216,68 @@ class SurfaceView(pg.PlotWidget):
             f"color: {theme.foreground}; background: rgba({bg.red()},{bg.green()},{bg.blue()},200);"
             " padding: 6px; border-radius: 4px;")
         self._looks = None
-        if self._sampled is not None:  # the same samples and iso-lines in the new colours
-            self.background.set_data(*self._sampled[:2], self.lut, *self._sampled[2:])
+        self.set_colormap(self.colormap)
         if self.frame is not None:
             self.set_frame(self.frame)
         self._draw_arrows()
+
+    def set_colormap(self, name: str) -> None:
+        """Shade the heights with ``name`` (see engine.scenario.COLORMAPS)."""
+        self.colormap = name
+        self.cmap = height_colormap(self.theme, name)
+        self.lut = self.cmap.getLookupTable(0.0, 1.0, 256)
+        self.colorbar.setColorMap(self.cmap)
+        self._push_background()
+
+    def _style_colorbar(self) -> None:
+        t = self.theme
+        for name in ("left", "right", "top", "bottom"):
+            ax = self.colorbar.getAxis(name)
+            ax.setPen(pg.mkPen(t.foreground, width=1))
+            # Static: copied as pixmaps at each repaint of the map, not laid out again (as in style_axes).
+            ax.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        font = QFont()
+        font.setPointSize(t.axis_pt)
+        ax = self.colorbar.axis
+        ax.setTextPen(pg.mkPen(t.foreground))
+        ax.setTickFont(font)
+        self.colorbar.layout.setColumnFixedWidth(1, round(0.8 * t.head_size))
+        self._label_colorbar()
+
+    def _label_colorbar(self) -> None:
+        """Title and decade ticks of the colour bar, as narrow as its labels: every pixel it
+        takes is a pixel less of the (aspect-locked) map."""
+        t = self.theme
+        bounded = self.frame is None or self.frame.surface.bounded_below
+        self.colorbar.setTitle("f − f*" if bounded else "f", color=t.foreground, size=f"{t.axis_pt}pt")
+        if self.scale is None:
+            return
+        ticks = self.scale.ticks()
+        self.colorbar.setLevels(self.scale.levels)
+        self.colorbar.axis.setTicks([ticks])
+        font = QFont()
+        font.setPointSize(t.axis_pt)
+        fm = QFontMetrics(font)
+        self.colorbar.axis.setWidth(max((fm.horizontalAdvance(label) for _, label in ticks), default=20) + 12)
+
+    def _push_background(self) -> None:
+        """The samples and iso-lines to the background layer in the current colours: each
+        iso-line dark where its colour is light and light where it is dark, so that lines
+        read all over a map from black to yellow, in both themes."""
+        if self._sampled is None:
+            return
+        z, levels, rect, per_level = self._sampled
+        lo, hi = levels
+        width = max(1.0, self.theme.trail_width / 3.5)
+        dark, light = [], []
+        for lv, seg in zip(self.scale.contours, per_level):
+            c = self.cmap.map((lv - lo) / (hi - lo), mode="qcolor")
+            (dark if luminance(c) > 0.3 else light).append(seg)
+        ink, paper = QColor(0, 0, 0), QColor(255, 255, 255)
+        ink.setAlphaF(0.5)
+        paper.setAlphaF(0.45)
+        groups = [(pg.mkPen(c, width=width), np.concatenate(g)) for c, g in ((ink, dark), (paper, light)) if g]
+        self.background.set_data(z, levels, self.lut, rect, groups)
 
     # -- data -----------------------------------------------------------------------------------
     def set_frame(self, frame) -> None:
@@ -213,6 +294,7 @@ class SurfaceView(pg.PlotWidget):
 
     def _set_surface(self, surface) -> None:
         self.scale = surface_image.scale_for(surface)
+        self._label_colorbar()
         m = surface.minima
         self.minima.setData(pos=m if len(m) else np.zeros((0, 2)))
         self.fit_domain()
@@ -230,9 +312,10 @@ class SurfaceView(pg.PlotWidget):
         self.surface_image = img
         # Iso-lines from every other sample: half the segments, a quarter of the work, and
         # still under 4 px per segment on a full-HD map.
-        seg = contours.segments(img.xs[::2], img.ys[::2], img.z[::2, ::2], self.scale.contours)
-        self._sampled = (img.z, self.scale.levels, QRectF(xr[0], yr[0], xr[1] - xr[0], yr[1] - yr[0]), seg)
-        self.background.set_data(*self._sampled[:2], self.lut, *self._sampled[2:])
+        xs, ys, z = img.xs[::2], img.ys[::2], img.z[::2, ::2]
+        per_level = [contours.segments(xs, ys, z, [lv]) for lv in self.scale.contours]
+        self._sampled = (img.z, self.scale.levels, QRectF(xr[0], yr[0], xr[1] - xr[0], yr[1] - yr[0]), per_level)
+        self._push_background()
 
     @contextmanager
     def whole_layers(self):
@@ -281,7 +364,7 @@ class SurfaceView(pg.PlotWidget):
         for lab in self.labels:
             self.plot.removeItem(lab)
         self.labels = []
-        self._label_side = [None] * len(frame.looks)
+        self._label_corners = None
         font = QFont()
         font.setPointSize(t.label_pt)
         font.setBold(True)
@@ -289,8 +372,8 @@ class SurfaceView(pg.PlotWidget):
             # A tag in the racer's colour with black or white text, whichever contrasts more:
             # readable on both themes, even for the yellow racer on a white screen.
             fill = QColor(lk.color)
-            text = "#000000" if _luminance(fill) > 0.35 else "#ffffff"
-            lab = pg.TextItem(lk.name, color=text, anchor=(-0.2, 0.5), fill=pg.mkBrush(fill),
+            text = "#000000" if luminance(fill) > 0.35 else "#ffffff"
+            lab = pg.TextItem(lk.name, color=text, anchor=(0, 0), fill=pg.mkBrush(fill),
                               border=pg.mkPen(t.outline, width=1))
             lab.setFont(font)
             lab.setZValue(25)
@@ -313,41 +396,85 @@ class SurfaceView(pg.PlotWidget):
         shown = np.column_stack([np.clip(frame.heads[:, 0], x0, x1), np.clip(frame.heads[:, 1], y0, y1)])
         shown = np.nan_to_num(shown)
         self.heads.setData(pos=shown, **self._head_style)
-        # Labels: beside the head, pushed apart vertically so that racers bunched together
-        # (at the start, or at the finish) stay readable.
-        py = self.vb.viewPixelSize()[1]
-        gap = (self.theme.label_pt * 1.9) * py
-        order = np.argsort(shown[:, 1])
-        ys = spread_labels(shown[order, 1], gap)
-        px = self.vb.viewPixelSize()[0]
-        # A label that would run off the right edge goes on the left of its head, and so do
-        # the others stacked with it, so a bunch of labels reads as one column.
-        over = [shown[r, 0] + (self.labels[r].textItem.boundingRect().width() + 24) * px > x1 for r in order]
-        left = list(over)
-        start = 0
-        for j in range(1, R + 1):
-            if j == R or ys[j] - ys[j - 1] > gap * 1.01:
-                if any(over[start:j]):
-                    left[start:j] = [True] * (j - start)
-                start = j
-        for j, r in enumerate(order):
-            lab = self.labels[r]
-            anchor = (1.2, 0.5) if left[j] else (-0.2, 0.5)
-            if self._label_side[r] != anchor:
-                self._label_side[r] = anchor
-                lab.setAnchor(anchor)
-            lab.setPos(shown[r, 0], ys[j])
-        far = np.abs(ys - shown[order, 1]) > 0.6 * gap
+        self._shown = shown
+        self._end_marks(frame, shown)
+        self._place_labels()
+        if self.theory_label.isVisible() and self._note_covers_head():
+            self._place_note()
+
+    def _to_px(self, xy: np.ndarray) -> np.ndarray:
+        """Data coordinates (N, 2) to pixels of the view box (y down)."""
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        w, h = self.vb.width(), self.vb.height()
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        return np.column_stack([(xy[:, 0] - x0) / (x1 - x0) * w, (y1 - xy[:, 1]) / (y1 - y0) * h])
+
+    def _to_data(self, px: np.ndarray) -> np.ndarray:
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        w, h = self.vb.width(), self.vb.height()
+        return np.column_stack([x0 + px[:, 0] / w * (x1 - x0), y1 - px[:, 1] / h * (y1 - y0)])
+
+    def _obstacles(self, heads_px: np.ndarray) -> np.ndarray:
+        """What a label must not cover, as pixel rectangles: heads and their end marks,
+        minima, the start, the arrows and their notes, the theory box."""
+        f, t = self.frame, self.theme
+        hs = t.head_size
+        boxes = [np.column_stack([heads_px - 0.55 * hs, heads_px + 0.55 * hs])]
+        stopped = np.asarray(f.status) != RACING
+        if stopped.any():  # end marks are twice a head's size (a finished flag stands above it)
+            boxes.append(np.column_stack([heads_px[stopped] - (hs, 2 * hs), heads_px[stopped] + (hs, hs)]))
+        if len(f.surface.minima):
+            m = self._to_px(f.surface.minima)
+            boxes.append(np.column_stack([m - 0.7 * hs, m + 0.7 * hs]))
+        s = self._to_px(f.start)
+        boxes.append(np.column_stack([s - 11, s + 11]))
+        for line, text in zip(self.arrow_lines, self.arrow_texts):
+            if not text.isVisible():
+                continue
+            xs, ys = line.getData()
+            a, b = self._to_px(np.column_stack([xs, ys]))
+            pts = a + np.linspace(0.15, 1.0, 6)[:, None] * (b - a)
+            boxes.append(np.column_stack([pts - 6, pts + 6]))
+            c = self._to_px(np.array([text.pos().x(), text.pos().y()]))[0]
+            half = np.array([text.textItem.boundingRect().width(), text.textItem.boundingRect().height()]) / 2
+            boxes.append(np.array([[*(c - half), *(c + half)]]))
+        if self.theory_label.isVisible():
+            g = self.theory_label.geometry().translated(-self._map_rect().topLeft())
+            boxes.append(np.array([[g.left(), g.top(), g.right(), g.bottom()]], dtype=float))
+        return np.vstack(boxes)
+
+    def _inside_map(self, centre: np.ndarray, rect: QRectF) -> np.ndarray:
+        """``centre`` moved just enough for a note of ``rect``'s size around it to lie on the map."""
+        c = self._to_px(centre)[0]
+        half = np.array([rect.width(), rect.height()]) / 2 + 2
+        c = np.clip(c, half, np.maximum(half, (self.vb.width() - half[0], self.vb.height() - half[1])))
+        return self._to_data(c[None])[0]
+
+    def _place_labels(self) -> None:
+        """Labels beside their heads, clear of each other, heads and notes; a crowd of heads
+        gets a stacked legend in finishing order.  Leader lines join far labels to heads."""
+        f = self.frame
+        if f is None or f.n_racers == 0 or len(self.labels) != f.n_racers or self._shown is None:
+            return
+        heads = self._to_px(self._shown)
+        sizes = np.array([[lab.textItem.boundingRect().width(), lab.textItem.boundingRect().height()]
+                          for lab in self.labels])
+        bounds = (0.0, 0.0, self.vb.width(), self.vb.height())
+        corners, far = label_layout.place(heads, sizes, ranking(f), self._obstacles(heads), bounds,
+                                          gap=0.5 * self.theme.head_size + 6, prev=self._label_corners)
+        self._label_corners = corners
+        tl = self._to_data(corners)
+        for lab, p in zip(self.labels, tl):
+            lab.setPos(*p)
         if far.any():
+            # From the head to the nearest point of its label.
+            near = np.clip(heads[far], corners[far], corners[far] + sizes[far])
             seg = np.empty((2 * int(far.sum()), 2))
-            seg[0::2] = shown[order][far]
-            gx = np.where(np.array(left)[far], -1.0, 1.0) * 10 * px
-            seg[1::2, 0] = shown[order][far][:, 0] + gx
-            seg[1::2, 1] = ys[far]
+            seg[0::2] = self._shown[far]
+            seg[1::2] = self._to_data(near)
             self.leaders.setData(seg[:, 0], seg[:, 1])
         else:
             self.leaders.setData([], [])
-        self._end_marks(frame, shown)
 
     def _end_marks(self, frame, shown) -> None:
         pos, sym, brush, size = [], [], [], []
@@ -429,6 +556,7 @@ class SurfaceView(pg.PlotWidget):
             for group in (self.arrow_lines, self.arrow_heads, self.arrow_texts):
                 for it in group:
                     it.hide()
+            self._place_labels()
             return
         x = e.x
         vecs = [-(e.gradient if e.gradient_seen is None else e.gradient_seen), e.memory, e.step]
@@ -459,27 +587,77 @@ class SurfaceView(pg.PlotWidget):
             text.setColor(col)
             text.fill = pg.mkBrush(bg)  # readable over the racer labels it may cover
             text.setFont(font)
-            text.setPos(*(x + v * k * 1.18))
+            text.setPos(*self._inside_map(x + v * k * 1.18, text.textItem.boundingRect()))
             for it in (line, head, text):
                 it.show()
+        self._place_labels()  # the racers' labels keep clear of the arrows and their notes
 
     def set_theory(self, lines: np.ndarray | None, text: str = "") -> None:
         """Dashed segments (pairs of points) such as the Hessian's eigen-directions, and a note."""
         if lines is None or not len(lines):
             self.theory.setData([], [])
-            self.theory_label.setText("")
+            self.theory_label.set_text("")
             self.theory_label.hide()
+            self._place_labels()
             return
         self.theory.setData(lines[:, 0], lines[:, 1])
-        self.theory_label.setText(text)
-        self.theory_label.adjustSize()
+        self.theory_label.set_text(text)
         self.theory_label.show()
         self._place_note()
 
+    def _map_rect(self) -> QRect:
+        return self.mapFromScene(self.vb.sceneBoundingRect()).boundingRect()
+
+    def _note_rects(self, size: QSize) -> list[QRect]:
+        """The theory box in each corner of the map, in widget pixels."""
+        r = self._map_rect().adjusted(10, 10, -10, -10)
+        w, h = size.width(), size.height()
+        return [QRect(x, y, w, h) for y in (r.top(), r.bottom() - h) for x in (r.left(), r.right() - w)]
+
+    def _note_covers_head(self) -> bool:
+        if self.frame is None or self._shown is None:
+            return False
+        g = self.theory_label.geometry().translated(-self._map_rect().topLeft())
+        heads = self._to_px(self._shown)
+        pad = 0.6 * self.theme.head_size
+        return bool(np.any((heads[:, 0] > g.left() - pad) & (heads[:, 0] < g.right() + pad)
+                           & (heads[:, 1] > g.top() - pad) & (heads[:, 1] < g.bottom() + pad)))
+
     def _place_note(self) -> None:
-        r = self.mapFromScene(self.vb.sceneBoundingRect()).boundingRect()
+        """Put the theory box in the corner with the fewest trail points under it and no
+        head; where every corner would cover a head, fold it to its first line."""
         lab = self.theory_label
-        lab.move(r.left() + 10, r.bottom() - lab.height() - 10)
+        lab.adjustSize()
+        pts = np.zeros((0, 2))
+        heads = np.zeros((0, 2))
+        if self.frame is not None and self._shown is not None:
+            f = self.frame
+            n = f.history.count_upto(f.step)
+            idx = np.unique(np.linspace(0, max(n - 1, 0), min(n, 300)).astype(int))
+            trail = f.history["pos"][:, idx].reshape(-1, 2)
+            pts = self._to_px(trail[np.all(np.isfinite(trail), axis=1)]) + self._map_rect().topLeft().toTuple()
+            heads = self._to_px(self._shown) + self._map_rect().topLeft().toTuple()
+        pad = 0.6 * self.theme.head_size
+
+        def cost(rect: QRect) -> float:
+            def inside(p, m):
+                return int(np.sum((p[:, 0] > rect.left() - m) & (p[:, 0] < rect.right() + m)
+                                  & (p[:, 1] > rect.top() - m) & (p[:, 1] < rect.bottom() + m)))
+            return 1e6 * inside(heads, pad) + inside(pts, 4)
+
+        best = None
+        for folded in ((True,) if lab.folded else (False, True)):
+            size = lab.size_for(folded)
+            for i, rect in enumerate(self._note_rects(size)):
+                c = cost(rect) + (0.5 if i != 2 else 0.0)  # ties: bottom left, as before
+                if best is None or c < best[0]:
+                    best = (c, folded, rect)
+            if best[0] < 1e6:
+                break  # the whole box fits somewhere clear of every head
+        _, folded, rect = best
+        lab.show_folded(folded)
+        lab.setGeometry(rect)
+        self._place_labels()
 
     def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)

@@ -75,3 +75,66 @@ def test_shading_lights_slopes_facing_the_light_and_leaves_flat_ground_even():
     towards = _shade(-(LIGHT_FROM[0] * X + LIGHT_FROM[1] * Y), xs, ys)
     away = _shade(LIGHT_FROM[0] * X + LIGHT_FROM[1] * Y, xs, ys)
     assert towards.min() > flat.max() > away.max() >= 0.5
+
+
+CHILD_FIT = textwrap.dedent("""
+    import json, time
+    import numpy as np
+    from PySide6.QtGui import QImage
+    from PySide6.QtWidgets import QApplication
+    app = QApplication([])
+    from app.main_window import MainWindow
+    from app.model import ScenarioModel
+    from engine.scenario import Scenario, classic_six
+    sc = Scenario(surface="quadratic", racers=classic_six("quadratic"))
+    sc.view.theme = "light"
+    win = MainWindow(ScenarioModel(sc), restore=False, warm_up=False)
+    win.resize(1600, 900)
+    win.show()
+    win.controller.run_to(300)  # a crowded finish: every head at the minimum
+    win.act_3d.trigger()
+
+    def settle(s=0.4):
+        t0 = time.time()
+        while time.time() - t0 < s:
+            app.processEvents()
+
+    settle()
+    v = win.view3d
+    img = v.grabFramebuffer().convertToFormat(QImage.Format_RGB32)
+    a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.width(), 4)[..., :3].astype(int)
+    drawn = np.abs(a - a[0, 0]).sum(axis=-1) > 24
+    ys, xs = np.nonzero(drawn)
+    colours = {"#%02x%02x%02x" % tuple(a[y, x][::-1]) for y, x in zip(ys[::7], xs[::7])}
+    names = [lk.name for lk in win.controller.frame.looks]
+    tags = sum(lk.color.lower() in colours for lk in win.controller.frame.looks)
+    texts = [t.text for t in v.texts]
+    az0 = v.opts["azimuth"]
+    win.act_turntable.trigger()
+    settle(0.5)
+    out = dict(width=float(np.ptp(xs) / img.width()), height=float(np.ptp(ys) / img.height()),
+               tags=tags, texts=texts, floor=len(v.floor.pos), turned=abs(v.opts["azimuth"] - az0),
+               turning=v.turntable.isActive())
+    win.act_3d.trigger()  # back to the map: the turntable stops
+    settle(0.1)
+    out["stopped"] = not v.turntable.isActive()
+    win.close()
+    print("RESULT " + json.dumps(out))
+""")
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None,
+                    reason="xvfb-run is not installed: the 3-D view needs OpenGL, which the offscreen platform lacks")
+def test_3d_view_fills_its_frame_with_axes_floor_contours_name_tags_and_a_turntable(tmp_path):
+    env = {**os.environ, "OPTIRACE_SETTINGS": str(tmp_path / "settings.ini"), "PYTHONPATH": str(ROOT)}
+    env.pop("QT_QPA_PLATFORM", None)
+    proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1920x1080x24", sys.executable, "-c", CHILD_FIT],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    assert line is not None, proc.stdout[-2000:] + proc.stderr[-2000:]
+    r = json.loads(line[len("RESULT "):])
+    assert max(r["width"], r["height"]) > 0.8  # fitted to the viewport, not floating small
+    assert {"x", "y", "f − f*  (log)"} <= set(r["texts"]) and len(r["texts"]) > 10  # titles and ticks
+    assert r["floor"] > 100  # iso-lines on the floor
+    assert r["tags"] == 6  # every racer's name tag drawn in its colour
+    assert r["turning"] and r["turned"] > 1 and r["stopped"]
