@@ -82,9 +82,8 @@ class RaceController(QObject):
 
     def _make_looks(self) -> tuple[Look, ...]:
         names = self.model.racer_names()
-        sc = self.model.scenario
         markers = ("o", "s", "t", "d", "p", "h", "star", "t1", "+", "x")
-        return tuple(Look(names[i], sc.color_of(i), markers[i % len(markers)]) for i in self._idx)
+        return tuple(Look(names[i], self.model.color_of(i), markers[i % len(markers)]) for i in self._idx)
 
     def _restyle(self) -> None:
         if self.ready and self.race is not None and len(self._idx) == len(self.model.enabled_indices()):

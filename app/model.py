@@ -12,7 +12,9 @@ from PySide6.QtCore import QObject, Signal
 
 from engine import optimizers as O
 from engine import surfaces as S
-from engine.scenario import CLASSIC_LRS, PALETTE, RacerConfig, Scenario, classic_six
+from engine.scenario import CLASSIC_LRS, RacerConfig, Scenario, classic_six
+
+from .theme import PALETTE
 
 
 class ScenarioModel(QObject):
@@ -131,7 +133,7 @@ class ScenarioModel(QObject):
         if name == "classic":
             self.set_racers(classic_six(self.scenario.surface if self.scenario.surface in CLASSIC_LRS else "beale"))
         elif name == "all":
-            self.set_racers([RacerConfig(o, color=PALETTE[i % len(PALETTE)]) for i, o in enumerate(O.names())])
+            self.set_racers([RacerConfig(o) for o in O.names()])
         else:
             raise ValueError(f"unknown preset {name!r}; known: classic, all")
 
@@ -205,6 +207,10 @@ class ScenarioModel(QObject):
             if names.count(n) > 1:
                 names[i] = f"{n} #{names[:i + 1].count(n)}"
         return names
+
+    def color_of(self, i: int) -> str:
+        """Racer i's colour: its own, else the palette's for its place."""
+        return self.scenario.racers[i].color or PALETTE[i % len(PALETTE)]
 
     def enabled_indices(self) -> list[int]:
         return [i for i, r in enumerate(self.scenario.racers) if r.enabled]

@@ -8,9 +8,10 @@ import pyqtgraph as pg
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QGraphicsItem
 
-from engine.scenario import MARKERS, PALETTE
-
 THEMES = ("dark", "light")
+# Okabe-Ito: distinguishable by colour-blind viewers and on a washed-out projector.
+PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999")
+MARKERS = ("o", "s", "t", "d", "+", "star", "p", "h", "t1", "x")
 
 
 @dataclass(frozen=True)

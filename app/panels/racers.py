@@ -125,7 +125,7 @@ class RacersPanel(QWidget):
         with QSignalBlocker(self.list):
             self.list.clear()
             for i, r in enumerate(sc.racers):
-                it = QListWidgetItem(swatch(sc.color_of(i)), names[i])
+                it = QListWidgetItem(swatch(self.model.color_of(i)), names[i])
                 it.setFlags(it.flags() | Qt.ItemIsUserCheckable)
                 it.setCheckState(Qt.Checked if r.enabled else Qt.Unchecked)
                 it.setToolTip(O.spec(r.optimizer).caption)
