@@ -96,8 +96,8 @@ class Field:
             if (self.lo is not None and e < self.lo) or (self.hi is not None and e > self.hi):
                 rule = (f"in {self.lo:g}..{self.hi:g}" if self.lo is not None and self.hi is not None
                         else f">= {self.lo:g}" if self.lo is not None else f"<= {self.hi:g}")
-                what = "each of [width, height]" if self.kind == "size" else "it"
-                raise ScenarioError(f"{where} must be {rule} ({what}), got {v!r}")
+                each = " (width and height each)" if self.kind == "size" else ""
+                raise ScenarioError(f"{where} must be {rule}{each}, got {v!r}")
 
 
 _KIND_WORDS = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string",
