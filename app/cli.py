@@ -83,8 +83,6 @@ def scenario_from_args(args):
 
 
 def run_gui(args) -> int:
-    from PySide6.QtWidgets import QApplication
-
     from engine.scenario import ScenarioError
 
     try:
@@ -92,6 +90,12 @@ def run_gui(args) -> int:
     except ScenarioError as e:
         print(f"optirace: {e}", file=sys.stderr)
         return 2
+    if args.screenshot is not None:
+        from .export.cli import _headless
+
+        _headless()  # a screenshot needs no screen, as an export does not
+    from PySide6.QtWidgets import QApplication
+
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("OptiRace")
     app.setApplicationName("OptiRace")
