@@ -119,3 +119,11 @@ def test_surface_run_series_from_a_race():
     assert np.allclose(run.series["distance"], np.linalg.norm(res.positions - b.minima[0], axis=-1))
     assert run.series["step"][:, 0].tolist() == [0.0, 0.0]
     assert np.allclose(run.series["step"][:, 1:], np.linalg.norm(np.diff(res.positions, axis=1), axis=-1))
+
+
+def test_the_docs_describe_every_kind_and_series():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "lessons.md").read_text()
+    for name in [*C.KINDS, *C.SERIES]:
+        assert f"`{name}`" in doc, name
