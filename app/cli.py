@@ -1,9 +1,11 @@
-"""The ``optirace`` command line: without a subcommand it opens the race window; subcommands
-(such as ``export``) are added by ``add_subcommands`` hooks in their own modules."""
+"""The ``optirace`` command line: without a subcommand it opens the race window (``optirace
+FILE.toml`` opens a scenario file); subcommands (``export``, ``check-lessons``) are added by
+hooks in their own modules."""
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from engine import optimizers as O
 from engine import surfaces as S
@@ -31,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surface", type=_surface, help=f"surface id ({', '.join(S.names())})")
     p.add_argument("--racers", type=_racers, help="comma-separated optimizer ids, e.g. sgd,momentum,adam")
     p.add_argument("--scenario", help="open this scenario file (TOML)")
+    p.add_argument("--lesson", metavar="ID", help="open a built-in lesson")
+    p.add_argument("--presenter", action="store_true", help="same as --projector")
     p.add_argument("--theme", choices=("light", "dark"), help="colour theme")
     p.add_argument("--projector", action="store_true", help="large fonts and thick lines")
     p.add_argument("--colormap", choices=COLORMAPS, help="height shading of the map")
@@ -42,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     from .export.cli import add_export_parsers
 
+    from .check_lessons import add_parser
+
     add_export_parsers(sub)
+    add_parser(sub)
     return p
 
 
@@ -51,7 +58,13 @@ def scenario_from_args(args):
     from engine import scenario as io
     from engine.scenario import CLASSIC_LRS, RacerConfig, Scenario, classic_six
 
-    if args.scenario:
+    from .export.lessons import load_lesson
+
+    if args.scenario and args.lesson:
+        raise io.ScenarioError("give either a scenario file or --lesson ID, not both")
+    if args.lesson:
+        sc = load_lesson(args.lesson)
+    elif args.scenario:
         sc = io.load(args.scenario)
     elif args.surface or args.racers or args.screenshot or args.colormap:
         surface = args.surface or "beale"
@@ -66,7 +79,7 @@ def scenario_from_args(args):
         return None
     if args.theme:
         sc.view.theme = args.theme
-    if args.projector:
+    if args.projector or args.presenter:
         sc.view.projector = True
     if args.colormap:
         sc.view.colormap = args.colormap
@@ -74,8 +87,6 @@ def scenario_from_args(args):
 
 
 def run_gui(args) -> int:
-    from PySide6.QtWidgets import QApplication
-
     from engine.scenario import ScenarioError
 
     try:
@@ -83,6 +94,12 @@ def run_gui(args) -> int:
     except ScenarioError as e:
         print(f"optirace: {e}", file=sys.stderr)
         return 2
+    if args.screenshot is not None:
+        from .export.cli import _headless
+
+        _headless()  # a screenshot needs no screen, as an export does not
+    from PySide6.QtWidgets import QApplication
+
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("OptiRace")
     app.setApplicationName("OptiRace")
@@ -123,8 +140,25 @@ def screenshot(app, win, path: str, steps: int) -> int:
     return 0
 
 
+def file_as_option(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``optirace FILE.toml ...`` as ``optirace --scenario FILE.toml ...``: the first argument
+    that is no option's value is a file if it names an existing .toml file, else a command."""
+    takes_value = {s for a in parser._actions for s in a.option_strings if a.nargs != 0}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if not a.startswith("-"):
+            if a.endswith(".toml") and Path(a).is_file():
+                return [*argv[:i], "--scenario", a, *argv[i + 1:]]
+            return argv
+        i += 2 if a in takes_value else 1
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(file_as_option(parser, argv))
     if args.command is None:
         return run_gui(args)
     return args.run(args)

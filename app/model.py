@@ -12,7 +12,9 @@ from PySide6.QtCore import QObject, Signal
 
 from engine import optimizers as O
 from engine import surfaces as S
-from engine.scenario import CLASSIC_LRS, PALETTE, RacerConfig, Scenario, classic_six
+from engine.scenario import CLASSIC_LRS, RESTYLE, RacerConfig, Scenario, classic_six, field_spec
+
+from .theme import PALETTE
 
 
 class ScenarioModel(QObject):
@@ -93,8 +95,7 @@ class ScenarioModel(QObject):
         self.race_changed.emit()
 
     def set_noise(self, noise: float) -> None:
-        if noise < 0:
-            raise ValueError(f"gradient noise must be >= 0, got {noise}")
+        field_spec("surface", "noise").check(float(noise), "gradient noise")
         self.scenario.noise = float(noise)
         self.race_changed.emit()
 
@@ -131,7 +132,7 @@ class ScenarioModel(QObject):
         if name == "classic":
             self.set_racers(classic_six(self.scenario.surface if self.scenario.surface in CLASSIC_LRS else "beale"))
         elif name == "all":
-            self.set_racers([RacerConfig(o, color=PALETTE[i % len(PALETTE)]) for i, o in enumerate(O.names())])
+            self.set_racers([RacerConfig(o) for o in O.names()])
         else:
             raise ValueError(f"unknown preset {name!r}; known: classic, all")
 
@@ -180,13 +181,17 @@ class ScenarioModel(QObject):
 
     # -- view options -------------------------------------------------------------------------
     def set_view(self, name: str, value) -> None:
+        """Set a view option, checked against the scenario's field table (type, range, choices)."""
+        f = field_spec("view", name)
+        value = type(f.default)(value)
+        f.check(value, f"view.{name}")
         view = self.scenario.view
-        if not hasattr(view, name):
-            raise AttributeError(f"unknown view option {name!r}")
         if getattr(view, name) == value:
             return
-        setattr(view, name, type(getattr(view, name))(value))
+        setattr(view, name, value)
         self.view_changed.emit(name)
+        if f.effect != RESTYLE:
+            self.race_changed.emit()
 
     # -- derived ------------------------------------------------------------------------------
     def racer_names(self) -> list[str]:
@@ -205,6 +210,10 @@ class ScenarioModel(QObject):
             if names.count(n) > 1:
                 names[i] = f"{n} #{names[:i + 1].count(n)}"
         return names
+
+    def color_of(self, i: int) -> str:
+        """Racer i's colour: its own, else the palette's for its place."""
+        return self.scenario.racers[i].color or PALETTE[i % len(PALETTE)]
 
     def enabled_indices(self) -> list[int]:
         return [i for i, r in enumerate(self.scenario.racers) if r.enabled]

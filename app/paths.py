@@ -4,18 +4,16 @@ from __future__ import annotations
 from importlib import resources as _resources
 from pathlib import Path
 
+_CHECKOUT = Path(__file__).resolve().parent.parent
+
 
 def resource_dir() -> Path:
     """The folder holding lessons/, themes/ and screenshots/."""
-    try:
-        root = _resources.files("optirace_resources")
-        path = Path(str(root))
-        if path.is_dir():
-            return path
-    except ModuleNotFoundError:
-        pass
-    # Running from a checkout without installing: resources/ sits beside app/.
-    return Path(__file__).resolve().parent.parent / "resources"
+    # A checkout's own resources/ first: an editable install maps optirace_resources to the
+    # folder of the checkout it was made from, which need not be the one running.
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "resources").is_dir():
+        return _CHECKOUT / "resources"
+    return Path(str(_resources.files("optirace_resources")))
 
 
 def resource(*parts: str) -> Path:

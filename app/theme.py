@@ -9,9 +9,11 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QGraphicsItem
 
-from engine.scenario import MARKERS, PALETTE
-
 THEMES = ("dark", "light")
+# Okabe-Ito: distinguishable by colour-blind viewers and on a washed-out projector.
+PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999")
+# Head markers, by the racer's place among the enabled ones.
+MARKERS = ("o", "s", "t", "d", "p", "h", "star", "t1", "+", "x")
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,6 @@ class Theme:
     label_pt: int = 14  # racer labels next to the heads
     title_pt: int = 16
     palette: tuple[str, ...] = PALETTE
-    markers: tuple[str, ...] = MARKERS
 
     def scaled(self, s: float) -> "Theme":
         """The same theme with every line and font scaled by s (projector mode)."""
@@ -44,12 +45,6 @@ class Theme:
                        curve_width=self.curve_width * s, font_pt=round(self.font_pt * s),
                        axis_pt=round(self.axis_pt * s), label_pt=round(self.label_pt * s),
                        title_pt=round(self.title_pt * s))
-
-    def color(self, i: int, override: str = "") -> str:
-        return override or self.palette[i % len(self.palette)]
-
-    def marker(self, i: int) -> str:
-        return self.markers[i % len(self.markers)]
 
 
 DARK = Theme(

@@ -1,27 +1,26 @@
-"""Scenarios: everything on screen as plain data, saved as versioned TOML (schema 1).
-
-A scenario is the single source the GUI edits, the race is built from and export renders;
-``load``/``save`` validate field by field and name the file and field on error.
-"""
+"""Scenarios: everything on screen as plain data, saved as versioned TOML (schema 2), read,
+validated and written from one table of fields; a lesson is a scenario with a [lesson] table."""
 from __future__ import annotations
 
 import os
 import tempfile
 import tomllib
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
 import tomli_w
 
+from . import claims as C
 from . import optimizers as O
 from . import surfaces as S
 from .race import Clip, Race, Racer, Schedule
 
-SCHEMA = 1
-# Okabe-Ito: distinguishable by colour-blind viewers and on a washed-out projector.
-PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999")
-MARKERS = ("o", "s", "t", "d", "+", "star", "p", "h", "t1", "x")
+SCHEMA = 2
+MODES = ("surface", "lab", "tuning", "diff")
+# What a change does in the app: REBUILD recomputes the session (the race), RESTYLE only
+# redraws or changes playback and export settings.
+REBUILD, RESTYLE = "rebuild", "restyle"
 # Height shading of the map: the theme's muted slate, or a perceptually uniform map that a
 # washed-out projector does not flatten.
 COLORMAPS = ("slate", "viridis", "cividis")
@@ -31,15 +30,145 @@ class ScenarioError(ValueError):
     """A scenario file or value is invalid; the message names the file and the field."""
 
 
+@dataclass(frozen=True)
+class Field:
+    """One setting: its attribute, type (``kind``), default, valid range or choices, effect of a
+    change and, where the file's key differs from the attribute, the key."""
+
+    name: str
+    kind: str  # str, int, float, bool, size, point, table, records, claims
+    default: Any = None
+    effect: str = REBUILD
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple = ()
+    key: str = ""
+    records: Any = None  # for kind "records": the Section of each record
+
+    @property
+    def file_key(self) -> str:
+        return self.key or self.name
+
+    def new_default(self):
+        return type(self.default)(self.default) if isinstance(self.default, (list, dict)) else self.default
+
+    def parse(self, v, where: str):
+        """The file's value as this field's Python value; raises ScenarioError naming the field."""
+        k = self.kind
+        if k == "bool":
+            ok = isinstance(v, bool)
+        elif k == "int":
+            ok = _is_int(v)
+        elif k == "float":
+            ok = _is_num(v)
+            v = float(v) if ok else v
+        elif k == "str":
+            ok = isinstance(v, str)
+        elif k == "size":
+            ok = isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_int(e) for e in v)
+            if not ok:
+                raise ScenarioError(f"{where} must be a list of 2 integers, got {v!r}")
+            v = tuple(v)
+        elif k == "point":
+            ok = isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_num(e) for e in v)
+            if not ok:
+                raise ScenarioError(f"{where} must be a pair of numbers, got {v!r}")
+            v = (float(v[0]), float(v[1]))
+        elif k == "table":
+            ok = isinstance(v, Mapping)
+            v = dict(v) if ok else v
+        elif k == "records":
+            if not isinstance(v, list):
+                raise ScenarioError(f"{where} must be a list of tables, got {v!r}")
+            return [self.records.read(e, f"{where}[{i}]") for i, e in enumerate(v)]
+        elif k == "claims":
+            ok = isinstance(v, list) and all(isinstance(e, Mapping) for e in v)
+            v = [dict(e) for e in v] if ok else v
+        else:
+            raise AssertionError(k)
+        if not ok:
+            raise ScenarioError(f"{where} must be {_KIND_WORDS[k]}, got {v!r}")
+        self.check(v, where)
+        return v
+
+    def check(self, v, where: str) -> None:
+        """The range and choices (the in-memory value, as the GUI or export may have set it)."""
+        if self.choices and v not in self.choices:
+            raise ScenarioError(f"{where} must be one of {', '.join(map(repr, self.choices))}, got {v!r}")
+        for e in (v if self.kind == "size" else (v,) if self.kind in ("int", "float") else ()):
+            if (self.lo is not None and e < self.lo) or (self.hi is not None and e > self.hi):
+                rule = (f"in {self.lo:g}..{self.hi:g}" if self.lo is not None and self.hi is not None
+                        else f">= {self.lo:g}" if self.lo is not None else f"<= {self.hi:g}")
+                each = " (width and height each)" if self.kind == "size" else ""
+                raise ScenarioError(f"{where} must be {rule}{each}, got {v!r}")
+
+
+_KIND_WORDS = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string",
+               "table": "a table", "claims": "a list of tables"}
+
+
+@dataclass(frozen=True)
+class Section:
+    """A table of fields read into a dataclass ``cls`` (key: the file's table, "" at the top)."""
+
+    key: str
+    cls: type
+    fields: tuple[Field, ...]
+    required: tuple[str, ...] = ()
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"unknown field {name!r}; known: {', '.join(f.name for f in self.fields)}")
+
+    def read(self, d, where: str):
+        if not isinstance(d, Mapping):
+            raise ScenarioError(f"{where} must be a table, got {d!r}")
+        unknown = sorted(set(d) - {f.file_key for f in self.fields})
+        if unknown:
+            raise ScenarioError(f"{where}: unknown field(s) {unknown}")
+        missing = [k for k in self.required if k not in d]
+        if missing:
+            raise ScenarioError(f"{where}: missing field(s) {missing}")
+        return self.cls(**{f.name: f.parse(d[f.file_key], f"{where}.{f.file_key}") if f.file_key in d
+                           else f.new_default() for f in self.fields})
+
+    def write(self, obj) -> dict:
+        out = {}
+        for f in self.fields:
+            v = getattr(obj, f.name)
+            if f.kind == "records":
+                v = [f.records.write(e) for e in v]
+            elif isinstance(v, tuple):
+                v = list(v)
+            if v is not None and v != {} and v != []:  # TOML has no null; empty comes back as the default
+                out[f.file_key] = v
+        return out
+
+    def check(self, obj, where: str) -> None:
+        for f in self.fields:
+            v = getattr(obj, f.name)
+            if f.kind == "records":
+                for i, e in enumerate(v):
+                    f.records.check(e, f"{where}.{f.file_key}[{i}]")
+            elif v is not None:
+                f.check(v, f"{where}.{f.file_key}")
+
+
 @dataclass
 class RacerConfig:
     optimizer: str
     hyper: dict[str, Any] = field(default_factory=dict)
     label: str = ""
-    color: str = ""
+    color: str = ""  # empty: the theme's palette colour for its place
     enabled: bool = True
     schedule: dict[str, Any] = field(default_factory=dict)
     clip: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        # TOML has lists only; hyperparameters with several values (Adam's betas) are tuples.
+        self.hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in self.hyper.items()}
 
     def to_racer(self) -> Racer:
         return Racer(self.optimizer, dict(self.hyper), Schedule(**self.schedule), Clip(**self.clip),
@@ -70,10 +199,92 @@ class ExportOptions:
 
 
 @dataclass
+class Pause:
+    step: int
+    caption: str = ""
+    claims: list[dict] = field(default_factory=list)  # what the picture at this step shows
+
+
+@dataclass
+class Lesson:
+    """What makes a scenario a lesson (its title and caption are the scenario's)."""
+
+    id: str
+    topic: str = ""
+    order: int = 0
+    notes: str = ""  # for the teacher: what to point at, the question to ask, its answer
+    pauses: list[Pause] = field(default_factory=list)
+    claims: list[dict] = field(default_factory=list)
+
+
+RACER = Section("racer", RacerConfig, (
+    Field("optimizer", "str", ""),
+    Field("hyper", "table", {}),
+    Field("label", "str", "", RESTYLE),
+    Field("color", "str", "", RESTYLE),
+    Field("enabled", "bool", True),
+    Field("schedule", "table", {}),
+    Field("clip", "table", {}),
+), required=("optimizer",))
+VIEW = Section("view", ViewOptions, (
+    Field("theme", "str", "dark", RESTYLE, choices=("light", "dark")),
+    Field("mode", "str", "2d", RESTYLE, choices=("2d", "3d")),
+    Field("steps_per_frame", "int", 5, RESTYLE, 1, 1000),
+    Field("show_theory", "bool", False, RESTYLE),
+    Field("show_inside_step", "bool", True, RESTYLE),
+    Field("loop", "bool", False, RESTYLE),
+    Field("projector", "bool", False, RESTYLE),
+    Field("selected", "int", 0, RESTYLE, 0),
+    Field("colormap", "str", "slate", RESTYLE, choices=COLORMAPS),
+))
+EXPORT = Section("export", ExportOptions, (
+    Field("first", "int", 0, RESTYLE, 0),
+    Field("last", "int", 600, RESTYLE, 1),
+    Field("steps_per_frame", "int", 5, RESTYLE, 1),
+    Field("fps", "int", 30, RESTYLE, 1, 240),
+    Field("size", "size", (1280, 720), RESTYLE, 16),
+    Field("hold_last", "float", 2.0, RESTYLE, 0),
+))
+PAUSE = Section("pause", Pause, (
+    Field("step", "int", 0, RESTYLE, 1),
+    Field("caption", "str", "", RESTYLE),
+    Field("claims", "claims", []),
+), required=("step", "caption", "claims"))
+LESSON = Section("lesson", Lesson, (
+    Field("id", "str", ""),
+    Field("topic", "str", "", RESTYLE),
+    Field("order", "int", 0, RESTYLE),
+    Field("notes", "str", "", RESTYLE),
+    Field("pauses", "records", [], RESTYLE, records=PAUSE),
+    Field("claims", "claims", []),
+), required=("id",))
+# The top of the file and the surface race's section; both are attributes of Scenario.
+TOP = Section("", None, (
+    Field("mode", "str", "surface", choices=MODES),
+    Field("title", "str", "", RESTYLE),
+    Field("caption", "str", "", RESTYLE),
+))
+SURFACE = Section("surface", None, (
+    Field("surface", "str", "beale", key="id"),
+    Field("surface_params", "table", {}, key="params"),
+    Field("formula", "table", {}),  # a user formula (see engine.formula)
+    Field("start", "point", None),
+    Field("racers", "records", [], records=RACER),
+    Field("noise", "float", 0.0, lo=0),
+    Field("seed", "int", 0),
+))
+# Sections of modes that have no settings yet: present so that a file may name them.
+MODE_SECTIONS = {m: Section(m, None, ()) for m in MODES if m != "surface"}
+SECTIONS = {s.key: s for s in (TOP, SURFACE, VIEW, EXPORT, LESSON)}
+# Schema 1 kept the surface race's settings at the top of the file.
+_SCHEMA_1_MOVED = ("surface", "surface_params", "formula", "start", "racers", "noise", "seed")
+
+
+@dataclass
 class Scenario:
     surface: str = "beale"
     surface_params: dict[str, Any] = field(default_factory=dict)
-    formula: dict[str, Any] = field(default_factory=dict)  # a user formula (see engine.formula)
+    formula: dict[str, Any] = field(default_factory=dict)
     start: tuple[float, float] | None = None
     racers: list[RacerConfig] = field(default_factory=list)
     noise: float = 0.0
@@ -82,6 +293,8 @@ class Scenario:
     caption: str = ""
     view: ViewOptions = field(default_factory=ViewOptions)
     export: ExportOptions = field(default_factory=ExportOptions)
+    mode: str = "surface"
+    lesson: Lesson | None = None
 
     def start_point(self) -> tuple[float, float]:
         if self.start is not None:
@@ -101,6 +314,10 @@ class Scenario:
     def enabled_racers(self) -> list[RacerConfig]:
         return [r for r in self.racers if r.enabled]
 
+    def racer_names(self) -> tuple[str, ...]:
+        """The enabled racers' names as the race (and a lesson's claims) call them."""
+        return tuple(r.label or O.spec(r.optimizer).name for r in self.enabled_racers())
+
     def build_race(self, surface=None, **kw) -> Race:
         """The engine race for this scenario (enabled racers only); ``surface`` may pass the
         already compiled formula surface (the GUI keeps it rather than compiling again)."""
@@ -110,50 +327,57 @@ class Scenario:
         return Race(surface, self.start_point(), racers, noise=self.noise, seed=self.seed,
                     surface_params=self.surface_params, **kw)
 
-    def color_of(self, i: int) -> str:
-        return self.racers[i].color or PALETTE[i % len(PALETTE)]
-
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d = {"schema": SCHEMA, **d}
-        if d["start"] is None:
-            del d["start"]
-        else:
-            d["start"] = list(d["start"])
-        d["export"]["size"] = list(d["export"]["size"])
-        return _drop_empty(d)
+        d = {"schema": SCHEMA, **TOP.write(self), "surface": SURFACE.write(self),
+             "view": VIEW.write(self.view), "export": EXPORT.write(self.export)}
+        if self.lesson is not None:
+            # A lesson's title and caption are written in its table, beside its id.
+            lesson = {k: d.pop(k) for k in ("title", "caption") if k in d}
+            d["lesson"] = {**LESSON.write(self.lesson), **lesson}
+        return {k: v for k, v in d.items() if v != {}}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "scenario") -> "Scenario":
-        d = dict(d)
-        schema = d.pop("schema", None)
-        if schema != SCHEMA:
-            raise ScenarioError(f"{where}: schema must be {SCHEMA}, got {schema!r}")
-        _check_keys(d, cls, where)
-        try:
-            sc = cls(
-                surface=str(d.get("surface", "beale")),
-                surface_params=dict(d.get("surface_params", {})),
-                formula=dict(d.get("formula", {})),
-                start=_point(d["start"], f"{where}: start") if "start" in d else None,
-                racers=[_racer(r, f"{where}: racers[{i}]") for i, r in enumerate(d.get("racers", []))],
-                noise=float(d.get("noise", 0.0)),
-                seed=int(d.get("seed", 0)),
-                title=str(d.get("title", "")),
-                caption=str(d.get("caption", "")),
-                view=_sub(ViewOptions, d.get("view", {}), f"{where}: view"),
-                export=_sub(ExportOptions, d.get("export", {}), f"{where}: export"),
-            )
-        except (TypeError, ValueError) as e:
-            if isinstance(e, ScenarioError):
-                raise
-            raise ScenarioError(f"{where}: {e}") from None
+        d = _upgrade(dict(d), where)
+        known = {"schema", *(f.file_key for f in TOP.fields), *SECTIONS, *MODE_SECTIONS}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ScenarioError(f"{where}: unknown field(s) {unknown}")
+        lesson = d.get("lesson")
+        if isinstance(lesson, Mapping):
+            lesson = dict(lesson)
+            for k in ("title", "caption"):
+                if k in lesson:
+                    if k in d:
+                        raise ScenarioError(f"{where}: {k} is given twice: a lesson's {k} goes in [lesson] only")
+                    d[k] = lesson.pop(k)
+        kw = {f.name: f.parse(d[f.file_key], f"{where}: {f.file_key}") if f.file_key in d else f.new_default()
+              for f in TOP.fields}
+        surf = d.get("surface", {})
+        if not isinstance(surf, Mapping):
+            raise ScenarioError(f"{where}: surface must be a table, got {surf!r}")
+        kw.update(vars(_Bag(SURFACE, surf, f"{where}: surface")))
+        for m, sec in MODE_SECTIONS.items():
+            _Bag(sec, d.get(m, {}), f"{where}: {m}")
+        sc = cls(**kw, view=VIEW.read(d.get("view", {}), f"{where}: view"),
+                 export=EXPORT.read(d.get("export", {}), f"{where}: export"),
+                 lesson=LESSON.read(lesson, f"{where}: lesson") if lesson is not None else None)
         sc.validate(where)
         return sc
 
     def validate(self, where: str = "scenario") -> None:
-        """Check every reference and value against the registries; raise ScenarioError."""
+        """Check every value against the field tables and every reference against the
+        registries; raise ScenarioError naming the field."""
+        for f in TOP.fields + SURFACE.fields:
+            v = getattr(self, f.name)
+            if f.kind == "records":
+                for i, e in enumerate(v):
+                    f.records.check(e, f"{where}: surface.{f.file_key}[{i}]")
+            elif v is not None:
+                f.check(v, f"{where}: {f.file_key}" if f in TOP.fields else f"{where}: surface.{f.file_key}")
+        VIEW.check(self.view, f"{where}: view")
+        EXPORT.check(self.export, f"{where}: export")
         if not self.formula:
             try:
                 S.bind(self.surface, self.surface_params)
@@ -165,99 +389,86 @@ class Scenario:
                 Schedule(**r.schedule).array()
                 Clip(**r.clip).array()
             except (KeyError, ValueError, TypeError) as e:
-                raise ScenarioError(f"{where}: racers[{i}] ({r.optimizer}): {e.args[0]}") from None
-        if self.noise < 0:
-            raise ScenarioError(f"{where}: noise must be >= 0, got {self.noise}")
-        if self.view.theme not in ("light", "dark"):
-            raise ScenarioError(f"{where}: view.theme must be 'light' or 'dark', got {self.view.theme!r}")
-        if self.view.colormap not in COLORMAPS:
-            raise ScenarioError(f"{where}: view.colormap must be one of {', '.join(COLORMAPS)}, "
-                                f"got {self.view.colormap!r}")
-        if not 1 <= self.view.steps_per_frame <= 1000:
-            raise ScenarioError(f"{where}: view.steps_per_frame must be in 1..1000, got {self.view.steps_per_frame}")
-        if self.view.mode not in ("2d", "3d"):
-            raise ScenarioError(f"{where}: view.mode must be '2d' or '3d', got {self.view.mode!r}")
-        if not 0 <= self.view.selected < max(len(self.racers), 1):
+                raise ScenarioError(f"{where}: surface.racers[{i}] ({r.optimizer}): {e.args[0]}") from None
+        if not self.view.selected < max(len(self.racers), 1):
             raise ScenarioError(f"{where}: view.selected must index a racer (0..{max(len(self.racers), 1) - 1}), "
                                 f"got {self.view.selected}")
         e = self.export
-        if not (0 <= e.first < e.last):
+        if not e.first < e.last:
             raise ScenarioError(f"{where}: export.first and export.last must satisfy 0 <= first < last, "
                                 f"got {e.first}:{e.last}")
-        for name, ok, rule in (("steps_per_frame", e.steps_per_frame >= 1, ">= 1"), ("fps", 1 <= e.fps <= 240, "in 1..240"),
-                               ("size", len(e.size) == 2 and min(e.size) >= 16, "[width, height], each >= 16"),
-                               ("hold_last", e.hold_last >= 0, ">= 0 seconds")):
-            if not ok:
-                raise ScenarioError(f"{where}: export.{name} must be {rule}, got {getattr(e, name)!r}")
+        if self.lesson is not None:
+            self._validate_lesson(f"{where}: lesson")
+
+    def _validate_lesson(self, where: str) -> None:
+        lesson = self.lesson
+        if not lesson.id:
+            raise ScenarioError(f"{where}.id must not be empty")
+        names = self.racer_names()
+        last = self.export.last
+        steps = [p.step for p in lesson.pauses]
+        if steps != sorted(set(steps)) or any(s > last for s in steps):
+            raise ScenarioError(f"{where}.pauses: steps must increase and lie in 1..{last} (export.last), got {steps}")
+        claims = [(f"claims[{i}]", c) for i, c in enumerate(lesson.claims)]
+        for j, p in enumerate(lesson.pauses):
+            if not p.claims:
+                raise ScenarioError(f"{where}.pauses[{j}] (step {p.step}): needs at least one claim saying "
+                                    "what its caption states")
+            claims += [(f"pauses[{j}].claims[{i}]", c) for i, c in enumerate(p.claims)]
+        for at, c in claims:
+            try:
+                C.validate(c, names, last)
+            except C.ClaimError as e:
+                raise ScenarioError(f"{where}.{at}: {e}") from None
+        dup = sorted({n for n in names if names.count(n) > 1})
+        used = {c.get(k) for _, c in claims for k in ("racer", "other")}
+        if dup and used & set(dup):
+            raise ScenarioError(f"{where}: racer name(s) {dup} are shared by several racers: give them labels")
 
 
-def _drop_empty(d):
-    # TOML has no null; empty tables are left out and come back as defaults.
-    if isinstance(d, dict):
-        return {k: _drop_empty(v) for k, v in d.items() if v is not None and v != {}}
-    if isinstance(d, list):
-        return [_drop_empty(v) for v in d]
+class _Bag:
+    """A section's values as attributes (for sections whose fields live on Scenario itself)."""
+
+    def __init__(self, section: Section, d, where: str):
+        if not isinstance(d, Mapping):
+            raise ScenarioError(f"{where} must be a table, got {d!r}")
+        unknown = sorted(set(d) - {f.file_key for f in section.fields})
+        if unknown:
+            raise ScenarioError(f"{where}: unknown field(s) {unknown}")
+        for f in section.fields:
+            setattr(self, f.name, f.parse(d[f.file_key], f"{where}.{f.file_key}") if f.file_key in d
+                    else f.new_default())
+
+
+def _upgrade(d: dict, where: str) -> dict:
+    """A schema 1 or 2 file's table as schema 2; newer or unknown schemas are refused."""
+    schema = d.pop("schema", None)
+    if _is_int(schema) and schema > SCHEMA:
+        raise ScenarioError(f"{where}: schema {schema} is newer than this OptiRace reads (schema 1 to {SCHEMA}): "
+                            "open it with a newer version of OptiRace")
+    if schema not in (1, SCHEMA):
+        raise ScenarioError(f"{where}: schema must be 1 or {SCHEMA}, got {schema!r}")
+    if schema == 1:
+        for k in ("mode", "lesson", *MODE_SECTIONS):
+            if k in d:
+                raise ScenarioError(f"{where}: {k} needs schema = {SCHEMA}")
+        d["surface"] = {SURFACE.field(k).file_key: d.pop(k) for k in _SCHEMA_1_MOVED if k in d}
     return d
 
 
-def _check_keys(d: Mapping[str, Any], cls, where: str) -> None:
-    unknown = sorted(set(d) - {f.name for f in fields(cls)})
-    if unknown:
-        raise ScenarioError(f"{where}: unknown field(s) {unknown}")
-
-
-def _point(v, where: str) -> tuple[float, float]:
-    try:
-        x, y = (float(e) for e in v)
-    except (TypeError, ValueError):
-        raise ScenarioError(f"{where} must be a pair of numbers, got {v!r}") from None
-    return (x, y)
-
-
-def _racer(d: Mapping[str, Any], where: str) -> RacerConfig:
-    if not isinstance(d, Mapping) or "optimizer" not in d:
-        raise ScenarioError(f"{where}: a racer needs an 'optimizer' id")
-    _check_keys(d, RacerConfig, where)
-    hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(d.get("hyper", {})).items()}
-    return RacerConfig(optimizer=str(d["optimizer"]), hyper=hyper, label=str(d.get("label", "")),
-                       color=str(d.get("color", "")), enabled=bool(d.get("enabled", True)),
-                       schedule=dict(d.get("schedule", {})), clip=dict(d.get("clip", {})))
-
-
-def _sub(cls, d: Mapping[str, Any], where: str):
-    if not isinstance(d, Mapping):
-        raise ScenarioError(f"{where} must be a table, got {d!r}")
-    _check_keys(d, cls, where)
-    base = cls()
-    out = {}
-    for f in fields(cls):
-        if f.name in d:
-            out[f.name] = _typed(d[f.name], getattr(base, f.name), f"{where}.{f.name}")
-    return replace(base, **out)
-
-
-def _typed(v, default, where: str):
-    """v converted to the type of default, or a ScenarioError naming the field."""
-    kind = type(default)
-    if isinstance(default, tuple):
-        if isinstance(v, (list, tuple)) and len(v) == len(default) and all(_is_int(e) for e in v):
-            return tuple(int(e) for e in v)
-        raise ScenarioError(f"{where} must be a list of {len(default)} integers, got {v!r}")
-    if kind is bool:
-        ok = isinstance(v, bool)
-    elif kind is int:
-        ok = _is_int(v)
-    elif kind is float:
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-    else:
-        ok = isinstance(v, kind)
-    if not ok:
-        raise ScenarioError(f"{where} must be {kind.__name__}, got {v!r}")
-    return kind(v)
+def field_spec(section: str, name: str) -> Field:
+    """The table row of a setting: ``field_spec("view", "theme")``, ``field_spec("", "mode")``."""
+    if section in SECTIONS:
+        return SECTIONS[section].field(name)
+    raise KeyError(f"unknown section {section!r}; known: {', '.join(repr(k) for k in SECTIONS)}")
 
 
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def loads(text: str, where: str = "scenario") -> Scenario:
@@ -303,7 +514,7 @@ def classic_six(surface: str = "beale") -> list[RacerConfig]:
     """SGD, momentum, Nesterov, AdaGrad, RMSprop, Adam with learning rates that race well."""
     lrs = CLASSIC_LRS.get(surface, CLASSIC_LRS["beale"])
     ids = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-    return [RacerConfig(i, {"lr": lr}, color=PALETTE[k]) for k, (i, lr) in enumerate(zip(ids, lrs))]
+    return [RacerConfig(i, {"lr": lr}) for i, lr in zip(ids, lrs)]
 
 
 # Learning rates (sgd, momentum, nesterov, adagrad, rmsprop, adam) chosen per surface so that

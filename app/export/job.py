@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from engine.scenario import Scenario
+from engine.scenario import Scenario, ScenarioError, field_spec
 
 from .encoder import ExportError, Format, ThreadedWriter, check_target, format_for, gif_rate, open_writer
 from .render import FrameSource, Plan, steps_per_frame_for
@@ -48,9 +48,7 @@ def settings_for(scenario: Scenario, path, *, format: str | None = None, size=No
     """The scenario's export options with any of them overridden; ``duration`` (seconds)
     chooses the steps per frame.  Raises ExportError on a value that cannot work."""
     e = scenario.export
-    fps = int(fps if fps is not None else e.fps)
-    if fps < 1 or fps > 240:
-        raise ExportError(f"frames per second must be in 1..240, got {fps}")
+    fps = _checked("export", "fps", int(fps if fps is not None else e.fps), "frames per second")
     first = int(first if first is not None else e.first)
     last = int(last if last is not None else e.last)
     if steps_per_frame is not None and duration is not None:
@@ -59,18 +57,24 @@ def settings_for(scenario: Scenario, path, *, format: str | None = None, size=No
     Plan(first, last, max(spf, 1))  # range check first: the duration needs a valid range
     if duration is not None:
         spf = steps_per_frame_for(first, last, fps, float(duration))
-    theme = theme or scenario.view.theme
-    if theme not in ("light", "dark"):
-        raise ExportError(f"unknown theme {theme!r}; use light or dark")
-    hold = float(hold_last if hold_last is not None else e.hold_last)
-    if hold < 0:
-        raise ExportError(f"hold last frame must be >= 0 seconds, got {hold}")
+    theme = _checked("view", "theme", theme or scenario.view.theme, "theme")
+    hold = _checked("export", "hold_last", float(hold_last if hold_last is not None else e.hold_last),
+                    "hold last frame (seconds)")
     w, h = (int(v) for v in (size if size is not None else e.size))
     s = ExportSettings(Path(path).expanduser().absolute(), format_for(path, format), (w, h), fps,
                        first, last, spf, theme, scenario.title if title is None else title,
                        scenario.caption if caption is None else caption, hold)
     s.plan  # validates the step range and steps per frame
     return s
+
+
+def _checked(section: str, name: str, value, label: str):
+    """``value`` checked against the scenario's field table (one definition of each limit)."""
+    try:
+        field_spec(section, name).check(value, label)
+    except ScenarioError as e:
+        raise ExportError(str(e)) from None
+    return value
 
 
 @dataclass(frozen=True)

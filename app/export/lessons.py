@@ -1,13 +1,13 @@
-"""The built-in lessons: scenario files shipped under resources/lessons/, named by file stem."""
+"""The built-in lessons: scenario files with a [lesson] table shipped under resources/lessons/,
+named by file stem and listed in the lessons' order."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from app.paths import resource
+from engine import lessons
 from engine import scenario as io
-from engine.scenario import Scenario
-
-from .encoder import ExportError
+from engine.scenario import Scenario, ScenarioError
 
 
 def lesson_dir() -> Path:
@@ -15,13 +15,13 @@ def lesson_dir() -> Path:
 
 
 def lesson_ids() -> list[str]:
-    return sorted(p.stem for p in lesson_dir().glob("*.toml"))
+    return list(lessons.lesson_files(lesson_dir()))
 
 
 def lesson_path(id: str) -> Path:
     path = lesson_dir() / f"{id}.toml"
     if not path.is_file():
-        raise ExportError(f"unknown lesson {id!r}; known: {', '.join(lesson_ids()) or '(none installed)'}")
+        raise ScenarioError(f"unknown lesson {id!r}; known: {', '.join(lesson_ids()) or '(none installed)'}")
     return path
 
 

@@ -125,7 +125,7 @@ class RacersPanel(QWidget):
         with QSignalBlocker(self.list):
             self.list.clear()
             for i, r in enumerate(sc.racers):
-                it = QListWidgetItem(swatch(sc.color_of(i)), names[i])
+                it = QListWidgetItem(swatch(self.model.color_of(i)), names[i])
                 it.setFlags(it.flags() | Qt.ItemIsUserCheckable)
                 it.setCheckState(Qt.Checked if r.enabled else Qt.Unchecked)
                 it.setToolTip(O.spec(r.optimizer).caption)
@@ -217,7 +217,7 @@ class RacersPanel(QWidget):
         i = self.list.currentRow()
         if not 0 <= i < len(self.model.scenario.racers):
             return
-        c = QColorDialog.getColor(QColor(self.model.scenario.color_of(i)), self, "Racer colour")
+        c = QColorDialog.getColor(QColor(self.model.color_of(i)), self, "Racer colour")
         if c.isValid():
             self.model.set_color(i, c.name())
 

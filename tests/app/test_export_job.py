@@ -82,7 +82,7 @@ def test_settings_take_the_scenario_defaults_and_overrides(tmp_path):
     assert s.n_frames == 35 + 20
     with pytest.raises(ExportError, match="either steps per frame or a target duration"):
         settings_for(sc, tmp_path / "a.mp4", steps_per_frame=2, duration=3.0)
-    with pytest.raises(ExportError, match="unknown theme"):
+    with pytest.raises(ExportError, match="theme must be one of 'light', 'dark', got 'blue'"):
         settings_for(sc, tmp_path / "a.mp4", theme="blue")
 
 

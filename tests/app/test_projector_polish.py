@@ -79,7 +79,7 @@ def test_scenario_rejects_an_unknown_colour_map():
 
     sc = Scenario(surface="beale", racers=classic_six("beale"))
     sc.view.colormap = "jet"
-    with pytest.raises(ScenarioError, match="view.colormap must be one of slate, viridis, cividis"):
+    with pytest.raises(ScenarioError, match="view.colormap must be one of 'slate', 'viridis', 'cividis', got 'jet'"):
         sc.validate()
 
 

@@ -11,13 +11,13 @@ from engine.race import Race
 
 from ...model import ScenarioModel
 from ...shell.recorder import Recorder
+from ...theme import MARKERS
 from .frames import RACING, Frame, Look
 
 EXACT_WINDOW = 20000  # recent steps kept at full resolution (the record is thinned)
 # Checkpoints of the optimizer states (a few kB each): with more of them, a jump back in a
 # long race recomputes fewer steps (at 10^7 steps, ~2,500 instead of ~20,000).
 MAX_CHECKPOINTS = 4096
-MARKERS = ("o", "s", "t", "d", "p", "h", "star", "t1", "+", "x")
 
 
 class SurfaceSession:
@@ -45,8 +45,7 @@ class SurfaceSession:
 
     def make_looks(self) -> tuple[Look, ...]:
         names = self.model.racer_names()
-        sc = self.model.scenario
-        return tuple(Look(names[i], sc.color_of(i), MARKERS[i % len(MARKERS)]) for i in self._idx)
+        return tuple(Look(names[i], self.model.color_of(i), MARKERS[i % len(MARKERS)]) for i in self._idx)
 
     def restyle(self) -> None:
         """Names and colours changed, the racers did not."""

@@ -1,0 +1,129 @@
+"""Claims: each kind holds or fails on a small hand-made run, margins move the verdict, and a
+failed claim says what was claimed and what was measured."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import claims as C
+
+NAMES = ("A", "B", "C")
+
+
+def make_run(gap=None, status=(("finished", 40), ("finished", 80), ("racing", 0)), steps=100) -> C.Run:
+    k = np.arange(steps + 1)
+    # A halves every 10 steps, B every 20, C every 40: A leads throughout.
+    gap = gap if gap is not None else np.array([2.0 ** (-k / 10), 2.0 ** (-k / 20), 2.0 ** (-k / 40)])
+    f = gap - 1.0
+    return C.Run(NAMES, steps, {"f - f*": gap, "f": f}, tuple(status))
+
+
+def claim(**kw):
+    C.validate(kw, NAMES, 100)
+    return kw
+
+
+@pytest.mark.parametrize("c,ok", [
+    # A at step 50: 2^-5 = 0.03125.  Below 0.1 with the default factor 2 (0.05): holds.
+    (dict(kind="value_below", racer="A", series="f - f*", value=0.1, at_step=50), True),
+    # Below 0.04 holds without margin, but not with factor 2 (0.02): a near tie does not pass.
+    (dict(kind="value_below", racer="A", series="f - f*", value=0.04, at_step=50), False),
+    (dict(kind="value_below", racer="A", series="f - f*", value=0.04, at_step=50, margin=1.0), True),
+    # by_step takes the lowest value up to then, until_step the highest.
+    (dict(kind="value_below", racer="B", series="f - f*", value=0.1, by_step=100), True),
+    (dict(kind="value_below", racer="B", series="f - f*", value=0.1, until_step=100), False),
+    (dict(kind="value_above", racer="C", series="f - f*", value=0.08, until_step=100), True),
+    (dict(kind="value_above", racer="C", series="f - f*", value=0.1, until_step=100), False),
+    # Linear series: the margin is an amount.  A's f at 50 is -0.96875.
+    (dict(kind="value_below", racer="A", series="f", value=-0.9, at_step=50, margin=0.05), True),
+    (dict(kind="value_below", racer="A", series="f", value=-0.9, at_step=50, margin=0.1), False),
+    (dict(kind="ahead", racer="A", other="C", series="f - f*", at_step=40), True),
+    (dict(kind="ahead", racer="C", other="A", series="f - f*", at_step=40), False),
+    # A/B at step 10: factor 2^(1/2) ~ 1.41 apart: holds at 1.4, not at the default 2.
+    (dict(kind="ahead", racer="A", other="B", series="f - f*", at_step=10, margin=1.4), True),
+    (dict(kind="ahead", racer="A", other="B", series="f - f*", at_step=10), False),
+    (dict(kind="rank", racer="C", series="f - f*", at_step=80, place=-1), True),
+    (dict(kind="rank", racer="B", series="f - f*", at_step=80, place=2), True),
+    (dict(kind="rank", racer="B", series="f - f*", at_step=80, place=1), False),
+    (dict(kind="rank", racer="B", series="f - f*", at_step=80, place=2, margin=5.0), False),
+    (dict(kind="finishes_before", racer="A", other="B", margin=40), True),
+    (dict(kind="finishes_before", racer="A", other="B", margin=41), False),
+    (dict(kind="finishes_before", racer="A", other="B", ratio=2.0), True),
+    (dict(kind="finishes_before", racer="A", other="B", ratio=2.1), False),
+    (dict(kind="finishes_before", racer="B", other="A"), False),
+    # C never finishes: it counts as finishing at step 101, 21 after B.
+    (dict(kind="finishes_before", racer="B", other="C", margin=21), True),
+    (dict(kind="finishes_before", racer="B", other="C", margin=22), False),
+    (dict(kind="finishes_before", racer="C", other="B"), False),
+    (dict(kind="reaches", racer="B", status="finished", by_step=90), True),
+    (dict(kind="reaches", racer="B", status="finished", by_step=85), False),
+    (dict(kind="reaches", racer="A", status="escaped", by_step=100), False),
+    (dict(kind="still_racing", racer="C", until_step=90), True),
+    (dict(kind="still_racing", racer="C", until_step=91), False),
+    (dict(kind="still_racing", racer="B", until_step=60), True),
+    (dict(kind="still_racing", racer="B", until_step=75), False),
+])
+def test_each_kind_holds_or_fails_with_its_margin(c, ok):
+    v = C.check(make_run(), claim(**c))
+    assert v.ok is ok, (v.claim, v.measured)
+
+
+def test_a_failed_claim_says_what_was_claimed_and_measured():
+    v = C.check(make_run(), claim(kind="finishes_before", racer="B", other="A"))
+    assert not v.ok
+    assert "B finished at least 10 steps before A" in v.claim
+    assert v.measured == "B finished at 80; A finished at 40"
+    v = C.check(make_run(), claim(kind="value_below", racer="C", series="f - f*", value=0.01, at_step=100))
+    assert "below 0.005" in v.claim and v.measured == C._fmt(2.0 ** -2.5)
+
+
+@pytest.mark.parametrize("c,message", [
+    (dict(kind="wins", racer="A"), "kind must be one of value_below"),
+    (dict(kind="reaches", racer="A", status="finished"), "missing field(s) ['by_step']"),
+    (dict(kind="reaches", racer="A", status="done", by_step=3), "status must be one of finished"),
+    (dict(kind="reaches", racer="Z", status="finished", by_step=3), "racer 'Z' is not a racer; racers: A, B, C"),
+    (dict(kind="reaches", racer="A", status="finished", by_step=3, colour=1), "unknown field(s) ['colour']"),
+    (dict(kind="value_below", racer="A", series="f - f*", value=1.0), "give exactly one of at_step, by_step"),
+    (dict(kind="value_below", racer="A", series="f - f*", value=1.0, at_step=1, by_step=2), "exactly one"),
+    (dict(kind="value_below", racer="A", series="loss", value=1.0, at_step=1), "series must be one of f,"),
+    (dict(kind="value_below", racer="A", series="f", value=1.0, at_step=1), "linear: give margin as an amount"),
+    (dict(kind="value_below", racer="A", series="f - f*", value="1", at_step=1), "value must be float"),
+    (dict(kind="value_below", racer="A", series="f - f*", value=1.0, at_step=101), "at_step must be in 0..100"),
+    (dict(kind="rank", racer="A", series="f - f*", at_step=1, place=True), "place must be int"),
+])
+def test_malformed_claims_are_refused_naming_the_field(c, message):
+    with pytest.raises(C.ClaimError) as e:
+        C.validate(c, NAMES, 100)
+    assert message in str(e.value)
+
+
+def test_a_per_layer_series_is_picked_by_layer():
+    # The extension point for the network lab: a series (R, layers, steps+1) read with layer = i.
+    per_layer = np.ones((3, 4, 11))
+    per_layer[0, 0] = 1e-6
+    run = C.Run(NAMES, 10, {"grad_norm": per_layer}, (("racing", 0),) * 3)
+    c = dict(kind="value_below", racer="A", series="grad_norm", value=1e-4, at_step=0)
+    with pytest.raises(C.ClaimError, match="per layer: give layer = 1..4"):
+        C.check(run, c)
+    assert C.check(run, {**c, "layer": 1}).ok and not C.check(run, {**c, "layer": 2}).ok
+
+
+def test_surface_run_series_from_a_race():
+    from engine.race import run_race
+
+    res = run_race("quadratic", (1.0, 1.0), ["sgd", "adam"], 50)
+    b = res.race.surface
+    run = C.surface_run(res.names, res.positions, res.losses, res.grad_norms, res.status, b.minima, b.f_min)
+    assert run.names == ("SGD", "Adam") and run.steps == 50
+    assert np.allclose(run.series["f - f*"], res.losses - b.f_min)
+    assert np.allclose(run.series["distance"], np.linalg.norm(res.positions - b.minima[0], axis=-1))
+    assert run.series["step"][:, 0].tolist() == [0.0, 0.0]
+    assert np.allclose(run.series["step"][:, 1:], np.linalg.norm(np.diff(res.positions, axis=1), axis=-1))
+
+
+def test_the_docs_describe_every_kind_and_series():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "lessons.md").read_text()
+    for name in [*C.KINDS, *C.SERIES]:
+        assert f"`{name}`" in doc, name
