@@ -103,12 +103,12 @@ def run_gui(args) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("OptiRace")
     app.setApplicationName("OptiRace")
-    from .main_window import MainWindow
+    from .shell.window import ShellWindow
     from .model import ScenarioModel
 
     model = ScenarioModel(sc) if sc is not None else None
     shot = args.screenshot is not None
-    win = MainWindow(model, restore=not (args.no_restore or shot), warm_up=not shot)
+    win = ShellWindow(model, restore=not (args.no_restore or shot), warm_up=not shot)
     if args.theme and sc is None:
         win.model.set_view("theme", args.theme)
     if args.size:
@@ -130,7 +130,7 @@ def screenshot(app, win, path: str, steps: int) -> int:
     win.controller.run_to(max(0, steps))
     for _ in range(3):
         app.processEvents()
-    with win.surface_view.whole_layers():
+    with win.mode.surface_view.whole_layers():
         ok = win.grab().save(path)
     win.save_settings = lambda: None  # a screenshot run leaves the user's settings alone
     win.close()

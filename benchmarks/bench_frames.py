@@ -84,11 +84,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10^4 and 10^5 steps only")
     args = ap.parse_args()
     app = QApplication.instance() or QApplication([])
-    from app.main_window import MainWindow
+    from app.shell.window import ShellWindow
     from app.model import ScenarioModel
     from app.views.surface_view import SurfaceView
 
-    win = MainWindow(ScenarioModel(scenario()), restore=False, warm_up=False)
+    win = ShellWindow(ScenarioModel(scenario()), restore=False, warm_up=False)
     win.setAttribute(Qt.WA_DontShowOnScreen)
     win.resize(1920, 1080)
     win.show()
@@ -114,11 +114,11 @@ def main() -> None:
         while True:  # the jump to step n rebuilds the trail layer over several paints first
             solo.viewport().repaint()
             app.processEvents()
-            if not (solo.trails.rebuilding or win.surface_view.trails.rebuilding):
+            if not (solo.trails.rebuilding or win.mode.surface_view.trails.rebuilding):
                 break
-        c.frame_ready.disconnect(win.on_frame)
+        c.frame_ready.disconnect(win._on_frame)
         map_t = time_frames(c, [solo.viewport()])
-        c.frame_ready.connect(win.on_frame)
+        c.frame_ready.connect(win._on_frame)
         c.frame_ready.disconnect(solo.set_frame)
         win_t = time_frames(c, [], app=app)
         c.frame_ready.connect(solo.set_frame)
@@ -138,14 +138,14 @@ def main() -> None:
         t0 = time.perf_counter()
         c.seek(n // 3 + 7)  # an old step, off the thinned history's grid: recomputed
         jump = time.perf_counter() - t0
-        print(f"\n{n:>12,} steps (computed in {compute:.1f} s; history stride {win.session.history.stride}):")
+        print(f"\n{n:>12,} steps (computed in {compute:.1f} s; history stride {win.mode.session.history.stride}):")
         print(f"  map frame    {summary(map_t)}")
         print(f"  window frame {summary(win_t)}  (map, leaderboard, curves, inspector: update + Qt's repaint)")
         total, k = redraw[len(redraw) // 2]
         print(f"  rebuild of the trail layer (zoom, pan, jump): {total * 1e3:.0f} ms spread over {k} paints, "
               f"longest paint {max(paints) * 1e3:.1f} ms; jump to step {n // 3 + 7:,} {jump * 1e3:.1f} ms")
-        print(f"  buffers {buffers_mb(win.session):.1f} MB; process RSS {rss_mb():.0f} MB")
-        c.seek(win.session.computed - SPF * 2)
+        print(f"  buffers {buffers_mb(win.mode.session):.1f} MB; process RSS {rss_mb():.0f} MB")
+        c.seek(win.mode.session.computed - SPF * 2)
 
     # The naive way for comparison: every trail handed to PlotCurveItem.setData each frame.
     import pyqtgraph as pg
@@ -154,7 +154,7 @@ def main() -> None:
     naive.setAttribute(Qt.WA_DontShowOnScreen)
     naive.resize(1920, 1080)
     naive.show()
-    h = win.session.history
+    h = win.mode.session.history
     m = min(h.n, 10_000)
     curves = [naive.plot(pen=pg.mkPen(win.theme.palette[r % 8], width=4)) for r in range(h.rows)]
     ts = []

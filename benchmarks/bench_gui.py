@@ -57,16 +57,16 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     app = QApplication.instance() or QApplication([])
-    from app.main_window import MainWindow
+    from app.shell.window import ShellWindow
     from app.model import ScenarioModel
 
-    win = MainWindow(ScenarioModel(Scenario(surface="beale", racers=classic_six("beale"))),
+    win = ShellWindow(ScenarioModel(Scenario(surface="beale", racers=classic_six("beale"))),
                      restore=False, warm_up=False)
     win.resize(1920, 1080)
     win.show()
     win.layout_docks()
     app.processEvents()
-    model, c, view = win.model, win.controller, win.surface_view
+    model, c, view = win.model, win.controller, win.mode.surface_view
     hb = Heartbeat()
     surfaces = ["rosenbrock", "himmelblau", "quadratic", "beale"]
     themes = ["light", "dark"]
@@ -74,8 +74,8 @@ def main() -> None:
 
     def next_surface():
         state["s"] += 1
-        i = win.surface_panel.combo.findData(surfaces[state["s"] % len(surfaces)])
-        win.surface_panel.combo.setCurrentIndex(i)
+        i = win.mode.surface_panel.combo.findData(surfaces[state["s"] % len(surfaces)])
+        win.mode.surface_panel.combo.setCurrentIndex(i)
 
     def next_theme():
         state["t"] += 1
@@ -83,7 +83,7 @@ def main() -> None:
 
     def next_preset():
         state["p"] += 1
-        (win.racers_panel.all_button if state["p"] % 2 else win.racers_panel.classic_button).click()
+        (win.mode.racers_panel.all_button if state["p"] % 2 else win.mode.racers_panel.classic_button).click()
 
     def click_start():
         vb = view.vb
@@ -107,7 +107,7 @@ def main() -> None:
         ("move the start point", click_start),
         ("edit a learning rate", lr_edit),
         ("zoom the map", zoom),
-        ("fit", lambda: win.act_fit.trigger()),
+        ("fit", lambda: win.mode.act_fit.trigger()),
     ]
     c.play()
     hb.measure(lambda: None, 1000)  # first frames, layer caches

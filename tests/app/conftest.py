@@ -40,10 +40,10 @@ def no_leftovers(qapp):
 
 
 def make_window(qtbot, scenario: Scenario | None = None, *, restore=False, warm_up=False):
-    from app.main_window import MainWindow
+    from app.shell.window import ShellWindow
 
     model = ScenarioModel(scenario) if scenario is not None else None
-    win = MainWindow(model, restore=restore, warm_up=warm_up)
+    win = ShellWindow(model, restore=restore, warm_up=warm_up)
     qtbot.addWidget(win)
     win.resize(1280, 800)
     win.show()

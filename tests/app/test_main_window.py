@@ -12,7 +12,7 @@ from .conftest import make_window
 
 
 def heads_on_screen(win) -> np.ndarray:
-    d = win.surface_view.heads.data
+    d = win.mode.surface_view.heads.data
     return np.column_stack([d["x"], d["y"]])
 
 
@@ -29,17 +29,17 @@ def test_window_opens_with_menus_docks_and_a_first_frame(window):
     assert set(window.docks) >= {"racers", "surface", "leaderboard", "loss", "grad", "inspector"}
     f = window.controller.frame
     assert f is not None and f.step == 0 and f.n_racers == 6
-    assert window.leaderboard.rowCount() == 6
-    assert window.surface_view.background.picture is not None
-    assert len(window.surface_view.background.lines) > 100  # iso-lines
+    assert window.mode.leaderboard.rowCount() == 6
+    assert window.mode.surface_view.background.picture is not None
+    assert len(window.mode.surface_view.background.lines) > 100  # iso-lines
 
 
 def test_adding_and_removing_racers(window, qtbot):
-    panel = window.racers_panel
+    panel = window.mode.racers_panel
     adam = next(a for a in panel.add_button.menu().actions() if a.text() == "Adam")
     adam.trigger()
     assert panel.list.count() == 7
-    assert window.leaderboard.rowCount() == 7
+    assert window.mode.leaderboard.rowCount() == 7
     assert window.controller.frame.n_racers == 7
     panel.list.setCurrentRow(0)
     qtbot.mouseClick(panel.remove_button, Qt.LeftButton)
@@ -63,13 +63,13 @@ def test_two_racers_with_the_same_optimizer_get_distinct_names(qtbot):
 def test_editing_a_hyperparameter_restarts_the_race_with_the_new_value(window, qtbot):
     window.controller.run_to(100)
     assert window.controller.k == 100
-    window.racers_panel.list.setCurrentRow(5)  # Adam
-    box = window.racers_panel.editors["lr"].box
+    window.mode.racers_panel.list.setCurrentRow(5)  # Adam
+    box = window.mode.racers_panel.editors["lr"].box
     box.setValue(0.2)
     sc = window.model.scenario
     assert sc.racers[5].hyper["lr"] == pytest.approx(0.2)
     assert window.controller.k == 0
-    assert window.session.race.hyper[5, 0] == pytest.approx(0.2)
+    assert window.mode.session.race.hyper[5, 0] == pytest.approx(0.2)
     window.controller.run_to(30)
     assert np.allclose(heads_on_screen(window), engine_positions(sc, 30))
 
@@ -87,18 +87,18 @@ def test_playing_frames_puts_each_head_at_the_engine_position(window, qtbot):
     assert all(0 < b - a <= 7 for a, b in zip(seen, seen[1:]))
     assert np.allclose(heads_on_screen(window), engine_positions(window.model.scenario, k))
     # The trail layer drew only new segments while playing: one full redraw per jump at most.
-    assert window.surface_view.trails.full_redraws <= 3
+    assert window.mode.surface_view.trails.full_redraws <= 3
 
 
 def test_clicking_the_surface_moves_the_start(window, qtbot):
-    sv = window.surface_view
+    sv = window.mode.surface_view
     target = QPointF(-2.0, 2.5)
     px = sv.mapFromScene(sv.vb.mapViewToScene(target))
     qtbot.mouseClick(sv.viewport(), Qt.LeftButton, pos=QPoint(px.x(), px.y()))
     x, y = window.model.scenario.start
     tol = 2 * max(sv.vb.viewPixelSize())
     assert abs(x - target.x()) < tol and abs(y - target.y()) < tol
-    assert np.allclose(window.session.race.start, (x, y))
+    assert np.allclose(window.mode.session.race.start, (x, y))
     assert window.controller.k == 0
     assert np.allclose(heads_on_screen(window), [(x, y)] * 6)
 
@@ -117,10 +117,10 @@ def test_scrubbing_outside_the_buffer_recomputes_from_checkpoints(qtbot, monkeyp
     monkeypatch.setattr(C, "EXACT_WINDOW", 50)
     sc = Scenario(surface="rosenbrock", racers=[RacerConfig("sgd", {"lr": 1e-3}), RacerConfig("adam", {"lr": 1e-2})])
     win = make_window(qtbot, sc)
-    win.history_capacity = 64
-    win.rebuild()
+    win.mode.history_capacity = 64
+    win.mode.rebuild()
     win.controller.run_to(3000)
-    assert win.session.history.stride > 1
+    assert win.mode.session.history.stride > 1
     win.controller.seek(1237)  # neither buffered nor on the thinned history's grid
     assert np.allclose(heads_on_screen(win), engine_positions(sc, 1237))
     win.close()
@@ -130,7 +130,7 @@ def test_a_huge_learning_rate_shows_diverged_and_the_app_keeps_running(qtbot):
     sc = Scenario(surface="beale", racers=[RacerConfig("sgd", {"lr": 5.0}), RacerConfig("adam", {"lr": 0.03})])
     win = make_window(qtbot, sc)
     win.controller.run_to(300)
-    board = win.leaderboard
+    board = win.mode.leaderboard
     rows = {board.item(r, 1).text(): r for r in range(board.rowCount())}
     assert board.item(rows["SGD"], 5).text() == "diverged"
     k = int(board.item(rows["SGD"], 4).text().replace(",", ""))
@@ -161,27 +161,27 @@ def test_settings_persist_across_a_restart(qtbot):
 
 def test_widgets_and_model_follow_each_other(window, qtbot):
     # model -> widgets
-    window.racers_panel.list.setCurrentRow(0)
+    window.mode.racers_panel.list.setCurrentRow(0)
     window.model.set_hyper(0, "lr", 0.0042)
-    assert window.racers_panel.editors["lr"].box.value() == pytest.approx(0.0042)
+    assert window.mode.racers_panel.editors["lr"].box.value() == pytest.approx(0.0042)
     window.model.set_view("steps_per_frame", 100)
     assert window.speed_label.text().startswith("100 ")
     window.model.set_surface("rosenbrock")
-    assert window.surface_panel.combo.currentData() == "rosenbrock"
-    assert set(window.surface_panel.editors) == {"a", "b"}
+    assert window.mode.surface_panel.combo.currentData() == "rosenbrock"
+    assert set(window.mode.surface_panel.editors) == {"a", "b"}
     # widgets -> model
     window.speed.setValue(0)
     assert window.model.scenario.view.steps_per_frame == 1
-    window.surface_panel.editors["b"].box.setValue(50.0)
+    window.mode.surface_panel.editors["b"].box.setValue(50.0)
     assert window.model.scenario.surface_params["b"] == pytest.approx(50.0)
-    window.surface_panel.combo.setCurrentIndex(window.surface_panel.combo.findData("saddle"))
+    window.mode.surface_panel.combo.setCurrentIndex(window.mode.surface_panel.combo.findData("saddle"))
     assert window.model.scenario.surface == "saddle"
     window.act_loop.trigger()
     assert window.model.scenario.view.loop
 
 
 def test_keyboard_drives_playback(window, qtbot):
-    window.surface_view.setFocus()
+    window.mode.surface_view.setFocus()
     qtbot.keyClick(window, Qt.Key_Right)
     qtbot.keyClick(window, Qt.Key_Right)
     assert window.controller.k == 2
@@ -197,11 +197,11 @@ def test_keyboard_drives_playback(window, qtbot):
 
 def test_head_marker_is_drawn_in_its_colour_where_the_engine_puts_it(window, qtbot):
     window.controller.run_to(50)
-    with window.surface_view.whole_layers():
-        img = window.surface_view.grab().toImage().convertToFormat(QImage.Format_RGB32)
+    with window.mode.surface_view.whole_layers():
+        img = window.mode.surface_view.grab().toImage().convertToFormat(QImage.Format_RGB32)
     # Racers whose head no other head covers (the map leaves room for the colour bar: at
     # this size some heads overlap at step 50).
-    view = window.surface_view
+    view = window.mode.surface_view
     px = np.array([[view.head_scene_pos(r).x(), view.head_scene_pos(r).y()] for r in range(6)])
     d = np.hypot(*(px[:, None] - px[None]).transpose(2, 0, 1)) + np.eye(6) * 1e9
     clear = [r for r in range(6) if d[r].min() > view.theme.head_size]
@@ -215,36 +215,36 @@ def test_head_marker_is_drawn_in_its_colour_where_the_engine_puts_it(window, qtb
 def test_inspector_and_arrows_explain_the_selected_racer(window):
     window.controller.run_to(10)
     window.model.set_view("selected", 5)  # Adam
-    text = window.inspector.toPlainText()
-    e = window.session.explain(window._selected_enabled(), window.controller.k)
+    text = window.mode.inspector.toPlainText()
+    e = window.mode.session.explain(window.mode._selected_enabled(), window.controller.k)
     assert e.optimizer == "adam" and e.t == 11
     assert "step 11" in text and "m̂ = m / (1 − β1ᵗ)" in text and "1 − β2ᵗ" in text
     assert all(f"{v:+.4g}" in text for v in e.step)
-    assert all(line.isVisible() for line in window.surface_view.arrow_lines)  # −g, momentum, step
+    assert all(line.isVisible() for line in window.mode.surface_view.arrow_lines)  # −g, momentum, step
     window.model.set_view("show_inside_step", False)
-    assert not window.surface_view.arrow_lines[0].isVisible()
+    assert not window.mode.surface_view.arrow_lines[0].isVisible()
 
 
 def test_theory_overlay_on_a_quadratic(qtbot, two_racers):
     win = make_window(qtbot, two_racers)
     win.model.set_view("show_theory", True)
-    assert "κ = 25" in win.surface_view.theory_label.text()
-    assert win.surface_view.theory_label.isVisible()
-    assert len(win.surface_view.theory.getData()[0]) == 4
-    assert win.racers_panel.editors["lr"].slider.marks  # stability limit on the lr slider
+    assert "κ = 25" in win.mode.surface_view.theory_label.text()
+    assert win.mode.surface_view.theory_label.isVisible()
+    assert len(win.mode.surface_view.theory.getData()[0]) == 4
+    assert win.mode.racers_panel.editors["lr"].slider.marks  # stability limit on the lr slider
     win.model.set_surface("beale")  # not quadratic: no overlay
-    assert not win.surface_view.theory_label.isVisible()
+    assert not win.mode.surface_view.theory_label.isVisible()
     win.close()
 
 
 def test_3d_action_is_disabled_with_a_reason_offscreen(window):
-    assert not window.act_3d.isEnabled()
-    assert "OpenGL" in window.act_3d.toolTip()
+    assert not window.mode.act_3d.isEnabled()
+    assert "OpenGL" in window.mode.act_3d.toolTip()
 
 
 def test_curves_repaint_with_data(window, qtbot):
     window.controller.run_to(400)
-    for plot in (window.loss_plot, window.grad_plot):
+    for plot in (window.mode.loss_plot, window.mode.grad_plot):
         img = plot.grab()
         assert not img.isNull()
         x, y = plot.curves[0].getData()
@@ -264,15 +264,15 @@ def test_a_custom_formula_races_and_its_parameters_get_editors(window):
 
     s = F.compile("(a - x)^2 + b*(y - x^2)^2", {"a": 1.0, "b": 100.0}, domain=((-2, 2), (-1, 3)), start=(-1.2, 1.0))
     window.model.set_formula(s)
-    assert window.surface_panel.combo.currentText().startswith("Custom")
-    assert set(window.surface_panel.editors) == {"a", "b"}
-    window.surface_panel.editors["b"].box.setValue(10.0)
+    assert window.mode.surface_panel.combo.currentText().startswith("Custom")
+    assert set(window.mode.surface_panel.editors) == {"a", "b"}
+    window.mode.surface_panel.editors["b"].box.setValue(10.0)
     window.controller.run_to(50)
     sc = window.model.scenario
     r = run_race(s, (-1.2, 1.0), [c.to_racer() for c in sc.enabled_racers()], 50, surface_params={"b": 10.0})
     assert np.allclose(heads_on_screen(window), r.positions[:, 50])
     window.model.set_surface("booth")
-    assert window.surface_panel.combo.findData("__formula__") < 0
+    assert window.mode.surface_panel.combo.findData("__formula__") < 0
 
 
 def test_cli_screenshot_renders_the_window_after_n_steps(tmp_path, qapp):
@@ -301,33 +301,33 @@ def wait_restyled(window, qtbot):
 
 def test_projector_mode_scales_up_and_folds_the_editing_panels(window, qtbot):
     base = window.theme.trail_width
-    base_pt = window.leaderboard.font().pointSize()
+    base_pt = window.mode.leaderboard.font().pointSize()
     window.act_projector.trigger()
     assert window.model.scenario.view.projector and window.restyling
     assert not window.docks["racers"].isVisible() and window.docks["leaderboard"].isVisible()
     wait_restyled(window, qtbot)
-    assert window.inspector.theme is window.theme
-    assert window.theme.trail_width > base and window.surface_view.trails.width > base
-    assert window.leaderboard.font().pointSize() > base_pt
+    assert window.mode.inspector.theme is window.theme
+    assert window.theme.trail_width > base and window.mode.surface_view.trails.width > base
+    assert window.mode.leaderboard.font().pointSize() > base_pt
     with qtbot.waitSignal(window.restyled, timeout=5000):
         window.act_projector.trigger()
     assert not window.restyling
     assert window.docks["racers"].isVisible() and window.docks["grad"].isVisible()
-    assert window.theme.trail_width == base == window.surface_view.trails.width
-    assert window.leaderboard.font().pointSize() == base_pt
-    assert window.loss_plot.updatesEnabled() and window.grad_plot.updatesEnabled()
+    assert window.theme.trail_width == base == window.mode.surface_view.trails.width
+    assert window.mode.leaderboard.font().pointSize() == base_pt
+    assert window.mode.loss_plot.updatesEnabled() and window.mode.grad_plot.updatesEnabled()
     # Toggled twice within one event, the second transition supersedes the first.
     window.act_projector.trigger()
     window.act_projector.trigger()
     wait_restyled(window, qtbot)
-    assert window.docks["racers"].isVisible() and window.surface_view.theme is window.theme
+    assert window.docks["racers"].isVisible() and window.mode.surface_view.theme is window.theme
     assert window.theme.trail_width == base
     # A theme change that supersedes a projector transition still leaves the plots painting.
     window.act_projector.trigger()
     window.act_light.trigger()
     wait_restyled(window, qtbot)
-    assert window.loss_plot.updatesEnabled() and window.grad_plot.updatesEnabled()
-    assert window.inspector.theme is window.theme and window.theme.name == "light"
+    assert window.mode.loss_plot.updatesEnabled() and window.mode.grad_plot.updatesEnabled()
+    assert window.mode.inspector.theme is window.theme and window.theme.name == "light"
 
 
 def test_run_to_a_far_step_in_slices_shows_that_step(qtbot):
@@ -345,7 +345,7 @@ def test_run_to_a_far_step_in_slices_shows_that_step(qtbot):
 
 
 def test_trails_drawn_frame_by_frame_match_a_full_redraw(window, qtbot):
-    sv = window.surface_view
+    sv = window.mode.surface_view
     window.model.set_view("steps_per_frame", 9)
     window.controller.compute(600, budget_s=None)  # ticks then play computed steps, whatever the load
     for _ in range(30):
@@ -375,10 +375,10 @@ def test_trails_drawn_frame_by_frame_match_a_full_redraw(window, qtbot):
 def test_more_racers_while_playing_before_a_repaint_keeps_drawing(window, qtbot):
     """Frames of a grown race can arrive before the map repaints (a busy event loop): the
     trail layer must not append them to the old race's per-racer buffers."""
-    sv = window.surface_view
+    sv = window.mode.surface_view
     window.controller.tick()
     sv.viewport().repaint()
-    window.racers_panel.all_button.click()
+    window.mode.racers_panel.all_button.click()
     window.controller.compute(200, budget_s=None)
     for _ in range(3):
         window.controller.tick()  # continuous frames of the new race, no paint in between
@@ -395,9 +395,9 @@ def test_playback_buffers_stay_bounded_in_a_long_race(qtbot, monkeypatch):
     sc = Scenario(surface="rastrigin", racers=[RacerConfig("sgd", {"lr": 1e-3}), RacerConfig("adam", {"lr": 1e-3})],
                   noise=1.0)
     win = make_window(qtbot, sc)
-    win.history_capacity = 256
-    win.rebuild()
-    s = win.session
+    win.mode.history_capacity = 256
+    win.mode.rebuild()
+    s = win.mode.session
     sizes = []
     for n in (2_000, 20_000, 60_000):
         win.controller.run_to(n)
@@ -415,7 +415,7 @@ def test_loss_plot_uses_a_symmetric_log_scale_where_the_surface_is_unbounded(qtb
     sc = Scenario(surface="saddle", racers=[RacerConfig("sgd", {"lr": 0.05})])
     win = make_window(qtbot, sc)
     win.controller.run_to(150)
-    plot = win.loss_plot
+    plot = win.mode.loss_plot
     assert plot.axis.symlog and not plot.plot.ctrl.logYCheck.isChecked()
     x, y = plot.curves[0].getData()
     f = win.controller.frame.loss[0]
@@ -440,16 +440,16 @@ def test_on_a_saddle_escaped_racers_lead_the_board_earliest_first(qtbot):
     escaped = [r for r in range(frame.n_racers) if frame.status[r] == STATUS_CODES["escaped"]]
     racing = [r for r in range(frame.n_racers) if frame.status[r] == STATUS_CODES["racing"]]
     assert escaped and racing  # the case to rank: some ran off downhill, some still racing
-    order = win.leaderboard.order
+    order = win.mode.leaderboard.order
     assert order[:len(escaped)] == sorted(escaped, key=lambda r: (frame.status_step[r], r))
-    assert win.leaderboard.item(0, 5).text().startswith("escaped")
+    assert win.mode.leaderboard.item(0, 5).text().startswith("escaped")
     win.close()
 
 
 def test_saved_image_right_after_a_zoom_is_drawn_whole(window, qtbot, tmp_path):
     """On screen the map stretches its cached layers while the view moves and draws them
     again once it settles; a saved image must never be the stretched one."""
-    sv = window.surface_view
+    sv = window.mode.surface_view
     window.controller.run_to(200)
     sv.viewport().repaint()
     sv.vb.scaleBy((0.5, 0.5))

@@ -19,14 +19,14 @@ def test_step_axis_follows_the_race_with_a_small_margin(window, qtbot):
     c = window.controller
     for step in (60, 300):
         c.run_to(step)
-        for plot in (window.loss_plot, window.grad_plot):
+        for plot in (window.mode.loss_plot, window.mode.grad_plot):
             qtbot.waitUntil(lambda: plot.frame is not None and plot.frame.step == step)
             lo, hi = plot.plot.getViewBox().viewRange()[0]
             assert lo == pytest.approx(0) and step < hi <= 1.1 * step + 10
     # Scrubbing back in a race computed to 300 keeps the whole race in view.
     c.seek(100)
-    qtbot.waitUntil(lambda: window.loss_plot.frame.step == 100)
-    assert window.loss_plot.plot.getViewBox().viewRange()[0][1] > 300
+    qtbot.waitUntil(lambda: window.mode.loss_plot.frame.step == 100)
+    assert window.mode.loss_plot.plot.getViewBox().viewRange()[0][1] > 300
 
 
 def test_colour_map_is_a_saved_view_setting_with_a_menu_and_a_colour_bar(window, qtbot, tmp_path):
@@ -35,8 +35,8 @@ def test_colour_map_is_a_saved_view_setting_with_a_menu_and_a_colour_bar(window,
     from app.views.surface_image import scale_for
     from engine import scenario as io
 
-    view = window.surface_view
-    window.colormap_actions["viridis"].trigger()
+    view = window.mode.surface_view
+    window.mode.colormap_actions["viridis"].trigger()
     assert window.model.scenario.view.colormap == "viridis"
     assert view.colormap == "viridis"
     with view.whole_layers():
@@ -57,13 +57,13 @@ def test_colour_map_is_a_saved_view_setting_with_a_menu_and_a_colour_bar(window,
     sc = io.load(path)
     sc.view.colormap = "cividis"
     window.model.load(sc)
-    assert window.colormap_actions["cividis"].isChecked() and view.colormap == "cividis"
+    assert window.mode.colormap_actions["cividis"].isChecked() and view.colormap == "cividis"
 
 
 def test_iso_lines_are_dark_on_light_shading_and_light_on_dark(window):
     from app.theme import luminance
 
-    view = window.surface_view
+    view = window.mode.surface_view
     for name in ("slate", "viridis"):
         window.model.set_view("colormap", name)
         pens = [pen.color() for _, pen in view.background.pens]

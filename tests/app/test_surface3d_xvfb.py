@@ -20,25 +20,25 @@ CHILD = textwrap.dedent("""
     from PySide6.QtGui import QImage
     from PySide6.QtWidgets import QApplication
     app = QApplication([])
-    from app.main_window import MainWindow
+    from app.shell.window import ShellWindow
     from app.model import ScenarioModel
     from engine.scenario import Scenario, classic_six
-    win = MainWindow(ScenarioModel(Scenario(surface="himmelblau", racers=classic_six("himmelblau"))),
+    win = ShellWindow(ScenarioModel(Scenario(surface="himmelblau", racers=classic_six("himmelblau"))),
                      restore=False, warm_up=False)
     win.resize(1280, 720)
     win.show()
     for _ in range(10):
         app.processEvents()
     win.controller.run_to(150)
-    ok = win.act_3d.isEnabled()
-    win.act_3d.trigger()
+    ok = win.mode.act_3d.isEnabled()
+    win.mode.act_3d.trigger()
     t0 = time.time()
     while time.time() - t0 < 0.5:
         app.processEvents()
-    img = win.view3d.grabFramebuffer().convertToFormat(QImage.Format_RGB32)
+    img = win.mode.view3d.grabFramebuffer().convertToFormat(QImage.Format_RGB32)
     a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.width(), 4)[..., :3].astype(float)
     lum = a.mean(axis=-1)
-    out = dict(enabled=ok, shown=win.stack.currentWidget() is win.view3d, paths=len(win.view3d.paths),
+    out = dict(enabled=ok, shown=win.mode.stack.currentWidget() is win.mode.view3d, paths=len(win.mode.view3d.paths),
                racers=win.controller.frame.n_racers, lum_std=float(lum.std()),
                covered=float(np.mean(np.abs(lum - lum[0, 0]) > 8)))
     win.close()
@@ -83,16 +83,16 @@ CHILD_FIT = textwrap.dedent("""
     from PySide6.QtGui import QImage
     from PySide6.QtWidgets import QApplication
     app = QApplication([])
-    from app.main_window import MainWindow
+    from app.shell.window import ShellWindow
     from app.model import ScenarioModel
     from engine.scenario import Scenario, classic_six
     sc = Scenario(surface="quadratic", racers=classic_six("quadratic"))
     sc.view.theme = "light"
-    win = MainWindow(ScenarioModel(sc), restore=False, warm_up=False)
+    win = ShellWindow(ScenarioModel(sc), restore=False, warm_up=False)
     win.resize(1600, 900)
     win.show()
     win.controller.run_to(300)  # a crowded finish: every head at the minimum
-    win.act_3d.trigger()
+    win.mode.act_3d.trigger()
 
     def settle(s=0.4):
         t0 = time.time()
@@ -100,7 +100,7 @@ CHILD_FIT = textwrap.dedent("""
             app.processEvents()
 
     settle()
-    v = win.view3d
+    v = win.mode.view3d
     img = v.grabFramebuffer().convertToFormat(QImage.Format_RGB32)
     a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.width(), 4)[..., :3].astype(int)
     drawn = np.abs(a - a[0, 0]).sum(axis=-1) > 24
@@ -110,12 +110,12 @@ CHILD_FIT = textwrap.dedent("""
     tags = sum(lk.color.lower() in colours for lk in win.controller.frame.looks)
     texts = [t.text for t in v.texts]
     az0 = v.opts["azimuth"]
-    win.act_turntable.trigger()
+    win.mode.act_turntable.trigger()
     settle(0.5)
     out = dict(width=float(np.ptp(xs) / img.width()), height=float(np.ptp(ys) / img.height()),
                tags=tags, texts=texts, floor=len(v.floor.pos), turned=abs(v.opts["azimuth"] - az0),
                turning=v.turntable.isActive())
-    win.act_3d.trigger()  # back to the map: the turntable stops
+    win.mode.act_3d.trigger()  # back to the map: the turntable stops
     settle(0.1)
     out["stopped"] = not v.turntable.isActive()
     win.close()

@@ -65,13 +65,13 @@ def crowded_quadratic(qtbot):
     win = make_window(qtbot, sc)
     win.resize(1280, 720)
     win.controller.run_to(300)
-    qtbot.waitUntil(lambda: win.surface_view.theory_label.isVisible())
+    qtbot.waitUntil(lambda: win.mode.surface_view.theory_label.isVisible())
     yield win
     win.close()
 
 
 def test_crowded_finish_labels_cover_no_label_head_or_note(crowded_quadratic, qtbot):
-    view = crowded_quadratic.surface_view
+    view = crowded_quadratic.mode.surface_view
     f = view.frame
     centre = view.head_scene_pos(0)
     assert all(abs(view.head_scene_pos(r).x() - centre.x()) < 30 for r in range(f.n_racers))  # crowded
@@ -89,7 +89,7 @@ def test_crowded_finish_labels_cover_no_label_head_or_note(crowded_quadratic, qt
         colours = {img.pixelColor(c.x() + dx, a.top() + 3).name() for dx in range(-a.width() // 2 + 3, a.width() // 2 - 3)}
         assert f.looks[i].color.lower() in colours
     # The crowd is one legend in finishing order, like the leaderboard.
-    order = crowded_quadratic.leaderboard.order
+    order = crowded_quadratic.mode.leaderboard.order
     tops = [labels[r].top() for r in order]
     assert tops == sorted(tops)
     # Leader lines join each stacked label to its head.
@@ -97,7 +97,7 @@ def test_crowded_finish_labels_cover_no_label_head_or_note(crowded_quadratic, qt
 
 
 def test_theory_note_folds_itself_where_no_corner_has_room_for_it_whole(crowded_quadratic):
-    view, note = crowded_quadratic.surface_view, crowded_quadratic.surface_view.theory_label
+    view, note = crowded_quadratic.mode.surface_view, crowded_quadratic.mode.surface_view.theory_label
     assert view.rect().contains(note.geometry())
     for h in head_rects(view):
         assert not note.geometry().intersects(h)
@@ -111,7 +111,7 @@ def test_theory_note_takes_a_clear_corner_and_folds_with_a_click(qtbot):
     win = make_window(qtbot, sc)
     win.resize(1920, 1080)
     win.controller.run_to(300)
-    view, note = win.surface_view, win.surface_view.theory_label
+    view, note = win.mode.surface_view, win.mode.surface_view.theory_label
     qtbot.waitUntil(lambda: note.isVisible() and len(note.text().splitlines()) > 1)
     map_rect = view.mapFromScene(view.vb.sceneBoundingRect()).boundingRect()
     assert map_rect.contains(note.geometry())
@@ -135,7 +135,7 @@ def test_labels_keep_clear_of_the_arrow_note(qtbot):
     win = make_window(qtbot, sc)
     win.resize(1280, 720)
     win.controller.run_to(300)
-    view = win.surface_view
+    view = win.mode.surface_view
     note = view.arrow_texts[0]
     qtbot.waitUntil(lambda: note.isVisible())
     render(view)

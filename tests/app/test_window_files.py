@@ -44,12 +44,12 @@ def test_opening_a_formula_scenario_compiles_in_the_background(window, qtbot, tm
     path = tmp_path / "f.toml"
     scenario_io.save(sc, path)
     assert window.load_scenario(str(path))
-    job = window._formula_job
+    job = window.mode.formula_job
     qtbot.waitUntil(lambda: not job.running and bool(window.model.scenario.formula), timeout=120_000)
     qtbot.waitUntil(lambda: window.model.surface_spec().formula.startswith("(1"), timeout=5_000)
     window.controller.run_to(30)
     r = run_race("rosenbrock", (-1.2, 1.0), [c.to_racer() for c in sc.enabled_racers()], 30)
-    d = window.surface_view.heads.data
+    d = window.mode.surface_view.heads.data
     assert np.allclose(np.column_stack([d["x"], d["y"]]), r.positions[:, 30], rtol=1e-9, atol=1e-12)
 
 
@@ -67,7 +67,7 @@ def test_a_bad_scenario_file_is_refused_with_its_name(window, tmp_path, monkeypa
 
 
 def test_a_narrow_leaderboard_drops_optional_columns_but_keeps_the_status(window):
-    board = window.leaderboard
+    board = window.mode.leaderboard
     board.resize(2000, board.height())
     assert not any(board.isColumnHidden(c) for c in range(6))
     board.resize(board.columnWidth(0) + board.columnWidth(1) + board.columnWidth(2) + board._status_width + 30,
