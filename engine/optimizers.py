@@ -10,6 +10,7 @@ import numpy as np
 from . import optimizer_explain as E
 from . import optimizer_kernels as K
 from .optimizer_explain import Explanation, Term  # noqa: F401  (the public names)
+from .registry import Registry
 from .specs import Hyper, defaults, pack, unpack
 
 
@@ -113,7 +114,7 @@ def _sgd_spec(id, name, momentum, nesterov, caption, rule):
     )
 
 
-_SPECS: list[OptimizerSpec] = [
+OPTIMIZERS = Registry("optimizer", [
     _sgd_spec("sgd", "SGD", 0.0, False, "Step straight down the gradient.", "x ← x − lr·g"),
     _sgd_spec(
         "momentum", "Momentum", 0.9, False,
@@ -284,24 +285,13 @@ _SPECS: list[OptimizerSpec] = [
         "saddles included, and fails where H is singular.",
         needs_hessian=True,
     ),
-]
-
-_REGISTRY = {s.id: s for s in _SPECS}
+])
+# The names the library has always offered: spec(id) and names() in display order.
+spec = OPTIMIZERS.get
+names = OPTIMIZERS.ids
 # Every spec packs to at most this many floats; the race stores hyperparameters as (R, MAX_HYPER).
-MAX_HYPER = max(sum(h.size for h in s.hyper) for s in _SPECS)
-MAX_SLOTS = max(max(len(s.slots), 1) for s in _SPECS)
-
-
-def names() -> list[str]:
-    """Optimizer ids in display order."""
-    return [s.id for s in _SPECS]
-
-
-def spec(id: str) -> OptimizerSpec:
-    try:
-        return _REGISTRY[id]
-    except KeyError:
-        raise KeyError(f"unknown optimizer {id!r}; known: {', '.join(names())}") from None
+MAX_HYPER = max(sum(h.size for h in s.hyper) for s in OPTIMIZERS)
+MAX_SLOTS = max(max(len(s.slots), 1) for s in OPTIMIZERS)
 
 
 def _checked(id, x, g, state, t, hyper, hessian):

@@ -4,6 +4,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QFontMetrics, QImage
 
+from engine import optimizers as O
 from engine.race import run_race
 from engine.scenario import RacerConfig, Scenario, classic_six
 from engine.status import Status
@@ -291,7 +292,10 @@ def test_cli_rejects_unknown_ids_with_the_known_ones(capsys):
 
     with pytest.raises(SystemExit):
         main(["--surface", "nowhere"])
-    assert "himmelblau" in capsys.readouterr().err
+    assert "unknown surface 'nowhere'; known: " in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--racers", "sgd,adamm"])
+    assert f"unknown optimizer 'adamm'; known: {', '.join(O.names())}" in capsys.readouterr().err
 
 
 def wait_restyled(window, qtbot):
@@ -385,7 +389,7 @@ def test_more_racers_while_playing_before_a_repaint_keeps_drawing(window, qtbot)
     sv.viewport().repaint()
     window.controller.tick()
     sv.viewport().repaint()
-    assert sv.trails._pending is not None and len(sv.trails._pending) == window.controller.frame.n_racers == 18
+    assert sv.trails._pending is not None and len(sv.trails._pending) == window.controller.frame.n_racers == len(O.names())
 
 
 def test_playback_buffers_stay_bounded_in_a_long_race(qtbot, monkeypatch):
