@@ -163,8 +163,8 @@ def test_bad_training_settings_are_refused(spirals):
         NetRace(net, spirals, ["adam"], batch_size=1000)
     with pytest.raises(ValueError, match="patience > 0.*val_every >= 1"):
         NetRace(net, spirals, ["adam"], patience=3, val_every=0)
-    with pytest.raises(ValueError, match=r"lr=100.0 is outside its valid range"):
-        NetRace(net, spirals, [("adam", {"lr": 100.0})])
+    with pytest.raises(ValueError, match=r"Adam: lr=-1.0 is outside its valid range \[0, inf\)"):
+        NetRace(net, spirals, [("adam", {"lr": -1.0})])
     with pytest.raises(KeyError, match="unknown optimizer 'adamm'"):
         NetRace(net, spirals, ["adamm"])
     with pytest.raises(ValueError, match=r"labels for softmax_ce must be .* integers in \[0, 1\]"):

@@ -3,7 +3,9 @@ refusal to train a network, and the texts every spec carries (ids and lookups: t
 from __future__ import annotations
 
 import ast
+import inspect
 import json
+import math
 
 import numpy as np
 import pytest
@@ -69,11 +71,13 @@ def test_defaults_are_torchs(opt_id, torch_registry):
 
 
 def _values(spec: O.OptimizerSpec):
-    """A strategy for valid hyperparameter values of ``spec``."""
+    """A strategy for valid hyperparameter values of ``spec``, beyond the sliders' ranges too."""
     def one(h):
         if h.kind == "bool":
             return st.booleans()
-        num = st.floats(h.lo, h.hi, allow_nan=False)
+        b = h.bounds
+        num = st.floats(b.lo, b.hi, exclude_min=b.lo_open, exclude_max=b.hi_open, allow_nan=False,
+                        allow_infinity=False)
         return st.tuples(num, num) if h.kind == "pair" else num
 
     return st.fixed_dictionaries({h.name: one(h) for h in spec.hyper})
@@ -93,14 +97,95 @@ def test_pack_unpack_round_trip(data, opt_id):
     assert spec.unpack(spec.pack(None)) == spec.defaults() == spec.unpack(spec.pack({}))
 
 
+def _just_outside(b) -> list[float]:
+    """The nearest invalid numbers at each finite end of the bounds b, and the non-finite ones."""
+    out = [float("nan"), float("inf"), float("-inf")]
+    if math.isfinite(b.lo):
+        out.append(b.lo if b.lo_open else math.nextafter(b.lo, -math.inf))
+    if math.isfinite(b.hi):
+        out.append(b.hi if b.hi_open else math.nextafter(b.hi, math.inf))
+    return out
+
+
+def _just_inside(b) -> list[float]:
+    """The valid numbers nearest each end of the bounds b (a large one for an open-ended range)."""
+    lo = b.lo if math.isfinite(b.lo) else -1e6
+    hi = b.hi if math.isfinite(b.hi) else 1e6
+    return [math.nextafter(lo, math.inf) if b.lo_open else lo, math.nextafter(hi, -math.inf) if b.hi_open else hi]
+
+
+@pytest.mark.parametrize("opt_id", IDS)
+def test_the_library_takes_every_valid_value_beyond_the_slider(opt_id):
+    spec = O.spec(opt_id)
+    for h in spec.hyper:
+        if h.kind == "bool":
+            continue
+        assert h.default in h.bounds if h.kind == "float" else all(e in h.bounds for e in h.default)
+        assert h.lo in h.bounds and h.hi in h.bounds  # the slider offers only valid values
+        for v in _just_inside(h.bounds):
+            values = {h.name: (v, h.default[1]) if h.kind == "pair" else v}
+            if opt_id == "nesterov" and h.name in ("momentum", "dampening"):
+                continue  # Nesterov's own rule (momentum > 0, no dampening), tested below
+            assert spec.unpack(spec.pack(values))[h.name] == values[h.name]
+    assert spec.unpack(spec.pack({"lr": 0.0}))["lr"] == 0.0 and spec.unpack(spec.pack({"lr": 1e-8}))["lr"] == 1e-8
+
+
+def test_a_race_with_a_tiny_or_zero_learning_rate_runs():
+    from engine import surfaces as S
+    from engine.race import run_race
+
+    r = run_race("beale", (1, 1.5), [("sgd", {"lr": 1e-8}), ("adam", {"lr": 0.0})], 10)
+    start = np.array([1.0, 1.5])
+    assert np.array_equal(r.positions[0, 1], start - 1e-8 * S.bind("beale").gradient(*start))
+    assert np.all(r.positions[1] == start)  # lr = 0 never moves
+
+
+# Settings torch.optim does not check, where the library keeps the range in which the name
+# means what it says.
+STRICTER_THAN_TORCH = {"dampening"}
+
+
+@pytest.mark.parametrize("opt_id", TORCH_IDS)
+def test_valid_bounds_are_torchs_argument_checks(opt_id):
+    torch = pytest.importorskip("torch", reason="torch is the reference for these bounds; it is not installed")
+    spec = O.spec(opt_id)
+    cls = getattr(torch.optim, R.TORCH_CLASS[opt_id])
+    accepted = set(inspect.signature(cls).parameters)
+
+    def torch_takes(values):
+        try:
+            cls([torch.zeros(2, requires_grad=True)], **{k: v for k, v in values.items() if k in accepted})
+        except ValueError:
+            return False
+        return True
+
+    def we_take(values):
+        try:
+            spec.pack(values)
+        except ValueError:
+            return False
+        return True
+
+    for h in spec.hyper:
+        if h.kind == "bool" or h.name not in accepted:
+            continue
+        for v in _just_inside(h.bounds) + [e for e in _just_outside(h.bounds) if math.isfinite(e)]:
+            for i in range(h.size):
+                e = tuple(v if j == i else d for j, d in enumerate(h.default)) if h.kind == "pair" else v
+                values = {**spec.defaults(), h.name: e}
+                if h.name in STRICTER_THAN_TORCH:
+                    assert not we_take(values) or torch_takes(values), (h.name, e)
+                else:
+                    assert we_take(values) == torch_takes(values), (h.name, e)
+
+
 @pytest.mark.parametrize("opt_id", IDS)
 def test_invalid_values_raise_value_error_naming_the_hyperparameter(opt_id):
     spec = O.spec(opt_id)
     for h in spec.hyper:
         if h.kind == "bool":
             continue
-        bad = [h.hi + 1.0, h.lo - 1.0, float("nan"), float("inf")]
-        for v in bad:
+        for v in _just_outside(h.bounds):
             with pytest.raises(ValueError, match=rf"{spec.name}.*{h.name}"):
                 spec.pack({h.name: (v, h.default[1]) if h.kind == "pair" else v})
             if h.kind == "pair":
