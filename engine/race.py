@@ -268,8 +268,9 @@ class Race:
         fn = Km.advance_parallel if parallel else Km.advance
         # Not timed: a call that loads or compiles the kernel, and a race's first call, which
         # also pays the first touch of fresh output arrays (timed, it made the parallel kernel
-        # look slower than the serial one for the next PARALLEL_RETRY calls).
-        timed = parallel is not None and bool(fn.signatures) and self._calls > 1
+        # look slower than the serial one for the next PARALLEL_RETRY calls).  Under
+        # NUMBA_DISABLE_JIT the kernel is a plain function, with nothing to load or compile.
+        timed = parallel is not None and bool(getattr(fn, "signatures", True)) and self._calls > 1
         t0 = time.perf_counter()
         fn(self.surface.code, self.surface.params, self._gfam, self._bounds, self._ghyper, self._gsched,
            self._gclip, self.noise, self.seed, snap.X.reshape(-1), snap.G.reshape(-1), snap.F,
