@@ -114,19 +114,28 @@ def _just_inside(b) -> list[float]:
     return [math.nextafter(lo, math.inf) if b.lo_open else lo, math.nextafter(hi, -math.inf) if b.hi_open else hi]
 
 
+def _settings(h, values):
+    """Each of ``values`` as a setting of h: for a pair, in either element, the other at its default."""
+    if h.kind != "pair":
+        return list(values)
+    return [tuple(v if j == i else d for j, d in enumerate(h.default)) for v in values for i in range(2)]
+
+
+def _numbers(spec):
+    """The hyperparameters that have a range (all but the switches)."""
+    return [h for h in spec.hyper if h.kind != "bool"]
+
+
 @pytest.mark.parametrize("opt_id", IDS)
 def test_the_library_takes_every_valid_value_beyond_the_slider(opt_id):
     spec = O.spec(opt_id)
-    for h in spec.hyper:
-        if h.kind == "bool":
-            continue
-        assert h.default in h.bounds if h.kind == "float" else all(e in h.bounds for e in h.default)
-        assert h.lo in h.bounds and h.hi in h.bounds  # the slider offers only valid values
-        for v in _just_inside(h.bounds):
-            values = {h.name: (v, h.default[1]) if h.kind == "pair" else v}
-            if opt_id == "nesterov" and h.name in ("momentum", "dampening"):
-                continue  # Nesterov's own rule (momentum > 0, no dampening), tested below
-            assert spec.unpack(spec.pack(values))[h.name] == values[h.name]
+    for h in _numbers(spec):
+        scalars = [h.lo, h.hi, *(h.default if h.kind == "pair" else (h.default,))]
+        assert all(v in h.bounds for v in scalars)  # the default and the slider's ends are valid
+        if opt_id == "nesterov" and h.name in ("momentum", "dampening"):
+            continue  # Nesterov's own rule (momentum > 0, no dampening), tested below
+        for e in _settings(h, _just_inside(h.bounds)):
+            assert spec.unpack(spec.pack({h.name: e}))[h.name] == e
     assert spec.unpack(spec.pack({"lr": 0.0}))["lr"] == 0.0 and spec.unpack(spec.pack({"lr": 1e-8}))["lr"] == 1e-8
 
 
@@ -166,31 +175,25 @@ def test_valid_bounds_are_torchs_argument_checks(opt_id):
             return False
         return True
 
-    for h in spec.hyper:
-        if h.kind == "bool" or h.name not in accepted:
+    for h in _numbers(spec):
+        if h.name not in accepted:
             continue
-        for v in _just_inside(h.bounds) + [e for e in _just_outside(h.bounds) if math.isfinite(e)]:
-            for i in range(h.size):
-                e = tuple(v if j == i else d for j, d in enumerate(h.default)) if h.kind == "pair" else v
-                values = {**spec.defaults(), h.name: e}
-                if h.name in STRICTER_THAN_TORCH:
-                    assert not we_take(values) or torch_takes(values), (h.name, e)
-                else:
-                    assert we_take(values) == torch_takes(values), (h.name, e)
+        probes = _just_inside(h.bounds) + [v for v in _just_outside(h.bounds) if math.isfinite(v)]
+        for e in _settings(h, probes):
+            values = {**spec.defaults(), h.name: e}
+            if h.name in STRICTER_THAN_TORCH:
+                assert not we_take(values) or torch_takes(values), (h.name, e)
+            else:
+                assert we_take(values) == torch_takes(values), (h.name, e)
 
 
 @pytest.mark.parametrize("opt_id", IDS)
 def test_invalid_values_raise_value_error_naming_the_hyperparameter(opt_id):
     spec = O.spec(opt_id)
-    for h in spec.hyper:
-        if h.kind == "bool":
-            continue
-        for v in _just_outside(h.bounds):
+    for h in _numbers(spec):
+        for e in _settings(h, _just_outside(h.bounds)):
             with pytest.raises(ValueError, match=rf"{spec.name}.*{h.name}"):
-                spec.pack({h.name: (v, h.default[1]) if h.kind == "pair" else v})
-            if h.kind == "pair":
-                with pytest.raises(ValueError, match=rf"{spec.name}.*{h.name}"):
-                    spec.pack({h.name: (h.default[0], v)})
+                spec.pack({h.name: e})
         wrong = [(0.1, 0.2, 0.3), 0.5, "ab"] if h.kind == "pair" else ["fast", None, (0.1, 0.2)]
         for v in wrong:
             with pytest.raises(ValueError, match=rf"{spec.name}.*{h.name}"):
