@@ -70,6 +70,6 @@ def test_a_tiny_learning_rate_typed_in_the_window_races(window, qtbot):
     ed = window.racers_panel.editors["lr"]
     _type(qtbot, ed.box, "1e-08")
     assert window.model.scenario.racers[0].hyper["lr"] == 1e-8 and ed.slider.value() == 0
-    assert window.controller.race.hyper[0, 0] == 1e-8
+    assert window.session.race.hyper[0, 0] == 1e-8
     window.controller.run_to(20)
     assert window.controller.k == 20
