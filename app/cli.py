@@ -9,23 +9,27 @@ from pathlib import Path
 
 from engine import optimizers as O
 from engine import surfaces as S
+from engine.registry import UnknownId
 from engine.scenario import COLORMAPS
 
 from .export.cli import size_type
 
 
 def _surface(text: str) -> str:
-    if text not in S.names():
-        raise argparse.ArgumentTypeError(f"unknown surface {text!r}; known: {', '.join(S.names())}")
-    return text
+    try:
+        return S.get(text).id
+    except UnknownId as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _racers(text: str) -> list[str]:
     ids = [e.strip() for e in text.split(",") if e.strip()]
-    bad = [e for e in ids if e not in O.names()]
-    if bad or not ids:
-        raise argparse.ArgumentTypeError(f"unknown optimizer(s) {bad or text!r}; known: {', '.join(O.names())}")
-    return ids
+    if not ids:
+        raise argparse.ArgumentTypeError(f"no optimizer ids in {text!r}; known: {', '.join(O.names())}")
+    try:
+        return [O.spec(e).id for e in ids]
+    except UnknownId as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

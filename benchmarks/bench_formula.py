@@ -33,6 +33,7 @@ def racers(n: int):
 
 def rate(surface, start, rs, steps: int, repeats: int) -> float:
     from engine.race import Race
+    from engine.status import Status
 
     best = 0.0
     for _ in range(repeats):
@@ -44,7 +45,7 @@ def rate(surface, start, rs, steps: int, repeats: int) -> float:
             race.advance(1000)
             done += 1000
         dt = time.perf_counter() - t0
-        assert all(s.kind == "racing" for s in race.status()), "a racer stopped: the rates would not compare"
+        assert all(s.kind == Status.RACING for s in race.status()), "a racer stopped: the rates would not compare"
         best = max(best, len(rs) * done / dt)
     return best
 

@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine import optimizers as O  # noqa: E402
 from engine import race as Rm  # noqa: E402
+from engine.status import Status  # noqa: E402
 
 START = (-1.2, 1.0)  # Rosenbrock's classic start; lr small enough that nobody finishes or diverges
 LR = 1e-4
@@ -253,7 +254,7 @@ def run_engine(oid, R, steps, chunk=1000, repeats=3):
         for _ in range(steps // chunk or 1):
             race.advance(min(chunk, steps), out)
         best = max(best, R * steps / (time.perf_counter() - t0))
-    if any(s.kind != "racing" for s in race.status()):
+    if any(s.kind != Status.RACING for s in race.status()):
         print(f"  note: {oid} x {R}: {race.status()[0]} (the racer stopped early)")
     return race.state_at(race.t).X, best
 

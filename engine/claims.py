@@ -7,6 +7,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from .status import Standing, Status
+
 LOG, LINEAR = "log", "linear"
 # Margins when a claim gives none: a factor for log series, a number of steps for step claims.
 # Linear series have no natural unit, so their claims must state the amount.
@@ -36,7 +38,8 @@ SERIES: dict[str, Series] = {s.id: s for s in (
     Series("x", LINEAR, "the racer's x coordinate"),
     Series("y", LINEAR, "the racer's y coordinate"),
 )}
-STATUSES = ("racing", "finished", "converged elsewhere", "escaped", "diverged")
+# The statuses a claim may name, by the labels lesson files write: where a racer's race ends.
+STATUSES = {s.label: s for s in (Status.FINISHED, Status.CONVERGED, Status.ESCAPED, Status.DIVERGED)}
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class Run:
     names: tuple[str, ...]
     steps: int
     series: Mapping[str, np.ndarray]  # id -> (R, steps+1), or (R, layers, steps+1)
-    status: tuple[tuple[str, int], ...]  # per racer: (one of STATUSES, the step it happened at)
+    status: tuple[Standing, ...]  # per racer: its status and the step it happened at
 
     def racer(self, name: str) -> int:
         return self.names.index(name)
@@ -63,7 +66,7 @@ class Run:
             return a[:, int(claim["layer"]) - 1]
         return a
 
-    def reached(self, r: int, status: str) -> int | None:
+    def reached(self, r: int, status: Status) -> int | None:
         """The step at which racer r reached ``status``, or None if it had not by the end."""
         kind, step = self.status[r]
         return step if kind == status else None
@@ -184,35 +187,35 @@ def _steps_margin(c: Mapping) -> int:
     return m
 
 
-def _describe_step(run: Run, r: int, status: str) -> str:
+def _describe_step(run: Run, r: int, status: Status) -> str:
     step = run.reached(r, status)
     if step is not None:
-        return f"{run.names[r]} {status} at {step}"
+        return f"{run.names[r]} {status.label} at {step}"
     kind, at = run.status[r]
-    return f"{run.names[r]} " + (f"{kind} at {at}" if kind != "racing" else f"still racing at step {run.steps}")
+    return f"{run.names[r]} " + (f"{kind.label} at {at}" if kind != Status.RACING else f"still racing at step {run.steps}")
 
 
 def _before(run: Run, c: Mapping) -> Verdict:
     m = _steps_margin(c)
     ratio = float(c.get("ratio", 1.0))
-    status = c.get("status", "finished")
+    status = STATUSES[c.get("status", Status.FINISHED.label)]
     r, o = run.racer(c["racer"]), run.racer(c["other"])
     a, b = run.reached(r, status), run.reached(o, status)
     # Not reached by the end: all the run tells is that it is later than its last step.
     later = b if b is not None else run.steps + 1
     ok = a is not None and later - a >= m and later >= ratio * a
     times = f" and in at most 1/{ratio:g} of its steps" if "ratio" in c else ""
-    return Verdict(ok, f"{c['racer']} {status} at least {m} steps before {c['other']}{times}",
+    return Verdict(ok, f"{c['racer']} {status.label} at least {m} steps before {c['other']}{times}",
                    f"{_describe_step(run, r, status)}; {_describe_step(run, o, status)}")
 
 
 def _reaches(run: Run, c: Mapping) -> Verdict:
     m = _steps_margin(c)
-    status, k = c["status"], int(c["by_step"])
+    status, k = STATUSES[c["status"]], int(c["by_step"])
     r = run.racer(c["racer"])
     a = run.reached(r, status)
     ok = a is not None and a <= k - m
-    return Verdict(ok, f"{c['racer']} {status} by step {k - m} (step {k} less a margin of {m})",
+    return Verdict(ok, f"{c['racer']} {status.label} by step {k - m} (step {k} less a margin of {m})",
                    _describe_step(run, r, status))
 
 
@@ -221,9 +224,9 @@ def _still_racing(run: Run, c: Mapping) -> Verdict:
     k = int(c["until_step"])
     r = run.racer(c["racer"])
     kind, at = run.status[r]
-    stopped = at if kind != "racing" else run.steps + 1  # never stopped: later than the run
+    stopped = at if kind != Status.RACING else run.steps + 1  # never stopped: later than the run
     ok = stopped > k + m
-    measured = f"{kind} at {at}" if kind != "racing" else f"still racing at step {run.steps}"
+    measured = f"{kind.label} at {at}" if kind != Status.RACING else f"still racing at step {run.steps}"
     return Verdict(ok, f"{c['racer']} still racing through step {k + m} (step {k} plus a margin of {m})",
                    f"{c['racer']} {measured}")
 
@@ -300,8 +303,8 @@ def validate(claim: Mapping, names: tuple[str, ...], last_step: int) -> None:
             raise ClaimError(f"{kind.id}: {f} {claim[f]!r} is not a racer; racers: {', '.join(names)}")
     if "series" in claim and claim["series"] not in SERIES:
         raise ClaimError(f"{kind.id}: series must be one of {', '.join(SERIES)}, got {claim['series']!r}")
-    if "status" in claim and claim["status"] not in STATUSES[1:]:
-        raise ClaimError(f"{kind.id}: status must be one of {', '.join(STATUSES[1:])}, got {claim['status']!r}")
+    if "status" in claim and claim["status"] not in STATUSES:
+        raise ClaimError(f"{kind.id}: status must be one of {', '.join(STATUSES)}, got {claim['status']!r}")
     for f in _WHEN:
         if f in claim and not 0 <= claim[f] <= last_step:
             raise ClaimError(f"{kind.id}: {f} must be in 0..{last_step} (the lesson's last step), got {claim[f]}")
@@ -326,4 +329,4 @@ def surface_run(names, positions: np.ndarray, losses: np.ndarray, grad_norms: np
         series["f - f*"] = np.maximum(losses - f_min, 0.0)
         d = np.linalg.norm(positions[:, :, None, :] - minima[None, None], axis=-1)
         series["distance"] = d.min(axis=-1)
-    return Run(tuple(names), positions.shape[1] - 1, series, tuple((str(s.kind), int(s.step)) for s in status))
+    return Run(tuple(names), positions.shape[1] - 1, series, tuple(status))

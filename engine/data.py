@@ -7,6 +7,8 @@ from typing import Callable
 
 import numpy as np
 
+from .registry import Registry
+
 
 @dataclass(frozen=True)
 class DataSpec:
@@ -108,7 +110,7 @@ def _digits(rng, n, noise, _):
     return d.data.astype(np.float64) / 16.0, d.target.astype(int)
 
 
-_SPECS = (
+DATA_SETS = Registry("data set", [
     DataSpec("two_spirals", "Two spirals", "classification", 2, 2, _spirals,
              noise=0.05, caption="Two interleaved arms: needs a deep enough network."),
     DataSpec("moons", "Moons", "classification", 2, 2, _moons,
@@ -126,21 +128,10 @@ _SPECS = (
     DataSpec("digits", "Digits 8x8", "classification", 64, 10, _digits, n=1797,
              noise=0.0, max_noise=0.0, fixed_size=True,
              caption="1,797 handwritten digits as 8x8 images (scikit-learn's copy of the UCI set)."),
-)
-
-_REGISTRY = {s.id: s for s in _SPECS}
+])
+spec = DATA_SETS.get
+names = DATA_SETS.ids
 MAX_POINTS = 1_000_000
-
-
-def names() -> list[str]:
-    return [s.id for s in _SPECS]
-
-
-def spec(id: str) -> DataSpec:
-    try:
-        return _REGISTRY[id]
-    except KeyError:
-        raise ValueError(f"unknown data set {id!r}; known: {', '.join(names())}") from None
 
 
 def make(id: str, n: int | None = None, noise: float | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,8 @@ import numpy as np
 from . import optimizer_explain as E
 from . import optimizer_kernels as K
 from .optimizer_explain import Explanation, Term  # noqa: F401  (the public names)
-from .specs import Hyper, defaults, pack, unpack
+from .registry import Registry
+from .specs import DECAY, NON_NEGATIVE, UNIT, Hyper, defaults, pack, unpack
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,15 @@ class OptimizerSpec:
         return state
 
 
+# Sliders cover the usual settings; ``valid`` is what torch.optim accepts where torch has the
+# optimizer, and otherwise the domain of the paper's algorithm.
 def _lr(default, lo=1e-6, hi=10.0):
-    return Hyper("lr", default, lo, hi, log=True, help="learning rate")
+    return Hyper("lr", default, lo, hi, log=True, help="learning rate", valid=NON_NEGATIVE)
 
 
-_EPS = lambda d: Hyper("eps", d, 0.0, 1.0, log=True, help="added to the denominator for stability")  # noqa: E731
-_WD = Hyper("weight_decay", 0.0, 0.0, 1.0, help="L2 penalty added to the gradient")
-_BETAS = lambda b=(0.9, 0.999): Hyper("betas", b, 0.0, 0.99999, help="decay rates of the first and second moment")  # noqa: E731
+_EPS = lambda d: Hyper("eps", d, 0.0, 1.0, log=True, help="added to the denominator for stability", valid=NON_NEGATIVE)  # noqa: E731
+_WD = Hyper("weight_decay", 0.0, 0.0, 1.0, help="L2 penalty added to the gradient", valid=NON_NEGATIVE)
+_BETAS = lambda b=(0.9, 0.999): Hyper("betas", b, 0.0, 0.99999, help="decay rates of the first and second moment", valid=DECAY)  # noqa: E731
 _DECOUPLED = lambda d=False: Hyper(  # noqa: E731
     "decoupled_weight_decay", d, help="shrink the weights directly (AdamW) instead of adding to the gradient"
 )
@@ -89,8 +92,9 @@ def _sgd_spec(id, name, momentum, nesterov, caption, rule):
         family=K.SGD,
         hyper=(
             _lr(1e-3),
-            Hyper("momentum", momentum, 0.0, 0.999, help="velocity decay mu"),
-            Hyper("dampening", 0.0, 0.0, 1.0, help="scales the new gradient by 1 - dampening"),
+            Hyper("momentum", momentum, 0.0, 0.999, help="velocity decay mu", valid=NON_NEGATIVE),
+            # torch does not check dampening; outside [0, 1] it would amplify or flip the gradient.
+            Hyper("dampening", 0.0, 0.0, 1.0, help="scales the new gradient by 1 - dampening", valid=UNIT),
             _WD,
             Hyper("nesterov", nesterov, help="look-ahead (Nesterov) momentum"),
         ),
@@ -113,7 +117,7 @@ def _sgd_spec(id, name, momentum, nesterov, caption, rule):
     )
 
 
-_SPECS: list[OptimizerSpec] = [
+OPTIMIZERS = Registry("optimizer", [
     _sgd_spec("sgd", "SGD", 0.0, False, "Step straight down the gradient.", "x ← x − lr·g"),
     _sgd_spec(
         "momentum", "Momentum", 0.9, False,
@@ -127,8 +131,8 @@ _SPECS: list[OptimizerSpec] = [
     ),
     OptimizerSpec(
         id="adagrad", name="AdaGrad", family=K.ADAGRAD, explain=E.adagrad,
-        hyper=(_lr(1e-2), Hyper("lr_decay", 0.0, 0.0, 1.0), _WD,
-               Hyper("initial_accumulator_value", 0.0, 0.0, 10.0), _EPS(1e-10)),
+        hyper=(_lr(1e-2), Hyper("lr_decay", 0.0, 0.0, 1.0, valid=NON_NEGATIVE), _WD,
+               Hyper("initial_accumulator_value", 0.0, 0.0, 10.0, valid=NON_NEGATIVE), _EPS(1e-10)),
         slots=("sum",), slot_init={"sum": "initial_accumulator_value"},
         citation="Duchi, Hazan & Singer 2011",
         caption="Per-coordinate steps shrink with the sum of all past squared gradients.",
@@ -138,7 +142,7 @@ _SPECS: list[OptimizerSpec] = [
     ),
     OptimizerSpec(
         id="adadelta", name="AdaDelta", family=K.ADADELTA, explain=E.adadelta,
-        hyper=(_lr(1.0, hi=100.0), Hyper("rho", 0.9, 0.0, 0.9999), _EPS(1e-6), _WD),
+        hyper=(_lr(1.0, hi=100.0), Hyper("rho", 0.9, 0.0, 0.9999, valid=UNIT), _EPS(1e-6), _WD),
         slots=("square_avg", "acc_delta"),
         citation="Zeiler 2012",
         caption="Units-correct steps: ratio of RMS past updates to RMS gradients.",
@@ -150,8 +154,9 @@ _SPECS: list[OptimizerSpec] = [
     ),
     OptimizerSpec(
         id="rmsprop", name="RMSprop", family=K.RMSPROP, explain=E.rmsprop,
-        hyper=(_lr(1e-2), Hyper("alpha", 0.99, 0.0, 0.9999, help="smoothing constant"), _EPS(1e-8), _WD,
-               Hyper("momentum", 0.0, 0.0, 0.999), Hyper("centered", False, help="divide by the variance, not the raw second moment")),
+        hyper=(_lr(1e-2), Hyper("alpha", 0.99, 0.0, 0.9999, help="smoothing constant", valid=NON_NEGATIVE),
+               _EPS(1e-8), _WD, Hyper("momentum", 0.0, 0.0, 0.999, valid=NON_NEGATIVE),
+               Hyper("centered", False, help="divide by the variance, not the raw second moment")),
         slots=("square_avg", "grad_avg", "momentum_buffer"),
         citation="Tieleman & Hinton 2012 (lecture 6e); Graves 2013 (centered)",
         caption="Divide the step by a running RMS of recent gradients.",
@@ -174,7 +179,7 @@ _SPECS: list[OptimizerSpec] = [
     ),
     OptimizerSpec(
         id="adamw", name="AdamW", family=K.ADAM, explain=E.adam,
-        hyper=(_lr(1e-3), _BETAS(), _EPS(1e-8), Hyper("weight_decay", 1e-2, 0.0, 1.0),
+        hyper=(_lr(1e-3), _BETAS(), _EPS(1e-8), Hyper("weight_decay", 1e-2, 0.0, 1.0, valid=NON_NEGATIVE),
                Hyper("amsgrad", False), _DECOUPLED(True)),
         slots=("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
         citation="Loshchilov & Hutter 2019",
@@ -195,7 +200,8 @@ _SPECS: list[OptimizerSpec] = [
     ),
     OptimizerSpec(
         id="nadam", name="NAdam", family=K.NADAM, explain=E.nadam,
-        hyper=(_lr(2e-3), _BETAS(), _EPS(1e-8), _WD, Hyper("momentum_decay", 4e-3, 0.0, 1.0), _DECOUPLED(False)),
+        hyper=(_lr(2e-3), _BETAS(), _EPS(1e-8), _WD, Hyper("momentum_decay", 4e-3, 0.0, 1.0, valid=NON_NEGATIVE),
+               _DECOUPLED(False)),
         slots=("exp_avg", "exp_avg_sq", "mu_product"), slot_init={"mu_product": 1.0},
         citation="Dozat 2016",
         caption="Adam with a Nesterov look-ahead on the momentum term.",
@@ -246,7 +252,8 @@ _SPECS: list[OptimizerSpec] = [
     ),
     OptimizerSpec(
         id="yogi", name="Yogi", family=K.YOGI, explain=E.yogi,
-        hyper=(_lr(1e-2), _BETAS(), _EPS(1e-3), Hyper("initial_accumulator_value", 1e-6, 0.0, 10.0), _WD),
+        hyper=(_lr(1e-2), _BETAS(), _EPS(1e-3), Hyper("initial_accumulator_value", 1e-6, 0.0, 10.0, valid=NON_NEGATIVE),
+               _WD),
         slots=("exp_avg", "exp_avg_sq"), slot_init={"exp_avg_sq": "initial_accumulator_value"},
         citation="Zaheer et al. 2018",
         caption="Adam whose second moment moves additively, so it cannot blow up a step.",
@@ -255,8 +262,8 @@ _SPECS: list[OptimizerSpec] = [
     ),
     OptimizerSpec(
         id="qhm", name="QHM", family=K.QHM, explain=E.qhm,
-        hyper=(_lr(1e-3), Hyper("momentum", 0.999, 0.0, 0.9999, help="beta"),
-               Hyper("nu", 0.7, 0.0, 1.0, help="weight of the momentum term"), _WD),
+        hyper=(_lr(1e-3), Hyper("momentum", 0.999, 0.0, 0.9999, help="beta", valid=DECAY),
+               Hyper("nu", 0.7, 0.0, 1.0, help="weight of the momentum term", valid=UNIT), _WD),
         slots=("momentum_buffer",),
         citation="Ma & Yarats 2019",
         caption="A weighted average of a plain SGD step and a momentum step.",
@@ -265,7 +272,7 @@ _SPECS: list[OptimizerSpec] = [
     ),
     OptimizerSpec(
         id="qhadam", name="QHAdam", family=K.QHADAM, explain=E.qhadam,
-        hyper=(_lr(1e-3), _BETAS((0.995, 0.999)), Hyper("nus", (0.7, 1.0), 0.0, 1.0), _EPS(1e-8), _WD),
+        hyper=(_lr(1e-3), _BETAS((0.995, 0.999)), Hyper("nus", (0.7, 1.0), 0.0, 1.0, valid=UNIT), _EPS(1e-8), _WD),
         slots=("exp_avg", "exp_avg_sq"),
         citation="Ma & Yarats 2019",
         caption="Adam with quasi-hyperbolic averaging of the gradient in both moments.",
@@ -275,7 +282,8 @@ _SPECS: list[OptimizerSpec] = [
     ),
     OptimizerSpec(
         id="newton", name="Newton", family=K.NEWTON, explain=E.newton,
-        hyper=(_lr(1.0, hi=10.0), Hyper("damping", 0.0, 0.0, 100.0, help="added to the Hessian's diagonal")),
+        hyper=(_lr(1.0, hi=10.0), Hyper("damping", 0.0, 0.0, 100.0, help="added to the Hessian's diagonal",
+                                         valid=NON_NEGATIVE)),
         slots=(),
         citation="Newton-Raphson; damped form as in Nocedal & Wright 2006",
         caption="Second order: jump to the minimum of the local quadratic model.",
@@ -284,24 +292,13 @@ _SPECS: list[OptimizerSpec] = [
         "saddles included, and fails where H is singular.",
         needs_hessian=True,
     ),
-]
-
-_REGISTRY = {s.id: s for s in _SPECS}
+])
+# The names the library has always offered: spec(id) and names() in display order.
+spec = OPTIMIZERS.get
+names = OPTIMIZERS.ids
 # Every spec packs to at most this many floats; the race stores hyperparameters as (R, MAX_HYPER).
-MAX_HYPER = max(sum(h.size for h in s.hyper) for s in _SPECS)
-MAX_SLOTS = max(max(len(s.slots), 1) for s in _SPECS)
-
-
-def names() -> list[str]:
-    """Optimizer ids in display order."""
-    return [s.id for s in _SPECS]
-
-
-def spec(id: str) -> OptimizerSpec:
-    try:
-        return _REGISTRY[id]
-    except KeyError:
-        raise KeyError(f"unknown optimizer {id!r}; known: {', '.join(names())}") from None
+MAX_HYPER = max(sum(h.size for h in s.hyper) for s in OPTIMIZERS)
+MAX_SLOTS = max(max(len(s.slots), 1) for s in OPTIMIZERS)
 
 
 def _checked(id, x, g, state, t, hyper, hessian):

@@ -12,9 +12,8 @@ from . import optimizers as O
 from . import optimizer_kernels as OK
 from . import race_kernels as K
 from . import surfaces as S
+from .status import Standing, Status
 
-STATUS_NAMES = {K.RACING: "racing", K.FINISHED: "finished", K.CONVERGED: "converged elsewhere",
-                K.ESCAPED: "escaped", K.DIVERGED: "diverged"}
 SCHEDULES = {"constant": K.CONSTANT, "step": K.STEP, "exponential": K.EXPONENTIAL, "cosine": K.COSINE}
 CLIPS = {"none": K.NO_CLIP, "norm": K.CLIP_NORM, "value": K.CLIP_VALUE}
 
@@ -106,15 +105,6 @@ def as_racer(r: "Racer | str | tuple") -> Racer:
     return Racer(*r)
 
 
-@dataclass(frozen=True)
-class Status:
-    kind: str  # one of STATUS_NAMES' values
-    step: int  # the step it happened at (0 while racing)
-
-    def __str__(self) -> str:
-        return self.kind if self.kind == "racing" else f"{self.kind} at {self.step}"
-
-
 @dataclass
 class Snapshot:
     """Everything that determines the race's future from step ``t`` on.
@@ -145,7 +135,7 @@ class Chunk:
     positions: np.ndarray  # (R, k, 2)
     losses: np.ndarray | None  # (R, k); None when recorded as positions only (Race.values)
     grad_norms: np.ndarray | None  # (R, k)
-    status: np.ndarray  # (R,) codes after the chunk
+    status: np.ndarray  # (R,) Status codes after the chunk
     status_step: np.ndarray  # (R,)
 
 
@@ -216,7 +206,7 @@ class Race:
         F = np.full(R, self.surface.value(*start))
         status = np.zeros(R, dtype=np.int64)
         if not (np.isfinite(F[0]) and np.all(np.isfinite(G[0]))):
-            status[:] = K.DIVERGED  # a start on a singular point never moves
+            status[:] = Status.DIVERGED  # a start on a singular point never moves
         # Live snapshots hold the state group-blocked (see _to_blocks); Snapshot is per racer.
         self._now = Snapshot(0, np.tile(start, (R, 1)), G, F, self._to_blocks(state), status,
                              np.zeros(R, dtype=np.int64))
@@ -278,8 +268,9 @@ class Race:
         fn = Km.advance_parallel if parallel else Km.advance
         # Not timed: a call that loads or compiles the kernel, and a race's first call, which
         # also pays the first touch of fresh output arrays (timed, it made the parallel kernel
-        # look slower than the serial one for the next PARALLEL_RETRY calls).
-        timed = parallel is not None and bool(fn.signatures) and self._calls > 1
+        # look slower than the serial one for the next PARALLEL_RETRY calls).  Under
+        # NUMBA_DISABLE_JIT the kernel is a plain function, with nothing to load or compile.
+        timed = parallel is not None and bool(getattr(fn, "signatures", True)) and self._calls > 1
         t0 = time.perf_counter()
         fn(self.surface.code, self.surface.params, self._gfam, self._bounds, self._ghyper, self._gsched,
            self._gclip, self.noise, self.seed, snap.X.reshape(-1), snap.G.reshape(-1), snap.F,
@@ -386,9 +377,9 @@ class Race:
         return self._public(snap)
 
     # -- reading ---------------------------------------------------------------------------
-    def status(self, snap: Snapshot | None = None) -> list[Status]:
+    def status(self, snap: Snapshot | None = None) -> list[Standing]:
         snap = snap or self._now
-        return [Status(STATUS_NAMES[int(c)], int(s)) for c, s in zip(snap.status, snap.status_step)]
+        return [Standing(Status(int(c)), int(s)) for c, s in zip(snap.status, snap.status_step)]
 
     def explain_step(self, r: int, k: int) -> O.Explanation:
         """What racer r does in step k+1, written out (:func:`engine.optimizers.explain`), with
@@ -421,7 +412,7 @@ class RaceResult:
     grad_norms: np.ndarray  # (R, steps+1)
 
     @property
-    def status(self) -> list[Status]:
+    def status(self) -> list[Standing]:
         return self.race.status()
 
     @property
@@ -441,7 +432,7 @@ def run_race(surface, start, racers, steps, *, noise=0.0, seed=0, surface_params
     """Race ``racers`` (ids, ``(id, hyper_dict)`` pairs or :class:`Racer`) for ``steps`` steps.
 
     Returns positions (R, steps+1, 2), losses and gradient norms (R, steps+1), each column
-    0 being the start, and per racer a :class:`Status`.  Never raises on divergence.
+    0 being the start, and per racer a :class:`~engine.status.Standing`.  Never raises on divergence.
     """
     race = Race(surface, start, racers, noise=noise, seed=seed, surface_params=surface_params)
     steps = int(steps)

@@ -18,11 +18,11 @@ from . import surface_kernels as SK
 from .counter_rng import mix64, step_key
 from .optimizer_kernels import NEWTON, _newton
 from .optimizer_kernels import step as opt_step
+from .status import Status
 from .surface_kernels import fgh
 
 JIT = dict(cache=True, nogil=True)
 
-RACING, FINISHED, CONVERGED, ESCAPED, DIVERGED = 0, 1, 2, 3, 4
 # Schedule kinds: sched[g] = (kind, a, b, warmup_steps).
 CONSTANT, STEP, EXPONENTIAL, COSINE = 0, 1, 2, 3
 # Clipping: clip[g] = (mode, threshold).
@@ -182,7 +182,7 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
     conv2 = conv_tol * conv_tol
     active = 0
     for r in range(lo, hi):
-        if status[r] == RACING:
+        if status[r] == Status.RACING:
             active += 1
     for s in range(k):
         if active > 0:
@@ -211,7 +211,7 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
             for i in range(m):
                 r = lo + i
                 j = 2 * i
-                if status[r] != RACING:
+                if status[r] != Status.RACING:
                     if record:  # a stopped racer stays where it stopped
                         _record(record, pos, loss, gn, r, col + s, x[j], x[j + 1], F[r], grad[j], grad[j + 1])
                     continue
@@ -219,7 +219,7 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
                 # abs(v) < bound is False for NaN and inf alike: one test per number.
                 if check and not ((abs(x0) < OVERFLOW) & (abs(x1) < OVERFLOW) & (abs(fv) < np.inf)
                                   & (abs(g0) < OVERFLOW) & (abs(g1) < OVERFLOW)):
-                    status[r] = DIVERGED
+                    status[r] = Status.DIVERGED
                     status_step[r] = t
                     active -= 1
                     if record:
@@ -240,14 +240,14 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
                         dx = x0 - minima[mi, 0]
                         dy = x1 - minima[mi, 1]
                         best = min(best, dx * dx + dy * dy)
-                    code_r = RACING
+                    code_r = Status.RACING
                     if best <= fin2:
-                        code_r = FINISHED
+                        code_r = Status.FINISHED
                     elif g0 * g0 + g1 * g1 <= conv2:
-                        code_r = CONVERGED
+                        code_r = Status.CONVERGED
                     elif (x0 < box[0]) | (x0 > box[1]) | (x1 < box[2]) | (x1 > box[3]):
-                        code_r = ESCAPED
-                    if code_r != RACING:
+                        code_r = Status.ESCAPED
+                    if code_r != Status.RACING:
                         status[r] = code_r
                         status_step[r] = t
                         active -= 1

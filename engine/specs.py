@@ -1,6 +1,8 @@
-"""Declarative spec types shared by the registries (hyperparameters and their packing)."""
+"""Declarative spec types shared by the registries (hyperparameters, the values they may take,
+and their packing)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -8,8 +10,41 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """The finite values a setting may take: from lo to hi, either end open or infinite."""
+
+    lo: float = -math.inf
+    hi: float = math.inf
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def __contains__(self, v: float) -> bool:
+        return (math.isfinite(v) and (self.lo < v if self.lo_open else self.lo <= v)
+                and (v < self.hi if self.hi_open else v <= self.hi))
+
+    def __str__(self) -> str:
+        left = "(" if self.lo_open or self.lo == -math.inf else "["
+        right = ")" if self.hi_open or self.hi == math.inf else "]"
+        return f"{left}{self.lo:g}, {self.hi:g}{right}"
+
+
+# The bounds torch.optim's constructors check: lr, eps, weight_decay, SGD's and RMSprop's
+# momentum and the like may be any number >= 0 (a large one diverges, which the race shows);
+# Adadelta's rho lies in [0, 1]; the betas of the Adam family in [0, 1), since the bias
+# correction divides by 1 - beta^t.
+NON_NEGATIVE = Bounds(0.0)
+UNIT = Bounds(0.0, 1.0)
+DECAY = Bounds(0.0, 1.0, hi_open=True)
+
+
+@dataclass(frozen=True)
 class Hyper:
-    """One hyperparameter: a float, a bool (stored as 0/1) or a pair such as ``betas``."""
+    """One hyperparameter: a float, a bool (stored as 0/1) or a pair such as ``betas``.
+
+    ``lo`` .. ``hi`` is the range a slider offers (logarithmic when ``log``): a suggestion.
+    ``valid`` is every value the mathematics allows, which a number box and the library
+    accept; without it, only the slider's range is valid.
+    """
 
     name: str
     default: float | bool | tuple[float, float]
@@ -17,6 +52,7 @@ class Hyper:
     hi: float = 1.0
     log: bool = False
     help: str = ""
+    valid: Bounds | None = None
 
     @property
     def kind(self) -> str:
@@ -30,12 +66,16 @@ class Hyper:
     def size(self) -> int:
         return 2 if self.kind == "pair" else 1
 
+    @property
+    def bounds(self) -> Bounds:
+        return self.valid or Bounds(self.lo, self.hi)
+
 
 def pack(hypers: tuple[Hyper, ...], values: Mapping[str, object] | None, owner: str) -> np.ndarray:
     """Flatten ``values`` (missing names take defaults) into the float64 array a kernel reads.
 
     Raises ValueError naming the owner and the setting when a name is unknown or a value
-    is outside its valid range.
+    is outside its valid bounds (its slider's range may be narrower).
     """
     values = dict(values or {})
     known = {h.name for h in hypers}
@@ -60,8 +100,8 @@ def pack(hypers: tuple[Hyper, ...], values: Mapping[str, object] | None, owner: 
             except (TypeError, ValueError):
                 raise ValueError(f"{owner}: {h.name} must be a number, got {v!r}") from None
         for e in items:
-            if h.kind != "bool" and not (h.lo <= e <= h.hi):
-                raise ValueError(f"{owner}: {h.name}={e!r} is outside its valid range [{h.lo}, {h.hi}]")
+            if h.kind != "bool" and e not in h.bounds:
+                raise ValueError(f"{owner}: {h.name}={e!r} is outside its valid range {h.bounds}")
         out.extend(items)
     return np.array(out, dtype=np.float64)
 

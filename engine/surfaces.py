@@ -11,6 +11,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from . import surface_kernels as K
+from .registry import Registry
 from .specs import Hyper, pack, unpack
 
 Point = tuple[float, float]
@@ -111,7 +112,7 @@ def _const(*pts: Point):
     return lambda p: pts
 
 
-_SPECS: list[SurfaceSpec] = [
+SURFACES = Registry("surface", [
     SurfaceSpec(
         "rosenbrock", "Rosenbrock", K.ROSENBROCK,
         "A curved, flat-bottomed banana valley: easy to find, slow to follow.",
@@ -207,20 +208,9 @@ _SPECS: list[SurfaceSpec] = [
         "f = 0.26 (x^2 + y^2) - 0.48 xy", ((-10.0, 10.0), (-10.0, 10.0)), (-8.0, 6.0),
         minima=_const((0.0, 0.0)), quadratic=True,
     ),
-]
-
-_REGISTRY = {s.id: s for s in _SPECS}
-
-
-def names() -> list[str]:
-    return [s.id for s in _SPECS]
-
-
-def get(id: str) -> SurfaceSpec:
-    try:
-        return _REGISTRY[id]
-    except KeyError:
-        raise KeyError(f"unknown surface {id!r}; known: {', '.join(names())}") from None
+])
+get = SURFACES.get
+names = SURFACES.ids
 
 
 def bind(surface: "str | SurfaceSpec | BoundSurface", params: Mapping[str, object] | None = None) -> BoundSurface:

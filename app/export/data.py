@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.race import STATUS_NAMES
 from engine.scenario import Scenario, atomic_write
+from engine.status import Status
 
 from .encoder import ExportError
 
@@ -40,9 +40,9 @@ def race_csv(scenario: Scenario, last: int | None = None, every: int = 1) -> str
     w = csv.writer(out, lineterminator="\n")
     w.writerow(COLUMNS)
     for r, (name, cfg) in enumerate(zip(names, racers)):
-        code, at = int(chunk.status[r]), int(chunk.status_step[r])
+        final, at = Status(int(chunk.status[r])), int(chunk.status_step[r])
         for k in steps:
-            status = STATUS_NAMES[code] if code and at <= k else "racing"
+            status = (final if at <= k else Status.RACING).label
             w.writerow((k, name, cfg.optimizer, repr(float(pos[r, k, 0])), repr(float(pos[r, k, 1])),
                         repr(float(loss[r, k])), repr(float(grad[r, k])), status))
     return out.getvalue()

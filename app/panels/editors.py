@@ -1,33 +1,46 @@
-"""Widgets built from a spec's ``Hyper``: a float gets a (log-)slider and a number box, a bool
-a check box, a pair two number boxes.  Values go out through ``changed(name, value)``."""
+"""Widgets built from a spec's ``Hyper``: a float gets a (log-)slider over the suggested range
+and a number box that takes any valid value, a bool a check box, a pair two number boxes.
+Values go out through ``changed(name, value)``."""
 from __future__ import annotations
 
 import math
+import sys
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPen, QValidator
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QDoubleSpinBox, QHBoxLayout, QSlider,
                                QStyle, QStyleOptionSlider, QWidget)
 
-from engine.specs import Hyper
+from engine.specs import Bounds, Hyper
 
 STEPS = 1000  # slider resolution
+# QDoubleSpinBox rounds every value to this many decimals: the most it allows, so that a
+# learning rate of 1e-20 stays 1e-20 rather than becoming 0.
+DECIMALS = 323
+
+
+def _box_limit(end: float, is_open: bool, inwards: float) -> float:
+    """The largest (or smallest) number a box can hold at one end of the bounds."""
+    if math.isinf(end):
+        return math.copysign(sys.float_info.max, end)
+    return math.nextafter(end, inwards) if is_open else end
 
 
 class SciSpinBox(QDoubleSpinBox):
-    """A number box that shows 3e-05 rather than 0.000030, and steps by ~10% on log ranges."""
+    """A number box that shows 3e-05 rather than 0.000030 and accepts exactly the values in
+    ``bounds`` (typing another leaves the last valid one)."""
 
-    def __init__(self, lo: float, hi: float, log: bool, parent=None):
+    def __init__(self, bounds: Bounds, parent=None):
         super().__init__(parent)
-        self.setDecimals(12)
-        self.setRange(lo, hi)
-        self.log = log
+        self.bounds = bounds
+        self.setDecimals(DECIMALS)
+        self.setRange(_box_limit(bounds.lo, bounds.lo_open, math.inf), _box_limit(bounds.hi, bounds.hi_open, -math.inf))
         self.setKeyboardTracking(False)
         self.setStepType(QAbstractSpinBox.AdaptiveDecimalStepType)
         self.setMinimumWidth(90)
 
     def textFromValue(self, v: float) -> str:
-        return f"{v:.4g}"
+        return f"{v:.6g}"
 
     def valueFromText(self, text: str) -> float:
         try:
@@ -36,12 +49,11 @@ class SciSpinBox(QDoubleSpinBox):
             return self.value()
 
     def validate(self, text, pos):
-        from PySide6.QtGui import QValidator
         try:
             v = float(text)
         except ValueError:
             return QValidator.Intermediate, text, pos
-        return (QValidator.Acceptable if self.minimum() <= v <= self.maximum() else QValidator.Intermediate), text, pos
+        return (QValidator.Acceptable if v in self.bounds else QValidator.Intermediate), text, pos
 
 
 class MarkedSlider(QSlider):
@@ -86,27 +98,30 @@ class HyperEditor(QWidget):
             lay.addWidget(self.box)
             lay.addStretch(1)
         elif h.kind == "pair":
-            self.boxes = [SciSpinBox(h.lo, h.hi, h.log), SciSpinBox(h.lo, h.hi, h.log)]
+            self.boxes = [SciSpinBox(h.bounds), SciSpinBox(h.bounds)]
             for b in self.boxes:
+                b.setToolTip(f"any value in {h.bounds}")
                 b.valueChanged.connect(self._pair_changed)
                 lay.addWidget(b)
         else:
             self.slider = MarkedSlider()
             self.slider.setRange(0, STEPS)
             self.slider.setMinimumWidth(100)  # a narrow panel wraps the row rather than lose the slider
-            self.box = SciSpinBox(h.lo, h.hi, h.log)
+            self.box = SciSpinBox(h.bounds)
+            self.box.setToolTip(f"any value in {h.bounds}; the slider covers {h.lo:g} to {h.hi:g}")
             self.slider.valueChanged.connect(self._slider_moved)
             self.box.valueChanged.connect(self._box_changed)
             lay.addWidget(self.slider, 3)
             lay.addWidget(self.box, 1)
         self.setToolTip(h.help or h.name)
 
-    # Slider position <-> value: logarithmic when the spec says so (learning rates).
+    # Slider position <-> value: logarithmic when the spec says so (learning rates).  A value
+    # outside the slider's range pins it at that end.
     def to_pos(self, v: float) -> int:
         h = self.hyper
         lo = max(h.lo, h.hi * 1e-12) if h.log else h.lo
+        v = min(max(v, lo), h.hi)
         if h.log:
-            v = min(max(v, lo), h.hi)
             return round(STEPS * (math.log(v) - math.log(lo)) / (math.log(h.hi) - math.log(lo)))
         return round(STEPS * (v - h.lo) / (h.hi - h.lo)) if h.hi > h.lo else 0
 

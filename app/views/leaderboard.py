@@ -8,24 +8,16 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPen, QP
 from pyqtgraph.graphicsItems.ScatterPlotItem import Symbols
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from engine.race import STATUS_NAMES
+from engine.status import Status
 
-from ..modes.surface_race.frames import RACING, STATUS_CODES
 from ..theme import Theme
 
 # "step" is the step reached while racing, else the step at which the racer stopped.
 COLUMNS = ("#", "Racer", "f − f*", "to min", "step", "status")
-# "converged elsewhere" is long for the table; its tooltip gives the full meaning.
-SHORT = {STATUS_CODES["converged elsewhere"]: "converged"}
-TIPS = {STATUS_CODES["converged elsewhere"]: "converged elsewhere: stopped at a point with zero gradient "
-        "that is not a global minimum (a local minimum or a saddle)",
-        STATUS_CODES["escaped"]: "escaped: left the map far downhill (the surface has no minimum)",
-        STATUS_CODES["diverged"]: "diverged: its steps blew up (learning rate too large)"}
 # Order of the status groups in the ranking.
 # Escaping happens only on surfaces unbounded below (elsewhere the escape box is infinite),
 # where running off downhill is the right behaviour: escaped racers rank like finishers.
-GROUP = {STATUS_CODES["finished"]: 0, STATUS_CODES["escaped"]: 0, RACING: 1,
-         STATUS_CODES["converged elsewhere"]: 2, STATUS_CODES["diverged"]: 4}
+GROUP = {Status.FINISHED: 0, Status.ESCAPED: 0, Status.RACING: 1, Status.CONVERGED: 2, Status.DIVERGED: 4}
 
 
 _ICONS: dict[tuple, QIcon] = {}
@@ -66,17 +58,17 @@ def column_widths(font: QFont, icon: int, names) -> list[int]:
     widest = max((QFontMetrics(bold).horizontalAdvance(n) for n in names), default=60)
     out = [fm.horizontalAdvance(sample) + 14 for sample in ("99", "", "1.23e-04", "0.00123", "1,000,000")]
     out[1] = widest + icon + 24  # bold name after its marker icon
-    return out + [fm.horizontalAdvance("converged") + 2 * fm.height()]
+    return out + [max(fm.horizontalAdvance(s.short) for s in GROUP) + 2 * fm.height()]
 
 
 def ranking(frame) -> list[int]:
     """Racer indices, best first."""
     keys = []
     for r in range(frame.n_racers):
-        code = int(frame.status[r])
+        code = Status(int(frame.status[r]))
         loss = float(frame.loss[r]) if np.isfinite(frame.loss[r]) else np.inf
         second = int(frame.status_step[r]) if GROUP[code] == 0 else loss  # sooner is better
-        if code == STATUS_CODES["diverged"]:
+        if code == Status.DIVERGED:
             second = -int(frame.status_step[r])  # the later a racer diverged, the better
         keys.append((GROUP[code], second, r))
     return [k[2] for k in sorted(keys)]
@@ -147,17 +139,17 @@ class Leaderboard(QTableWidget):
         bold.setBold(True)
         for row, r in enumerate(self.order):
             look = frame.looks[r]
-            code = int(frame.status[r])
+            code = Status(int(frame.status[r]))
             loss = frame.loss[r] - fmin if fmin is not None else frame.loss[r]
             dist = (np.min(np.hypot(*(mins - frame.heads[r]).T)) if len(mins) else np.nan)
-            step = int(frame.status_step[r]) if code != RACING else frame.step
-            texts = (str(row + 1), look.name, _num(loss), _num(dist),
-                     f"{step:,}", SHORT.get(code, STATUS_NAMES[code]))
+            step = int(frame.status_step[r]) if code != Status.RACING else frame.step
+            texts = (str(row + 1), look.name, _num(loss), _num(dist), f"{step:,}", code.short)
             for col, text in enumerate(texts):
                 it = self.item(row, col)
                 if it.text() != text:
                     it.setText(text)
-            self.item(row, 5).setToolTip(TIPS.get(code, ""))
+            # The cell shows the short word; its tooltip the full meaning.
+            self.item(row, 5).setToolTip(f"{code.label}: {code.tip}")
             name = self.item(row, 1)
             key = (look.marker, look.color)
             if self._icons.get(row) != key:

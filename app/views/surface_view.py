@@ -11,16 +11,13 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainterPath
 from PySide6.QtWidgets import QGraphicsItem, QLabel
 
 from engine.optimizers import Explanation
+from engine.status import Status
 
-from ..modes.surface_race.frames import RACING, STATUS_CODES
 from ..theme import Theme, height_colormap, luminance, style_axes
 from . import contours, label_layout, surface_image
 from .background_layer import BackgroundLayer
 from .leaderboard import ranking
 from .trail_layer import TrailLayer
-
-FINISHED, CONVERGED, ESCAPED, DIVERGED = (STATUS_CODES[k] for k in
-                                          ("finished", "converged elsewhere", "escaped", "diverged"))
 
 
 def _flag() -> QPainterPath:
@@ -420,7 +417,7 @@ class SurfaceView(pg.PlotWidget):
         f, t = self.frame, self.theme
         hs = t.head_size
         boxes = [np.column_stack([heads_px - 0.55 * hs, heads_px + 0.55 * hs])]
-        stopped = np.asarray(f.status) != RACING
+        stopped = np.asarray(f.status) != Status.RACING
         if stopped.any():  # end marks are twice a head's size (a finished flag stands above it)
             boxes.append(np.column_stack([heads_px[stopped] - (hs, 2 * hs), heads_px[stopped] + (hs, hs)]))
         if len(f.surface.minima):
@@ -483,7 +480,7 @@ class SurfaceView(pg.PlotWidget):
         for r in range(frame.n_racers):
             code = int(frame.status[r])
             col = frame.looks[r].color
-            if code == FINISHED:
+            if code == Status.FINISHED:
                 # Stand the flag on the head: its pole's foot is offset from the symbol's centre.
                 px, py = self.vb.viewPixelSize()
                 sz = t.head_size * 2.0
@@ -491,17 +488,17 @@ class SurfaceView(pg.PlotWidget):
                 sym.append(FLAG)
                 brush.append(pg.mkBrush(col))
                 size.append(t.head_size * 2.0)
-            elif code == CONVERGED:
+            elif code == Status.CONVERGED:
                 pos.append(shown[r])
                 sym.append(RING)
                 brush.append(pg.mkBrush(col))
                 size.append(t.head_size * 2.0)
-            elif code == DIVERGED:
+            elif code == Status.DIVERGED:
                 pos.append(shown[r])
                 sym.append("x")
                 brush.append(pg.mkBrush(col))
                 size.append(t.head_size * 2.0)
-            elif code == ESCAPED:
+            elif code == Status.ESCAPED:
                 hx, hy = frame.heads[r]
                 cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
                 dx, dy = (hx - cx) / (x1 - x0), (hy - cy) / (y1 - y0)
@@ -552,7 +549,7 @@ class SurfaceView(pg.PlotWidget):
 
     def _draw_arrows(self) -> None:
         e = self._inside_step
-        if e is None or e.status.kind != "racing":  # a stopped racer takes no next step
+        if e is None or e.status.kind != Status.RACING:  # a stopped racer takes no next step
             for group in (self.arrow_lines, self.arrow_heads, self.arrow_texts):
                 for it in group:
                     it.hide()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..registry import Registry
 from . import ops
 
 
@@ -20,7 +21,7 @@ class ActivationSpec:
     can_die: bool = False  # a unit can output zero for every input (dead ReLU)
 
 
-_SPECS = (
+ACTIVATIONS = Registry("activation", [
     ActivationSpec("identity", "Identity", ops.IDENTITY, "f(x) = x", "f'(x) = 1", "nn.Identity",
                    "No nonlinearity: a stack of linear layers is one linear map."),
     ActivationSpec("sigmoid", "Sigmoid", ops.SIGMOID, "f(x) = 1 / (1 + e^-x)", "f'(x) = f(x) (1 - f(x)) <= 1/4",
@@ -44,18 +45,7 @@ _SPECS = (
     ActivationSpec("gelu", "GELU", ops.GELU, "f(x) = x Phi(x) = x/2 (1 + erf(x / sqrt 2))",
                    "f'(x) = Phi(x) + x phi(x)", "nn.GELU()",
                    "Weights the input by the probability that a standard normal is below it (exact erf form)."),
-)
-
-_REGISTRY = {s.id: s for s in _SPECS}
+])
+get = ACTIVATIONS.get
+names = ACTIVATIONS.ids
 PRELU_INIT = 0.25  # torch's initial slope
-
-
-def names() -> list[str]:
-    return [s.id for s in _SPECS]
-
-
-def get(id: str) -> ActivationSpec:
-    try:
-        return _REGISTRY[id]
-    except KeyError:
-        raise ValueError(f"unknown activation {id!r}; known: {', '.join(names())}") from None

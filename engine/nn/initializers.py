@@ -7,6 +7,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..registry import Registry
+
 
 @dataclass(frozen=True)
 class InitSpec:
@@ -40,7 +42,7 @@ def _identity(rng, fi, fo, _):
     return np.eye(fi)
 
 
-_SPECS = (
+INITIALIZERS = Registry("initializer", [
     InitSpec("uniform", "Uniform", "W ~ U(-a, a)", "", _uniform, scale=0.05),
     InitSpec("normal", "Gaussian", "W ~ N(0, sigma^2)", "", _normal, scale=0.01),
     InitSpec("glorot_uniform", "Glorot uniform", "W ~ U(-a, a), a = sqrt(6 / (fan_in + fan_out))",
@@ -58,20 +60,9 @@ _SPECS = (
     InitSpec("identity", "Identity", "W = I (square layers only)", "Le, Jaitly & Hinton 2015", _identity),
     InitSpec("zeros", "Zeros", "W = 0: every unit of a layer stays identical (the symmetry problem)", "",
              lambda r, i, o, _: np.zeros((i, o))),
-)
-
-_REGISTRY = {s.id: s for s in _SPECS}
-
-
-def names() -> list[str]:
-    return [s.id for s in _SPECS]
-
-
-def get(id: str) -> InitSpec:
-    try:
-        return _REGISTRY[id]
-    except KeyError:
-        raise ValueError(f"unknown init {id!r}; known: {', '.join(names())}") from None
+])
+get = INITIALIZERS.get
+names = INITIALIZERS.ids
 
 
 def draw(id: str, rng: np.random.Generator, fan_in: int, fan_out: int, scale: float | None = None) -> np.ndarray:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..registry import Registry
 from . import ops
 
 
@@ -17,24 +18,13 @@ class LossSpec:
     min_outputs: int = 1
 
 
-_SPECS = (
+LOSSES = Registry("loss", [
     LossSpec("softmax_ce", "Softmax cross-entropy", ops.SOFTMAX_CE,
              "L = mean_i [log sum_j e^z_ij - z_i,y_i]", "nn.CrossEntropyLoss()", True, min_outputs=2),
     LossSpec("mse", "Mean squared error", ops.MSE, "L = mean_ij (z_ij - y_ij)^2", "nn.MSELoss()", False),
     LossSpec("bce", "Binary cross-entropy", ops.BCE,
              "L = mean_ij [-y log s(z) - (1-y) log(1 - s(z))], s the sigmoid (applied inside the loss)",
              "nn.BCEWithLogitsLoss()", True),
-)
-
-_REGISTRY = {s.id: s for s in _SPECS}
-
-
-def names() -> list[str]:
-    return [s.id for s in _SPECS]
-
-
-def get(id: str) -> LossSpec:
-    try:
-        return _REGISTRY[id]
-    except KeyError:
-        raise ValueError(f"unknown loss {id!r}; known: {', '.join(names())}") from None
+])
+get = LOSSES.get
+names = LOSSES.ids

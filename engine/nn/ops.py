@@ -44,6 +44,3 @@ TAP_COLS = 5
 # Telemetry columns per dense layer (gradient of its weight matrix).
 W_GRAD_NORM, W_GRAD_MEANABS = 0, 1
 DENSE_COLS = 2
-
-# Contender status.
-TRAINING, DIVERGED, STOPPED = 0, 1, 2

@@ -9,12 +9,12 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .. import optimizers as O
+from ..status import Standing, Status
 from . import kernels, ops
 from .blas import single_thread
 from . import train_kernels as TK
 from .network import Network
 
-STATUS_NAMES = {ops.TRAINING: "training", ops.DIVERGED: "diverged", ops.STOPPED: "stopped early"}
 MAX_GRID = 512
 MAX_CONTENDERS = 1024
 
@@ -151,7 +151,8 @@ class NetRace:
         self.es = np.zeros((K, 4))
         self.es[:, TK.ES_BEST] = np.inf
         self.es[:, TK.ES_PATIENCE] = self.patience
-        self.status = np.zeros((K, 2), dtype=np.int64)
+        self.status = np.zeros((K, 2), dtype=np.int64)  # per contender: Status code, step it took effect
+        self.status[:, 0] = Status.TRAINING
         self.dense_w = np.array([[d.w.offset, d.w.offset + d.w.size] for d in net.dense], dtype=np.int64).reshape(-1, 2)
         self.t = 0
         self._rng = np.random.default_rng(self.seed)
@@ -183,12 +184,12 @@ class NetRace:
     def K(self) -> int:
         return len(self.contenders)
 
-    def status_of(self, r: int) -> tuple[str, int]:
-        return STATUS_NAMES[int(self.status[r, 0])], int(self.status[r, 1])
+    def status_of(self, r: int) -> Standing:
+        return Standing(Status(int(self.status[r, 0])), int(self.status[r, 1]))
 
     @property
     def active(self) -> np.ndarray:
-        return self.status[:, 0] == ops.TRAINING
+        return self.status[:, 0] == Status.TRAINING
 
     def _run(self, k: int):
         net = self.net
@@ -215,7 +216,7 @@ class NetRace:
 
     def _kernel(self, args, rest, loss, val, taps, dense, done):
         if self.K == 1:
-            if self.status[0, 0] == ops.TRAINING:
+            if self.status[0, 0] == Status.TRAINING:
                 done[0] = TK.train_chunk(*args, self.params[0], self.running[0], self.G[0], self.pnew[0], self.Z[0],
                                          self.D[0], self.WM[0], self.bits[0], self.scratch[0], self.Zv[0],
                                          self.family[0], self.hyper[0], self.state[0], *rest, self.es[0],

@@ -8,9 +8,9 @@ import numpy as np
 from numba import njit, prange
 
 from ..optimizer_kernels import step as opt_step
+from ..status import Status
 from .kernels import backward, forward, loss
-from .ops import (DIVERGED, SOFTMAX_CE, STOPPED, T_DEAD, T_GRAD_MEANABS, T_GRAD_NORM, T_MEAN, T_STD,
-                  TRAINING, W_GRAD_MEANABS, W_GRAD_NORM)
+from .ops import SOFTMAX_CE, T_DEAD, T_GRAD_MEANABS, T_GRAD_NORM, T_MEAN, T_STD, W_GRAD_MEANABS, W_GRAD_NORM
 
 JIT = dict(cache=True, nogil=True)
 OVERFLOW = 1e150  # a parameter beyond this counts as overflow, before inf arrives
@@ -126,7 +126,7 @@ def train_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
         for i in range(pnew.shape[0]):
             nbad += not (abs(pnew[i]) < OVERFLOW and abs(G[i]) < np.inf)
         if nbad > 0 or not math.isfinite(lv):
-            status[0] = DIVERGED
+            status[0] = Status.DIVERGED
             status[1] = t
             return s + 1
         params[:] = pnew
@@ -142,7 +142,7 @@ def train_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
             else:
                 es[ES_BAD] += 1.0
                 if es[ES_PATIENCE] > 0 and es[ES_BAD] >= es[ES_PATIENCE]:
-                    status[0] = STOPPED
+                    status[0] = Status.STOPPED
                     status[1] = t
                     return s + 1
     return k
@@ -158,7 +158,7 @@ def race_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
     per thread: they share the batches and the mask seed, so they differ only in optimizer."""
     K = params.shape[0]
     for r in prange(K):
-        if status[r, 0] == TRAINING:
+        if status[r, 0] == Status.TRAINING:
             done[r] = train_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
                                   params[r], rs[r], G[r], pnew[r], Z[r], D[r], WM[r], bits[r], scratch[r], Zv[r],
                                   family[r], hyper[r], state[r], X, yi, yf, idx, Xv, yvi, yvf,

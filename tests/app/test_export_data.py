@@ -10,6 +10,7 @@ from app.export.data import COLUMNS, write_race_csv
 from app.export.encoder import ExportError
 from engine.race import run_race
 from engine.scenario import RacerConfig, Scenario
+from engine.status import Status
 
 
 def scenario() -> Scenario:
@@ -35,9 +36,9 @@ def test_csv_rows_are_the_engine_race(tmp_path):
         assert np.array_equal([float(r["loss"]) for r in mine], ref.losses[i, steps], equal_nan=True)
     sgd = [r for r in rows if r["optimizer"] == "sgd"]
     status = ref.status[1]
-    assert status.kind == "diverged"
-    assert all(r["status"] == ("diverged" if int(r["step"]) >= status.step else "racing") for r in sgd)
-    assert {r["status"] for r in rows if r["racer"] == "Momentum"} <= {"racing", "finished"}
+    assert status.kind == Status.DIVERGED
+    assert all(r["status"] == (Status.DIVERGED if int(r["step"]) >= status.step else Status.RACING).label for r in sgd)
+    assert {r["status"] for r in rows if r["racer"] == "Momentum"} <= {Status.RACING.label, Status.FINISHED.label}
 
 
 def test_csv_errors_are_clear_and_leave_nothing(tmp_path):

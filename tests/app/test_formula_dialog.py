@@ -9,6 +9,7 @@ from app.formula_dialog import EXAMPLES, FormulaDialog
 from app.formula_library import FormulaEntry, FormulaLibrary
 from engine import formula as F
 from engine.race import run_race
+from engine.status import Status
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -93,7 +94,7 @@ def test_accepting_compiles_races_and_keeps_it_in_the_library(qtbot, dialog, con
     assert dialog.result() == QDialog.Accepted and surface.text == EXAMPLES[0].formula
     assert "df/dx" in dialog.status_label.text()
     r = run_race(surface, surface.start, ["newton", "adam"], 20)
-    assert r.status[0].kind == "finished"  # Newton reaches the numeric minimum (1, 1)
+    assert r.status[0].kind == Status.FINISHED  # Newton reaches the numeric minimum (1, 1)
     assert np.allclose(r.race.surface.minima, [[1.0, 1.0]], atol=1e-8)
     # A restart: a new library object reads the file back, and a new dialog lists it.
     lib = FormulaLibrary()

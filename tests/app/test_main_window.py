@@ -4,9 +4,10 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QFontMetrics, QImage
 
-from app.modes.surface_race.frames import STATUS_CODES
+from engine import optimizers as O
 from engine.race import run_race
 from engine.scenario import RacerConfig, Scenario, classic_six
+from engine.status import Status
 
 from .conftest import make_window
 
@@ -132,11 +133,11 @@ def test_a_huge_learning_rate_shows_diverged_and_the_app_keeps_running(qtbot):
     win.controller.run_to(300)
     board = win.mode.leaderboard
     rows = {board.item(r, 1).text(): r for r in range(board.rowCount())}
-    assert board.item(rows["SGD"], 5).text() == "diverged"
+    assert board.item(rows["SGD"], 5).text() == Status.DIVERGED.short
     k = int(board.item(rows["SGD"], 4).text().replace(",", ""))
     assert 0 < k < 300 and k == win.controller.frame.status_step[0]  # the step it diverged at
     assert board.item(board.rowCount() - 1, 1).text().endswith("SGD")  # diverged ranks last
-    assert int(win.controller.frame.status[0]) == STATUS_CODES["diverged"]
+    assert int(win.controller.frame.status[0]) == Status.DIVERGED
     win.controller.play()
     qtbot.waitUntil(lambda: win.controller.k > 300, timeout=10_000)
     win.controller.pause()
@@ -291,7 +292,10 @@ def test_cli_rejects_unknown_ids_with_the_known_ones(capsys):
 
     with pytest.raises(SystemExit):
         main(["--surface", "nowhere"])
-    assert "himmelblau" in capsys.readouterr().err
+    assert "unknown surface 'nowhere'; known: " in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--racers", "sgd,adamm"])
+    assert f"unknown optimizer 'adamm'; known: {', '.join(O.names())}" in capsys.readouterr().err
 
 
 def wait_restyled(window, qtbot):
@@ -385,7 +389,7 @@ def test_more_racers_while_playing_before_a_repaint_keeps_drawing(window, qtbot)
     sv.viewport().repaint()
     window.controller.tick()
     sv.viewport().repaint()
-    assert sv.trails._pending is not None and len(sv.trails._pending) == window.controller.frame.n_racers == 18
+    assert sv.trails._pending is not None and len(sv.trails._pending) == window.controller.frame.n_racers == len(O.names())
 
 
 def test_playback_buffers_stay_bounded_in_a_long_race(qtbot, monkeypatch):
@@ -437,12 +441,12 @@ def test_on_a_saddle_escaped_racers_lead_the_board_earliest_first(qtbot):
     win = make_window(qtbot, sc)
     win.controller.run_to(300)
     frame = win.controller.frame
-    escaped = [r for r in range(frame.n_racers) if frame.status[r] == STATUS_CODES["escaped"]]
-    racing = [r for r in range(frame.n_racers) if frame.status[r] == STATUS_CODES["racing"]]
+    escaped = [r for r in range(frame.n_racers) if frame.status[r] == Status.ESCAPED]
+    racing = [r for r in range(frame.n_racers) if frame.status[r] == Status.RACING]
     assert escaped and racing  # the case to rank: some ran off downhill, some still racing
     order = win.mode.leaderboard.order
     assert order[:len(escaped)] == sorted(escaped, key=lambda r: (frame.status_step[r], r))
-    assert win.mode.leaderboard.item(0, 5).text().startswith("escaped")
+    assert win.mode.leaderboard.item(0, 5).text() == Status.ESCAPED.short
     win.close()
 
 

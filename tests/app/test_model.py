@@ -12,9 +12,11 @@ def model():
 
 
 def test_a_bad_value_is_refused_with_its_name_and_the_model_is_unchanged(model):
-    with pytest.raises(ValueError, match="lr"):
-        model.set_hyper(0, "lr", 99.0)
+    with pytest.raises(ValueError, match="SGD: lr=-1.0"):
+        model.set_hyper(0, "lr", -1.0)
     assert model.scenario.racers[0].hyper == {"lr": 0.01}
+    model.set_hyper(0, "lr", 99.0)  # beyond the slider, but a learning rate torch accepts
+    assert model.scenario.racers[0].hyper == {"lr": 99.0}
     with pytest.raises(KeyError, match="known"):
         model.set_surface("nowhere")
     assert model.scenario.surface == "beale"

@@ -6,16 +6,17 @@ import numpy as np
 import pytest
 
 from engine import claims as C
+from engine.status import Standing, Status
 
 NAMES = ("A", "B", "C")
 
 
-def make_run(gap=None, status=(("finished", 40), ("finished", 80), ("racing", 0)), steps=100) -> C.Run:
+def make_run(gap=None, status=((Status.FINISHED, 40), (Status.FINISHED, 80), (Status.RACING, 0)), steps=100) -> C.Run:
     k = np.arange(steps + 1)
     # A halves every 10 steps, B every 20, C every 40: A leads throughout.
     gap = gap if gap is not None else np.array([2.0 ** (-k / 10), 2.0 ** (-k / 20), 2.0 ** (-k / 40)])
     f = gap - 1.0
-    return C.Run(NAMES, steps, {"f - f*": gap, "f": f}, tuple(status))
+    return C.Run(NAMES, steps, {"f - f*": gap, "f": f}, tuple(Standing(*s) for s in status))
 
 
 def claim(**kw):
@@ -101,7 +102,7 @@ def test_a_per_layer_series_is_picked_by_layer():
     # The extension point for the network lab: a series (R, layers, steps+1) read with layer = i.
     per_layer = np.ones((3, 4, 11))
     per_layer[0, 0] = 1e-6
-    run = C.Run(NAMES, 10, {"grad_norm": per_layer}, (("racing", 0),) * 3)
+    run = C.Run(NAMES, 10, {"grad_norm": per_layer}, (Standing(Status.RACING, 0),) * 3)
     c = dict(kind="value_below", racer="A", series="grad_norm", value=1e-4, at_step=0)
     with pytest.raises(C.ClaimError, match="per layer: give layer = 1..4"):
         C.check(run, c)

@@ -81,5 +81,5 @@ def test_scale_only_for_uniform_and_normal():
         draw("he_normal", 3, 3, scale=0.5)
     with pytest.raises(ValueError, match="scale=0.0 is outside"):
         draw("normal", 3, 3, scale=0.0)
-    with pytest.raises(ValueError, match="unknown init 'xavier'"):
+    with pytest.raises(ValueError, match="unknown initializer 'xavier'"):
         nn.mlp([2, 3, 2], init="xavier")

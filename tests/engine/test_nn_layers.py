@@ -163,14 +163,6 @@ def test_fast_functions_propagate_nan_and_keep_signs():
     assert np.isnan(out[0]) and out[1] == 0.5 and out[3] == 1.0 and out[4] == 0.0
 
 
-def test_registry_ids_are_lowercase_with_underscores():
-    for ids in (activations.names(), losses.names(), nn.initializers.names()):
-        for i in ids:
-            assert i == i.lower() and " " not in i and "-" not in i
-    assert {"leaky_relu", "prelu", "gelu"} <= set(activations.names())
-    assert set(losses.names()) == {"softmax_ce", "mse", "bce"}
-
-
 def test_prelu_slopes_start_at_a_quarter_and_are_learned():
     net = nn.build(3, [Dense(4), Activation("prelu", per_unit=True), Dense(2)])
     np.testing.assert_array_equal(net.group("act1.slope"), np.full(4, 0.25))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +16,7 @@ from engine import optimizers as O
 from engine import race_kernels as RK
 from engine import surfaces as S
 from engine.race import run_race
+from engine.status import Status
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
 
@@ -50,7 +53,7 @@ def test_small_steps_end_closer_to_the_minimum_of_a_convex_quadratic(kind, kappa
     # Closer, and by a margin: at least halfway (the worst seen is about a quarter).
     farther = [(o, float(d)) for o, d in zip(O.names(), end) if not d < 0.5 * radius]
     assert not farther, f"{surface} {params} from {start} (distance {radius}): ended at {farther}"
-    assert all(s.kind != "diverged" for s in res.status)
+    assert all(s.kind != Status.DIVERGED for s in res.status)
 
 
 @SETTINGS
@@ -84,7 +87,7 @@ def test_a_huge_learning_rate_ends_in_a_status_never_an_exception(surface, u, v,
     res = run_race(surface, start, [(o, {"lr": _huge_lr(o, fraction)}) for o in O.names()], 500)
     assert np.all(np.isfinite(res.positions)) and np.all(np.isfinite(res.losses))
     for o, status, pos in zip(O.names(), res.status, res.positions):
-        if status.kind in ("diverged", "escaped", "finished", "converged elsewhere"):
+        if not status.kind.moving:
             # A racer that stopped stays where it stopped.
             assert np.all(pos[status.step:] == pos[-1]), (o, status)
     kinds = dict(zip(O.names(), (s.kind for s in res.status)))
@@ -94,9 +97,9 @@ def test_a_huge_learning_rate_ends_in_a_status_never_an_exception(surface, u, v,
         # line and a ridge of the monkey saddle, which both surfaces' gradients never leave.
         # Lion's fixed-size sign steps may close a cycle instead: at lr 10 from (-0.25, -0.25)
         # on the monkey saddle it hops between (9.75, -0.25) and (-0.25, -10.25) for ever.)
-        assert {k for o, k in kinds.items() if o != "lion"} <= {"escaped", "diverged"}, kinds
+        assert {k for o, k in kinds.items() if o != "lion"} <= {Status.ESCAPED, Status.DIVERGED}, kinds
     if surface in ("quadratic", "booth") and np.linalg.norm(np.subtract(start, S.bind(surface).minima[0])) > 0.1:
-        assert all(kinds[o] == "diverged" for o in GRADIENT_PROPORTIONAL), kinds
+        assert all(kinds[o] == Status.DIVERGED for o in GRADIENT_PROPORTIONAL), kinds
 
 
 @SETTINGS
@@ -111,8 +114,8 @@ def test_the_stated_stability_limits_hold_on_the_quadratic(opt_id, mu, kappa):
     racers = [(opt_id, {**hyper, "lr": 0.9 * limit}), (opt_id, {**hyper, "lr": 1.1 * limit})]
     res = run_race("quadratic", (1.0, 1.0), racers, 3000, surface_params={"kappa": kappa, "angle": 0.0})
     below, above = res.status
-    assert below.kind in ("racing", "finished") and np.linalg.norm(res.positions[0, -1]) < 0.01, below
-    assert above.kind == "diverged", (above, res.positions[1, -1])
+    assert below.kind in (Status.RACING, Status.FINISHED) and np.linalg.norm(res.positions[0, -1]) < 0.01, below
+    assert above.kind == Status.DIVERGED, (above, res.positions[1, -1])
 
 
 @SETTINGS
@@ -154,12 +157,18 @@ def _random_values(spec: O.OptimizerSpec, rng: np.random.Generator) -> dict:
     return values
 
 
+def _compiled() -> tuple[int, int] | None:
+    """How many signatures the optimizer step and the race driver have compiled (None without the JIT)."""
+    if numba.config.DISABLE_JIT:
+        return None
+    return len(OK.step.signatures), len(RK.advance.signatures)
+
+
 def test_changing_settings_compiles_no_new_kernel_signature():
     x, g = np.array([0.5, -1.0]), np.array([0.2, 0.3])
     run_race("rosenbrock", (-1.2, 1.0), ["adam", "newton"], 3)
     O.update("adam", x, g, O.spec("adam").init(2), 1)
-    before = len(OK.step.signatures), len(RK.advance.signatures)
-    assert before[1] >= 1
+    before = _compiled()
     rng = np.random.default_rng(7)
     for i, opt_id in enumerate(O.names()):
         spec = O.spec(opt_id)
@@ -170,14 +179,16 @@ def test_changing_settings_compiles_no_new_kernel_signature():
             state = spec.init(2, values)
             O.update(opt_id, x, g, state, int(rng.integers(1, 100)), values,
                      np.array([[2.0, 0.5], [0.5, 1.0]]) if spec.needs_hessian else None)
-    assert (len(OK.step.signatures), len(RK.advance.signatures)) == before
+    if before is None:  # the races above still ran every setting; only the count is left
+        pytest.skip("NUMBA_DISABLE_JIT: the kernels run as plain Python, with no compiled signatures to count")
+    assert before[1] >= 1 and _compiled() == before
 
 
 def test_a_zero_divisor_is_a_divergence_not_an_exception():
     # The monkey saddle's origin has a zero gradient and a zero Hessian: Newton's system is
     # singular there, and Adam with eps = 0 divides 0 by 0.
     res = run_race("monkey_saddle", (0.0, 0.0), [("newton", {}), ("adam", {"eps": 0.0}), ("adagrad", {"eps": 0.0})], 3)
-    assert [str(s) for s in res.status] == ["diverged at 1"] * 3
+    assert res.status == [(Status.DIVERGED, 1)] * 3
     assert np.all(res.positions == 0.0)
     out = O.update("newton", np.zeros(2), np.zeros(2), O.spec("newton").init(2), 1, None, np.zeros((2, 2)))
     assert np.all(np.isnan(out))

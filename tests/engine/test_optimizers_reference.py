@@ -11,6 +11,7 @@ import pytest
 from engine import optimizers as O
 from engine import surfaces as S
 from engine.race import run_race
+from engine.status import Status
 from tests.engine import naive_optimizers as N
 
 SINGLE_TOL = 1e-12  # relative to max(1, |value|), per component
@@ -247,8 +248,8 @@ def test_races_match_reference(surface):
                    surface_params=params)
     for i, case in enumerate(cases):
         status = res.status[i]
-        assert status.kind in ("racing", "finished", "converged elsewhere"), (case, status)
-        stop = STEPS if status.kind == "racing" else status.step
+        assert status.kind in (Status.RACING, Status.FINISHED, Status.CONVERGED), (case, status)
+        stop = STEPS if status.kind == Status.RACING else status.step
         opt_id = CASES[case][0]
         hyper = naive_hyper(case, surface)
         ref = naive_trajectory(opt_id, hyper, surface, start, stop)

@@ -10,6 +10,7 @@ import pytest
 from engine import optimizers as O
 from engine import surfaces as S
 from engine.race import run_race
+from engine.status import Status
 from tests.reference import make_torch_refs as R
 
 SINGLE_TOL = 1e-12  # relative to max(1, |value|), per component
@@ -163,8 +164,8 @@ def test_races_match_torch(surface):
                    surface_params=params)
     for i, case in enumerate(cases):
         status = res.status[i]
-        assert status.kind in ("racing", "finished", "converged elsewhere"), (case, status)
-        stop = R.STEPS if status.kind == "racing" else status.step
+        assert status.kind in (Status.RACING, Status.FINISHED, Status.CONVERGED), (case, status)
+        stop = R.STEPS if status.kind == Status.RACING else status.step
         ref = REF[f"traj__{case}__{surface}"][: stop // R.EVERY + 1]
         spread = REF[f"spread__{case}__{surface}"][: len(ref)]
         assert_close(res.positions[i, : stop + 1 : R.EVERY], ref, trajectory_tolerance(case, surface, ref, spread),

@@ -11,6 +11,7 @@ from engine import optimizers as O
 from engine import race_kernels as K
 from engine import surfaces as S
 from engine.race import (FINISH_TOL, GROUP_MAX, Clip, Race, Racer, Schedule, run_race)
+from engine.status import Status
 
 ALL = O.names()
 
@@ -57,19 +58,19 @@ def test_finished_on_booth_within_the_stated_tolerance():
     res = run_race("booth", (-8.0, -6.0), ["newton", ("adam", {"lr": 0.5}), ("momentum", {"lr": 0.01})], 3000)
     tol = FINISH_TOL * 20.0  # Booth's domain is 20 wide
     for r, st in enumerate(res.status):
-        assert st.kind == "finished", st
+        assert st.kind == Status.FINISHED, st
         k = st.step
         assert np.hypot(*(res.positions[r, k] - (1.0, 3.0))) <= tol
         assert np.hypot(*(res.positions[r, k - 1] - (1.0, 3.0))) > tol
         assert np.all(res.positions[r, k:] == res.positions[r, k])  # a finished racer stays put
     assert res.status[0].step == 1  # Newton solves a quadratic in one step
-    assert str(res.status[0]) == "finished at 1"
+    assert res.status[0] == (Status.FINISHED, 1)
 
 
 def test_sgd_converges_elsewhere_in_a_six_hump_camel_local_minimum():
     res = run_race("six_hump_camel", (1.8, -0.7), [("sgd", {"lr": 0.02})], 5000)
     st = res.status[0]
-    assert st.kind == "converged elsewhere"
+    assert st.kind == Status.CONVERGED
     x = res.positions[0, st.step]
     surf = S.bind("six_hump_camel")
     assert np.hypot(*surf.gradient(*x)) <= 1e-8
@@ -79,7 +80,7 @@ def test_sgd_converges_elsewhere_in_a_six_hump_camel_local_minimum():
 
 def test_a_start_on_the_saddle_point_converges_elsewhere_at_once():
     res = run_race("saddle", (0.0, 0.0), ["sgd", "adam"], 10)
-    assert [s.kind for s in res.status] == ["converged elsewhere"] * 2
+    assert [s.kind for s in res.status] == [Status.CONVERGED] * 2
     assert [s.step for s in res.status] == [1, 1]
     assert np.all(res.positions == 0.0)
 
@@ -87,7 +88,7 @@ def test_a_start_on_the_saddle_point_converges_elsewhere_at_once():
 def test_escaping_a_saddle_is_reported():
     res = run_race("saddle", (1.8, 1e-3), [("sgd", {"lr": 0.1})], 500)
     st = res.status[0]
-    assert st.kind == "escaped"
+    assert st.kind == Status.ESCAPED
     (x0, x1), (y0, y1) = S.get("saddle").domain
     margin = 5.0 * 4.0
     assert abs(res.positions[0, st.step, 1]) > y1 + margin
@@ -97,18 +98,18 @@ def test_escaping_a_saddle_is_reported():
 def test_huge_lr_diverges_stops_at_the_last_finite_point_and_never_raises():
     res = run_race("rosenbrock", (-1.2, 1.0), [("sgd", {"lr": 10.0}), ("adam", {"lr": 1e-3})], 200)
     st = res.status[0]
-    assert st.kind == "diverged" and st.step >= 1
+    assert st.kind == Status.DIVERGED and st.step >= 1
     assert np.all(np.isfinite(res.positions)) and np.all(np.isfinite(res.losses))
     frozen = res.positions[0, st.step - 1]
     assert np.all(res.positions[0, st.step:] == frozen)
-    assert res.status[1].kind == "racing"  # the other racer is unaffected
+    assert res.status[1].kind == Status.RACING  # the other racer is unaffected
 
 
 def test_huge_lr_on_every_optimizer_never_raises():
     racers = [(o, {"lr": O.spec(o).hyper[0].hi}) for o in ALL]
     res = run_race("rosenbrock", (-1.2, 1.0), racers, 300)
     assert np.all(np.isfinite(res.positions))
-    assert {s.kind for s in res.status} <= {"racing", "diverged", "finished", "converged elsewhere"}
+    assert {s.kind for s in res.status} <= {Status.RACING, Status.DIVERGED, Status.FINISHED, Status.CONVERGED}
 
 
 # -- exact recomputation -------------------------------------------------------------------
@@ -160,7 +161,7 @@ def test_positions_only_recording_and_derived_values_are_the_recorded_bits(surfa
         loss, gn = lean.values(b.positions)
         assert np.array_equal(loss, a.losses) and np.array_equal(gn, a.grad_norms)
     kinds = {s.kind for s in full.status()}
-    assert "racing" in kinds and len(kinds) >= 2  # stopped racers are recorded where they stopped
+    assert Status.RACING in kinds and len(kinds) >= 2  # stopped racers are recorded where they stopped
     with pytest.raises(ValueError, match=r"positions must be \(R, k, 2\)"):
         lean.values(np.zeros((3, 4)))
 
@@ -350,12 +351,12 @@ def test_explain_step_is_the_step_the_race_took():
         before = race.state_at(k)
         after = race.state_at(k + 1)
         for r, racer in enumerate(racers):
-            if before.status[r] != K.RACING:
+            if before.status[r] != Status.RACING:
                 continue
             e = race.explain_step(r, k)
             assert e.t == k + 1 and e.optimizer == racer.optimizer and e.racer == racer.name
             assert np.array_equal(e.x, before.X[r])
-            if after.status[r] != K.DIVERGED:
+            if after.status[r] != Status.DIVERGED:
                 assert np.array_equal(e.x_new, chunk.positions[r, k])
                 assert np.array_equal(e.step, e.x_new - e.x)
             slots = racer.spec.slots
@@ -402,5 +403,5 @@ def test_run_race_is_the_race_advanced_with_its_start_in_column_zero():
     assert np.array_equal(r.grad_norms[:, 0], np.hypot(s0.G[:, 0], s0.G[:, 1]))
     for got, want in ((r.positions, c.positions), (r.losses, c.losses), (r.grad_norms, c.grad_norms)):
         assert np.array_equal(got[:, 1:], want, equal_nan=True)
-    assert [s.kind for s in r.status] == ["racing", "diverged", "finished"]
+    assert [s.kind for s in r.status] == [Status.RACING, Status.DIVERGED, Status.FINISHED]
     assert run_race("booth", (0.0, 0.0), ["sgd"], 0).positions.shape == (1, 1, 2)

@@ -5,6 +5,7 @@ import pytest
 from engine import surfaces as S
 from engine import theory
 from engine.race import run_race
+from engine.status import Status
 
 
 @pytest.mark.parametrize("kappa,angle", [(25.0, 0.0), (100.0, 30.0)])
@@ -36,7 +37,7 @@ def test_limits_and_best_rates_behave_as_stated_on_the_ravine():
                             "momentum": q.best_momentum()[0]})]
     r = run_race("quadratic", (-2.5, 1.5), racers, 3000, surface_params={"kappa": 25.0})
     kinds = [s.kind for s in r.status]
-    assert kinds[0] == "finished"
+    assert kinds[0] == Status.FINISHED
     # 1% past the limit the error grows by about 2% a step: unbounded, if not yet overflowing.
     assert r.losses[1, -1] > 1e20 * r.losses[1, 0]
     # Polyak's constants beat the best plain step, which beats a step near the limit.

@@ -6,13 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.race import STATUS_NAMES
 from engine.surfaces import BoundSurface
 
 from ...shell.recorder import Recorder
-
-RACING = 0
-STATUS_CODES = {name: code for code, name in STATUS_NAMES.items()}
 
 
 @dataclass(frozen=True)
@@ -33,7 +29,7 @@ class Frame:
     heads: np.ndarray  # (R, 2) exact positions after ``step``
     loss: np.ndarray  # (R,)
     grad_norm: np.ndarray  # (R,)
-    status: np.ndarray  # (R,) status codes as of ``step``
+    status: np.ndarray  # (R,) Status codes as of ``step``
     status_step: np.ndarray  # (R,) step of that status (0 while racing)
     looks: tuple[Look, ...]
     surface: BoundSurface
@@ -48,8 +44,3 @@ class Frame:
     @property
     def n_racers(self) -> int:
         return len(self.looks)
-
-    def status_text(self, r: int) -> str:
-        code = int(self.status[r])
-        name = STATUS_NAMES[code]
-        return name if code == RACING else f"{name} at {int(self.status_step[r])}"

@@ -8,11 +8,12 @@ import numpy as np
 
 from engine import optimizers as O
 from engine.race import Race
+from engine.status import Status
 
 from ...model import ScenarioModel
 from ...shell.recorder import Recorder
 from ...theme import MARKERS
-from .frames import RACING, Frame, Look
+from .frames import Frame, Look
 
 EXACT_WINDOW = 20000  # recent steps kept at full resolution (the record is thinned)
 # Checkpoints of the optimizer states (a few kB each): with more of them, a jump back in a
@@ -70,7 +71,7 @@ class SurfaceSession:
         self._status_step = chunk.status_step.copy()
 
     def done(self) -> bool:
-        return self.race is None or (len(self._status) > 0 and bool(np.all(self._status != RACING)))
+        return self.race is None or (len(self._status) > 0 and bool(np.all(self._status != Status.RACING)))
 
     def end_step(self) -> int:
         return int(self._status_step.max()) if len(self._status_step) else 0
@@ -79,8 +80,8 @@ class SurfaceSession:
         if self.race is not None:
             heads, loss, grad = self._exact_at(step)
             tail = self._tail(prev, step) if prev is not None else None
-            ended = (self._status != RACING) & (self._status_step <= step)
-            status = np.where(ended, self._status, RACING)
+            ended = (self._status != Status.RACING) & (self._status_step <= step)
+            status = np.where(ended, self._status, Status.RACING)
             status_step = np.where(ended, self._status_step, 0)
         else:
             heads, loss, grad = self._initial
