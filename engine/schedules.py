@@ -63,7 +63,10 @@ WARMUP = ChoiceSpec(
     torch="torch.optim.lr_scheduler.LinearLR(start_factor=1 / warmup, end_factor=1, total_iters=warmup - 1), "
           "chained with the kind's scheduler (torch.optim.lr_scheduler.ChainedScheduler)",
     citation="Goyal et al. 2017, Accurate, large minibatch SGD: training ImageNet in 1 hour",
-    notes=_T_NOTE + " The first step runs at lr / warmup, step warmup at lr.",
+    notes=_T_NOTE + " The first step runs at lr / warmup, step warmup at lr. Chained with StepLR or "
+                    "ExponentialLR, torch gives the same product; torch's chainable CosineAnnealingLR "
+                    "adds eta_min rather than multiplying, so cosine with warm-up has no chained torch "
+                    "form (LambdaLR with this formula is its counterpart).",
 )
 
 
