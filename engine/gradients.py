@@ -56,11 +56,7 @@ NOISE = ChoiceSpec(
 )
 
 
-def modes() -> list[str]:
-    return list(CLIPS)
-
-
-def mode(id: str) -> ChoiceSpec:
+def mode_spec(id: str) -> ChoiceSpec:
     try:
         return CLIPS[id]
     except KeyError:
@@ -84,12 +80,7 @@ class Clip:
 
     @property
     def spec(self) -> ChoiceSpec:
-        return mode(self.mode)
-
-    def values(self) -> dict[str, float]:
-        """The values the mode reads, defaults filled in."""
-        given = {} if self.threshold is None else {"threshold": self.threshold}
-        return {h.name: given.get(h.name, h.default) for h in self.spec.params}
+        return mode_spec(self.mode)
 
     def array(self) -> np.ndarray:
         """The kernel's row (mode, threshold), validated against the spec."""

@@ -70,11 +70,7 @@ WARMUP = ChoiceSpec(
 )
 
 
-def kinds() -> list[str]:
-    return list(SCHEDULES)
-
-
-def kind(id: str) -> ChoiceSpec:
+def kind_spec(id: str) -> ChoiceSpec:
     try:
         return SCHEDULES[id]
     except KeyError:
@@ -95,15 +91,10 @@ class Schedule:
 
     @property
     def spec(self) -> ChoiceSpec:
-        return kind(self.kind)
+        return kind_spec(self.kind)
 
     def _given(self, params: tuple[Hyper, ...]) -> dict[str, float]:
         return {h.name: getattr(self, h.name) for h in params if getattr(self, h.name) is not None}
-
-    def values(self) -> dict[str, float]:
-        """Every value the kind reads (its parameters, then the warm-up), defaults filled in."""
-        params = self.spec.params + WARMUP.params
-        return {h.name: h.default for h in params} | self._given(params)
 
     def array(self) -> np.ndarray:
         """The kernel's row (kind, warm-up, parameters...), validated against the spec."""

@@ -195,14 +195,13 @@ class NetRace:
             if self.status[0, 0] == ops.TRAINING:
                 done[0] = TK.train_chunk(*args, self.params[0], self.running[0], self.G[0], self.pnew[0], self.Z[0],
                                          self.D[0], self.WM[0], self.bits[0], self.scratch[0], self.Zv[0],
-                                         self.family[0], self.hyper[0], self.state[0], self.sched[0],
-                                         self.clip[0], *rest, self.es[0],
-                                         self.best[0], self.status[0], loss[0], val[0], taps[0], dense[0])
+                                         self.family[0], self.hyper[0], self.state[0], self.sched[0], self.clip[0],
+                                         *rest, self.es[0], self.best[0], self.status[0], loss[0], val[0], taps[0],
+                                         dense[0])
         else:
             TK.race_chunk(*args, self.params, self.running, self.G, self.pnew, self.Z, self.D, self.WM, self.bits,
                           self.scratch, self.Zv, self.family, self.hyper, self.state, self.sched, self.clip, *rest,
-                          self.es, self.best,
-                          self.status, loss, val, taps, dense, done)
+                          self.es, self.best, self.status, loss, val, taps, dense, done)
 
     def advance(self, k: int) -> Chunk:
         """Run k more steps (snapshots taken at every multiple of ``snapshot_every``)."""

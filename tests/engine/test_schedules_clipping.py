@@ -18,7 +18,7 @@ from engine import step_kernels as SK
 from engine.gradients import CLIPS, NOISE, Clip
 from engine.nn import Dense, Dropout, ops
 from engine.nn import train_kernels as TK
-from engine.nn.train import NOISE_STREAM, NetRace
+from engine.nn.train import NOISE_STREAM, NetRace, train
 from engine.race import Race, Racer, run_race
 from engine.racer import as_racer, pack_racers
 from engine.schedules import SCHEDULES, WARMUP, Schedule
@@ -43,11 +43,11 @@ def test_every_schedule_parameter_is_a_field_with_the_specs_default():
         assert spec.caption and spec.formula and spec.torch
         for h in spec.params + WARMUP.params:
             assert h.name in fields and h.help
-        values = Schedule(spec.id).values()
-        assert values == {h.name: h.default for h in spec.params + WARMUP.params}
-        # Defaults start at lr and never exceed it.
+        # A Schedule that leaves its values out gets the spec's defaults; they start at lr and
+        # never exceed it.
         row = Schedule(spec.id).array()
-        assert row[SK.SCHED_KIND] == spec.code
+        assert row[SK.SCHED_KIND] == spec.code and row[SK.SCHED_WARMUP] == WARMUP.params[0].default
+        np.testing.assert_array_equal(row[SK.SCHED_P0:SK.SCHED_P0 + len(spec.params)], [h.default for h in spec.params])
         f = [SK.lr_factor(row, t) for t in (1, 2, 50, 1000)]
         assert all(0.0 <= v <= 1.0 for v in f) and f[0] == 1.0
     assert "cosine" in SCHEDULES and "rises" in SCHEDULES["cosine"].notes
@@ -260,6 +260,24 @@ def test_gradient_noise_and_clipping_match_a_numpy_reference():
     again = NetRace(net, split, [racer], batch_size=16, seed=11, noise=0.7, val_every=0)
     again.advance(12)
     np.testing.assert_array_equal(again.params[0], race.params[0])
+    # train() passes schedule, clipping and noise through.
+    alone = net.copy()
+    train(alone, split, "sgd", {"lr": 0.2}, steps=12, batch_size=16, seed=11, schedule=sched, clip=Clip("norm", 0.8),
+          noise=0.7, val_every=0)
+    np.testing.assert_array_equal(alone.params, race.params[0])
+
+
+def test_a_gradient_clipped_by_value_still_reports_its_inf():
+    # The network kernel marks the racer diverged on this answer: the clipped gradient is finite.
+    g = np.array([1.0, np.inf, -3.0])
+    assert not SK.perturb_and_clip(g, 0.0, 0, 1, Clip("value", 0.5).array())
+    np.testing.assert_array_equal(g, [0.5, 0.5, -0.5])
+    g = np.array([1.0, np.nan])
+    assert not SK.perturb_and_clip(g, 0.0, 0, 1, Clip("norm", 0.5).array())
+    # A finite gradient whose squared norm overflows is zeroed, as torch's clip_grad_norm_ does.
+    g = np.array([1e300, -2.0])
+    assert SK.perturb_and_clip(g, 0.0, 0, 1, Clip("norm", 0.5).array())
+    np.testing.assert_array_equal(g, [0.0, 0.0])
 
 
 def test_bad_network_race_noise_is_refused():
