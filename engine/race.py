@@ -3,7 +3,7 @@ the GUI drives chunk by chunk; ``run_race`` is the one-call convenience over it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -13,9 +13,10 @@ from . import optimizer_kernels as OK
 from . import race_kernels as K
 from . import surfaces as S
 from .status import Standing, Status
-
-SCHEDULES = {"constant": K.CONSTANT, "step": K.STEP, "exponential": K.EXPONENTIAL, "cosine": K.COSINE}
-CLIPS = {"none": K.NO_CLIP, "norm": K.CLIP_NORM, "value": K.CLIP_VALUE}
+# Clip and Schedule are imported for callers too: a Racer is built from them.
+from .gradients import Clip, check_noise  # noqa: F401
+from .racer import Racer, as_racer, pack_racers  # noqa: F401  (Racer: for callers)
+from .schedules import Schedule  # noqa: F401
 
 # Stated tolerances: a racer has finished when it is within FINISH_TOL x (the larger side of
 # the plotting domain) of a global minimum, and converged elsewhere when the true gradient
@@ -40,69 +41,6 @@ GROUP_MAX = 64
 # (NAdam's product of momentum coefficients): each racer's own view repeats it.
 _SHARED_SLOT = {OK.NADAM: 2}
 
-
-@dataclass(frozen=True)
-class Schedule:
-    """Learning-rate schedule: lr_t = lr * factor(t) (t is 1-based).
-
-    step: factor = gamma ** floor((t-1) / every); exponential: gamma ** (t-1);
-    cosine: from 1 down to ``floor`` over ``every`` steps; warmup multiplies by t / warmup
-    for the first ``warmup`` steps, on top of any kind.
-    """
-
-    kind: str = "constant"
-    gamma: float = 0.5
-    every: float = 100.0
-    floor: float = 0.0
-    warmup: int = 0
-
-    def array(self) -> np.ndarray:
-        if self.kind not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.kind!r}; known: {', '.join(SCHEDULES)}")
-        if self.warmup < 0 or self.every <= 0:
-            raise ValueError("schedule: warmup must be >= 0 and every > 0")
-        a = self.floor if self.kind == "cosine" else self.gamma
-        return np.array([SCHEDULES[self.kind], a, self.every, self.warmup], dtype=np.float64)
-
-
-@dataclass(frozen=True)
-class Clip:
-    """Gradient clipping applied to the (noisy) gradient before the optimizer sees it."""
-
-    mode: str = "none"
-    threshold: float = 1.0
-
-    def array(self) -> np.ndarray:
-        if self.mode not in CLIPS:
-            raise ValueError(f"unknown clipping {self.mode!r}; known: {', '.join(CLIPS)}")
-        if self.mode != "none" and not self.threshold > 0:
-            raise ValueError(f"clipping threshold must be > 0, got {self.threshold}")
-        return np.array([CLIPS[self.mode], self.threshold], dtype=np.float64)
-
-
-@dataclass(frozen=True)
-class Racer:
-    optimizer: str
-    hyper: Mapping[str, object] = field(default_factory=dict)
-    schedule: Schedule = Schedule()
-    clip: Clip = Clip()
-    label: str = ""
-
-    @property
-    def spec(self) -> O.OptimizerSpec:
-        return O.spec(self.optimizer)
-
-    @property
-    def name(self) -> str:
-        return self.label or self.spec.name
-
-
-def as_racer(r: "Racer | str | tuple") -> Racer:
-    if isinstance(r, Racer):
-        return r
-    if isinstance(r, str):
-        return Racer(r)
-    return Racer(*r)
 
 
 @dataclass
@@ -167,28 +105,19 @@ class Race:
         self.racers = [as_racer(r) for r in racers]
         if not self.racers:
             raise ValueError("a race needs at least one racer")
-        if not (noise >= 0 and np.isfinite(noise)):
-            raise ValueError(f"noise must be a finite number >= 0, got {noise}")
+        noise = check_noise(noise)
         if checkpoint_every < 1 or max_checkpoints < 2:
             raise ValueError("checkpoint_every must be >= 1 and max_checkpoints >= 2")
         start = np.asarray(start, dtype=np.float64)
         if start.shape != (2,) or not np.all(np.isfinite(start)):
             raise ValueError(f"start must be a finite point (x, y), got {start!r}")
         self.start = start
-        self.noise = float(noise)
+        self.noise = noise
         self.seed = int(seed) & 0xFFFFFFFFFFFF
         R = len(self.racers)
-        self.family = np.array([r.spec.family for r in self.racers], dtype=np.int64)
-        self.hyper = np.zeros((R, O.MAX_HYPER))
-        for i, r in enumerate(self.racers):
-            h = r.spec.pack(r.hyper)
-            self.hyper[i, : h.size] = h
-        self.sched = np.array([r.schedule.array() for r in self.racers])
-        self.clip = np.array([r.clip.array() for r in self.racers])
-        state = np.zeros((R, O.MAX_SLOTS, 2))
-        for i, r in enumerate(self.racers):
-            s = r.spec.init(2, r.hyper)
-            state[i, : s.shape[0]] = s
+        packed = pack_racers(self.racers, 2)
+        self.family, self.hyper, self.sched, self.clip = packed.family, packed.hyper, packed.sched, packed.clip
+        state = packed.state
         self._bounds = _groups(self.family, np.hstack([self.hyper, self.sched, self.clip]))
         lo = self._bounds[:-1]
         self._gfam, self._ghyper = self.family[lo], np.ascontiguousarray(self.hyper[lo])

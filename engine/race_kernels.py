@@ -15,64 +15,18 @@ import numpy as np
 from numba import njit, prange
 
 from . import surface_kernels as SK
-from .counter_rng import mix64, step_key
 from .optimizer_kernels import NEWTON, _newton
 from .optimizer_kernels import step as opt_step
 from .status import Status
+from .step_kernels import NO_CLIP, clip_gradient, gauss, is_scheduled, lr_factor
 from .surface_kernels import fgh
 
 JIT = dict(cache=True, nogil=True)
 
-# Schedule kinds: sched[g] = (kind, a, b, warmup_steps).
-CONSTANT, STEP, EXPONENTIAL, COSINE = 0, 1, 2, 3
-# Clipping: clip[g] = (mode, threshold).
-NO_CLIP, CLIP_NORM, CLIP_VALUE = 0, 1, 2
 OVERFLOW = 1e150  # a coordinate beyond this counts as overflow, before inf arrives
 # What a chunk records: nothing, positions (values derivable by evaluate), or also the value
 # and gradient norm.  Recording costs memory bandwidth: for many racers, the bytes written.
 RECORD_NONE, RECORD_POSITIONS, RECORD_ALL = 0, 1, 2
-
-
-@njit(**JIT)
-def gauss(seed, t, i):
-    """Standard normal keyed by (seed, step, coordinate); identical on recomputation."""
-    key = mix64(step_key(seed, t) + np.uint64(2 * i + 1))
-    u1 = ((key >> np.uint64(11)) + np.uint64(1)) * (1.0 / 9007199254740993.0)
-    key2 = mix64(key + np.uint64(0x632BE59BD9B4E019))
-    u2 = (key2 >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
-
-
-@njit(**JIT)
-def lr_factor(sched, t):
-    """Multiplier of the base learning rate at 1-based step t."""
-    kind = int(sched[0])
-    a, b, warm = sched[1], sched[2], sched[3]
-    f = 1.0
-    if kind == STEP:  # multiply by a every b steps
-        f = a ** math.floor((t - 1) / max(b, 1.0))
-    elif kind == EXPONENTIAL:  # multiply by a every step
-        f = a ** (t - 1)
-    elif kind == COSINE:  # from 1 down to a over b steps, then stay at a
-        frac = min(t - 1, b) / max(b, 1.0)
-        f = a + (1.0 - a) * 0.5 * (1.0 + math.cos(math.pi * frac))
-    if warm > 0 and t <= warm:
-        f *= t / warm
-    return f
-
-
-@njit(inline="always", **JIT)
-def clip_gradient(a, b, mode, c):
-    """The gradient (a, b) clipped by norm or by value to c (the step inspector calls it too)."""
-    if mode == CLIP_NORM:
-        nrm = math.sqrt(a * a + b * b)
-        if nrm > c:
-            a *= c / nrm
-            b *= c / nrm
-    elif mode == CLIP_VALUE:
-        a = min(max(a, -c), c)
-        b = min(max(b, -c), c)
-    return a, b
 
 
 @njit(_nrt=False, **JIT)
@@ -175,7 +129,7 @@ def _steps(g, code, sp, fam, lo, hi, hyper, sched, clip, noise, seed, X, G, F, s
     x = X[2 * lo:2 * hi]
     grad = G[2 * lo:2 * hi]
     hrow = hyper[g]
-    scheduled = sched[g, 0] != CONSTANT or sched[g, 3] > 0
+    scheduled = is_scheduled(sched[g])
     cm = clip[g, 0]
     c = clip[g, 1]
     fin2 = fin_tol * fin_tol

@@ -123,3 +123,31 @@ def unpack(hypers: tuple[Hyper, ...], array: np.ndarray) -> dict[str, object]:
 
 def defaults(hypers: tuple[Hyper, ...]) -> dict[str, object]:
     return {h.name: h.default for h in hypers}
+
+
+@dataclass(frozen=True)
+class ChoiceSpec:
+    """One choice of a setting beside the optimizer (a learning-rate schedule kind, a clipping
+    mode, gradient noise): the integer code the kernels dispatch on, its own parameters, and
+    what the GUI and the docs say about it."""
+
+    id: str
+    name: str
+    code: int
+    params: tuple[Hyper, ...]
+    caption: str
+    formula: str
+    torch: str = ""
+    citation: str = ""
+    notes: str = ""
+
+    def describe(self) -> str:
+        """Caption, formula, torch counterpart, citation and notes as one text (a tooltip)."""
+        parts = [self.caption, self.formula]
+        if self.torch:
+            parts.append(f"torch: {self.torch}")
+        if self.citation:
+            parts.append(self.citation)
+        if self.notes:
+            parts.append(self.notes)
+        return "\n".join(parts)

@@ -1,17 +1,18 @@
-"""Widgets built from a spec's ``Hyper``: a float gets a (log-)slider over the suggested range
-and a number box that takes any valid value, a bool a check box, a pair two number boxes.
-Values go out through ``changed(name, value)``."""
+"""Widgets built from specs: a ``Hyper`` gets a (log-)slider over the suggested range and a
+number box that takes any valid value (a bool a check box, a pair two number boxes), a table
+of ``ChoiceSpec`` a combo box over its choices' editors.  Values go out through ``changed``."""
 from __future__ import annotations
 
 import math
 import sys
+from typing import Mapping
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QValidator
-from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QDoubleSpinBox, QHBoxLayout, QSlider,
-                               QStyle, QStyleOptionSlider, QWidget)
+from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
+                               QSlider, QStyle, QStyleOptionSlider, QWidget)
 
-from engine.specs import Bounds, Hyper
+from engine.specs import Bounds, ChoiceSpec, Hyper
 
 STEPS = 1000  # slider resolution
 # QDoubleSpinBox rounds every value to this many decimals: the most it allows, so that a
@@ -173,3 +174,79 @@ class HyperEditor(QWidget):
     def set_marks(self, marks: list[tuple[float, str]]) -> None:
         if self.slider is not None:
             self.slider.set_marks([(self.to_pos(v), c) for v, c in marks])
+
+
+class ChoiceEditor(QWidget):
+    """A setting with alternatives (a schedule kind, a clipping mode) built from its
+    ``ChoiceSpec`` table: a combo box of the choices, the chosen one's parameters beneath it,
+    then the parameters of ``common`` specs that apply whatever the choice (a warm-up).
+    Values go out through ``changed(dict)``: ``{key: id, name: value, ...}``, or ``{}`` for the
+    first choice with the common parameters at their defaults."""
+
+    changed = Signal(dict)
+
+    def __init__(self, key: str, choices: Mapping[str, ChoiceSpec], common: tuple[ChoiceSpec, ...] = (),
+                 parent=None):
+        super().__init__(parent)
+        self.key = key
+        self.choices = dict(choices)
+        lay = QFormLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setRowWrapPolicy(QFormLayout.WrapLongRows)
+        self.combo = QComboBox()
+        for i, spec in enumerate(self.choices.values()):
+            self.combo.addItem(spec.name, spec.id)
+            self.combo.setItemData(i, spec.describe(), Qt.ToolTipRole)
+        self.combo.currentIndexChanged.connect(self._choice_changed)
+        lay.addRow(self.combo)
+        self.params = QFormLayout()
+        self.params.setRowWrapPolicy(QFormLayout.WrapLongRows)
+        lay.addRow(self.params)
+        self.editors: dict[str, HyperEditor] = {}
+        self.common: dict[str, HyperEditor] = {}
+        for spec in common:
+            for h in spec.params:
+                self.common[h.name] = self._editor(h, spec)
+                self.common[h.name].set_value(h.default)
+                lay.addRow(f"  {h.name}", self.common[h.name])
+        self._built = None
+        self._build(self.combo.currentData())
+
+    def _editor(self, h: Hyper, spec: ChoiceSpec) -> HyperEditor:
+        ed = HyperEditor(h)
+        ed.setToolTip(f"{h.help}\n\n{spec.describe()}")
+        ed.changed.connect(lambda *_: self.changed.emit(self.value()))
+        return ed
+
+    def _build(self, id: str) -> None:
+        """Editors for the parameters of choice ``id`` (kept while the choice stays)."""
+        if id == self._built:
+            return
+        while self.params.rowCount():
+            self.params.removeRow(0)
+        spec = self.choices[id]
+        self.editors = {h.name: self._editor(h, spec) for h in spec.params}
+        for name, ed in self.editors.items():
+            ed.set_value(ed.hyper.default)  # a new choice starts from its own defaults
+            self.params.addRow(f"  {name}", ed)
+        self._built = id
+
+    def _choice_changed(self, _index: int) -> None:
+        self._build(self.combo.currentData())
+        self.changed.emit(self.value())
+
+    def set_value(self, value: Mapping[str, object]) -> None:
+        """Show ``value`` (missing parameters at their defaults) without emitting ``changed``."""
+        id = value.get(self.key, next(iter(self.choices)))
+        with QSignalBlocker(self.combo):
+            self.combo.setCurrentIndex(self.combo.findData(id))
+        self._build(id)
+        for name, ed in {**self.editors, **self.common}.items():
+            ed.set_value(value.get(name, ed.hyper.default))
+
+    def value(self) -> dict:
+        id = self.combo.currentData()
+        common = {n: ed.value() for n, ed in self.common.items() if ed.value() != ed.hyper.default}
+        if id == next(iter(self.choices)) and not common:
+            return {}
+        return {self.key: id, **{n: ed.value() for n, ed in self.editors.items()}, **common}

@@ -1,5 +1,6 @@
 """The racers panel: the list of racers (enable, recolour, add, remove, presets) and an editor
-for the selected one built from its optimizer spec (every hyperparameter, schedule, clipping)."""
+for the selected one built from the specs: its optimizer's (every hyperparameter), the
+schedules' and the clipping modes'; and the gradient noise, built from its spec."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, Qt
@@ -9,16 +10,11 @@ from PySide6.QtWidgets import (QColorDialog, QComboBox, QFormLayout, QGridLayout
                                QToolButton, QVBoxLayout, QWidget)
 
 from engine import optimizers as O
-from engine.race import CLIPS, SCHEDULES
-from engine.specs import Hyper
+from engine.gradients import CLIPS, NOISE
+from engine.schedules import SCHEDULES, WARMUP
 
 from ..model import ScenarioModel
-from .editors import HyperEditor
-
-SCHEDULE_FIELDS = (Hyper("gamma", 0.5, 1e-4, 1.0, help="multiplier (step, exponential)"),
-                   Hyper("every", 100.0, 1.0, 1e6, log=True, help="steps between drops / cosine length"),
-                   Hyper("floor", 0.0, 0.0, 1.0, help="final factor of the cosine schedule"),
-                   Hyper("warmup", 0.0, 0.0, 10000.0, help="linear warm-up steps"))
+from .editors import ChoiceEditor, HyperEditor
 
 
 def swatch(color: str, size: int = 18) -> QIcon:
@@ -86,30 +82,20 @@ class RacersPanel(QWidget):
         self.hyper_form = QFormLayout()
         self.hyper_form.setRowWrapPolicy(QFormLayout.WrapLongRows)
         form.addRow(self.hyper_form)
-        self.schedule = QComboBox()
-        self.schedule.addItems(list(SCHEDULES))
-        self.schedule.currentTextChanged.connect(self._schedule_changed)
+        self.schedule = ChoiceEditor("kind", SCHEDULES, (WARMUP,))
+        self.schedule.changed.connect(lambda d: self._with_row(lambda i: self.model.set_schedule(i, d)))
         form.addRow("LR schedule", self.schedule)
-        self.sched_editors = {}
-        for h in SCHEDULE_FIELDS:
-            ed = HyperEditor(h)
-            ed.changed.connect(lambda *_: self._schedule_changed())
-            self.sched_editors[h.name] = ed
-            form.addRow(f"  {h.name}", ed)
-        self.clip = QComboBox()
-        self.clip.addItems(list(CLIPS))
-        self.clip.currentTextChanged.connect(self._clip_changed)
+        self.clip = ChoiceEditor("mode", CLIPS)
+        self.clip.changed.connect(lambda d: self._with_row(lambda i: self.model.set_clip(i, d)))
         form.addRow("Clipping", self.clip)
-        self.clip_threshold = HyperEditor(Hyper("threshold", 1.0, 1e-3, 1e3, log=True, help="clip threshold"))
-        self.clip_threshold.changed.connect(lambda *_: self._clip_changed())
-        form.addRow("  threshold", self.clip_threshold)
         lay.addWidget(self.editor_box, 5)
 
         noise_row = QFormLayout()
         noise_row.setRowWrapPolicy(QFormLayout.WrapLongRows)
-        self.noise = HyperEditor(Hyper("noise", 0.0, 0.0, 10.0, help="std of Gaussian noise added to every gradient (SGD's mini-batch noise)"))
+        self.noise = HyperEditor(NOISE.params[0])
+        self.noise.setToolTip(NOISE.describe())
         self.noise.changed.connect(lambda _n, v: self.model.set_noise(float(v)))
-        noise_row.addRow("Gradient noise", self.noise)
+        noise_row.addRow(NOISE.name, self.noise)
         lay.addLayout(noise_row)
 
         model.racers_changed.connect(self.refresh_list)
@@ -156,13 +142,8 @@ class RacersPanel(QWidget):
         values = {**spec.defaults(), **r.hyper}
         for name, ed in self.editors.items():
             ed.set_value(values[name])
-        with QSignalBlocker(self.schedule):
-            self.schedule.setCurrentText(r.schedule.get("kind", "constant"))
-        for name, ed in self.sched_editors.items():
-            ed.set_value(r.schedule.get(name, next(h.default for h in SCHEDULE_FIELDS if h.name == name)))
-        with QSignalBlocker(self.clip):
-            self.clip.setCurrentText(r.clip.get("mode", "none"))
-        self.clip_threshold.set_value(r.clip.get("threshold", 1.0))
+        self.schedule.set_value(r.schedule)
+        self.clip.set_value(r.clip)
 
     def _build_hyper(self, spec) -> None:
         while self.hyper_form.rowCount():
@@ -220,16 +201,3 @@ class RacersPanel(QWidget):
         c = QColorDialog.getColor(QColor(self.model.color_of(i)), self, "Racer colour")
         if c.isValid():
             self.model.set_color(i, c.name())
-
-    def _schedule_changed(self, *_):
-        kind = self.schedule.currentText()
-        sched = {"kind": kind} if kind != "constant" else {}
-        if kind != "constant":
-            for name, ed in self.sched_editors.items():
-                sched[name] = int(ed.value()) if name == "warmup" else float(ed.value())
-        self._with_row(lambda i: self.model.set_schedule(i, sched))
-
-    def _clip_changed(self, *_):
-        mode = self.clip.currentText()
-        clip = {} if mode == "none" else {"mode": mode, "threshold": float(self.clip_threshold.value())}
-        self._with_row(lambda i: self.model.set_clip(i, clip))

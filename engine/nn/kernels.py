@@ -7,7 +7,7 @@ Matrix products call BLAS through ``np.dot(a, b, out)`` (no allocation per step)
 elementwise passes are plain loops that LLVM vectorises, with tanh and sigmoid from
 :mod:`engine.nn.fastmath` because numba's scalar ``tanh`` is several times slower.
 Dropout masks come from a counter-based hash of (seed, step, op, element), so a mask is a
-pure function of its key: the same for every contender of a race and reproducible later.
+pure function of its key: the same for every racer of a race and reproducible later.
 """
 from __future__ import annotations
 

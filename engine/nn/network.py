@@ -427,17 +427,24 @@ class Network:
         return lv, acts, grads
 
     def masks(self, rows: int) -> dict[str, np.ndarray]:
-        """The dropout (rows x width) and DropConnect (fan_in x fan_out) masks of the latest
-        training batch of ``rows`` rows run through this network's own workspace."""
+        """The dropout and DropConnect masks of the latest training batch of ``rows`` rows run
+        through this network's own workspace (see :meth:`masks_in`)."""
         ws = self.workspace(rows)
+        return self.masks_in(ws.Z, ws.WM, rows)
+
+    def masks_in(self, Z: np.ndarray, WM: np.ndarray, rows: int) -> dict[str, np.ndarray]:
+        """Copies of the masks a training pass of ``rows`` rows left in the buffers Z and WM
+        (a workspace's or a race's): per dropout op ``op{o}.dropout`` (rows x width), per
+        DropConnect layer ``{name}.dropconnect`` (fan_in x fan_out); 1 kept, 0 dropped."""
         out = {}
         for o in range(self.opi.shape[0]):
             if self.opi[o, ops.KIND] == ops.DROPOUT:
-                out[f"op{o}.dropout"] = ws.buffer(self, int(self.opi[o, ops.MASK]), rows).copy()
+                m = int(self.opi[o, ops.MASK])
+                out[f"op{o}.dropout"] = Z[rows * self.cum[m]: rows * self.cum[m + 1]].reshape(rows, -1).copy()
         for d in self.dense:
             mo = self.opi[d.op, ops.MOFF]
             if mo >= 0:
-                out[f"{d.name}.dropconnect"] = ws.WM[mo: mo + d.fan_in * d.fan_out].reshape(d.fan_in, d.fan_out).copy()
+                out[f"{d.name}.dropconnect"] = WM[mo: mo + d.fan_in * d.fan_out].reshape(d.fan_in, d.fan_out).copy()
         return out
 
     def __repr__(self) -> str:

@@ -1,50 +1,34 @@
 """Training networks with the optimizer registry: ``NetRace`` runs K copies of one network
-from one initialisation with K optimizer settings on the same mini-batch sequence (K = 1 is
-plain training); ``train`` is the one-call convenience.  Telemetry comes back as arrays."""
+from one initialisation with K racers (optimizer settings, schedule, clipping) on the same
+mini-batch sequence (K = 1 is plain training); ``train`` is the one-call convenience.
+Telemetry comes back as arrays."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from .. import optimizers as O
 from ..status import Standing, Status
+from ..gradients import Clip, check_noise
+from ..racer import Racer, as_racer, pack_racers
+from ..schedules import Schedule
 from . import kernels, ops
 from .blas import single_thread
 from . import train_kernels as TK
 from .network import Network
 
 MAX_GRID = 512
-MAX_CONTENDERS = 1024
-
-
-@dataclass(frozen=True)
-class Contender:
-    optimizer: str
-    hyper: Mapping[str, object] = field(default_factory=dict)
-    label: str = ""
-
-    @property
-    def spec(self) -> O.OptimizerSpec:
-        return O.spec(self.optimizer)
-
-    @property
-    def name(self) -> str:
-        return self.label or self.spec.name
-
-
-def as_contender(c) -> Contender:
-    if isinstance(c, Contender):
-        return c
-    if isinstance(c, str):
-        return Contender(c)
-    return Contender(*c)
+MAX_RACERS = 1024
+# The gradient noise's stream: the race's seed with a bit no seed has (seeds keep 48 bits),
+# so the noise never repeats the draws of the dropout masks, which are keyed by the seed.
+NOISE_STREAM = 1 << 48
 
 
 @dataclass(frozen=True)
 class Chunk:
-    """Steps first+1 .. first+k.  Per contender r: ``loss[r, s]`` the mini-batch loss of step
+    """Steps first+1 .. first+k.  Per racer r: ``loss[r, s]`` the mini-batch loss of step
     first+s+1 (NaN after it stopped), ``val_loss``/``val_acc`` NaN except at validation steps;
     telemetry rows at ``tel_steps``: ``taps[r, i, tap, col]`` (columns ops.T_*) and
     ``dense[r, i, layer, col]`` (ops.W_*)."""
@@ -66,7 +50,7 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The expensive telemetry, every ``snapshot_every`` steps: per contender the parameters,
+    """The expensive telemetry, every ``snapshot_every`` steps: per racer the parameters,
     a histogram of every dense layer's weights, and for 2-D inputs the network's output on a
     grid (softmax probabilities, sigmoid or raw output) over ``extent`` (x0, x1, y0, y1)."""
 
@@ -93,18 +77,20 @@ def _data(data):
 
 
 class NetRace:
-    """K contenders trained side by side.  ``advance(k)`` runs k more steps and returns a
-    :class:`Chunk`; snapshots land in ``snapshots``.  A contender that produces NaN or
-    overflow is marked diverged at that step and frozen; the others go on."""
+    """K racers (as for the surface race: ids, (id, hyper, ...) tuples or
+    :class:`~engine.racer.Racer`) trained side by side.  ``advance(k)`` runs k more steps and
+    returns a :class:`Chunk`; snapshots land in ``snapshots``.  ``noise`` adds seeded Gaussian
+    noise to every gradient component, the same draws for every racer.  A racer that produces
+    NaN or overflow is marked diverged at that step and frozen; the others go on."""
 
-    def __init__(self, net: Network, data, contenders: Sequence, *, batch_size: int = 128, seed: int = 0,
-                 val_every: int = 10, tel_every: int = 10, snapshot_every: int = 0, patience: int = 0,
-                 grid_res: int = 64, hist_bins: int = 30):
+    def __init__(self, net: Network, data, racers: Sequence, *, batch_size: int = 128, seed: int = 0,
+                 noise: float = 0.0, val_every: int = 10, tel_every: int = 10, snapshot_every: int = 0,
+                 patience: int = 0, grid_res: int = 64, hist_bins: int = 30):
         self.net = net
-        self.contenders = [as_contender(c) for c in contenders]
-        K = len(self.contenders)
-        if not 1 <= K <= MAX_CONTENDERS:
-            raise ValueError(f"number of contenders must be in [1, {MAX_CONTENDERS}], got {K}")
+        self.racers = [as_racer(r) for r in racers]
+        K = len(self.racers)
+        if not 1 <= K <= MAX_RACERS:
+            raise ValueError(f"number of racers must be in [1, {MAX_RACERS}], got {K}")
         X, y, Xv, yv = _data(data)
         self.X, self.yi, self.yf = net.check_inputs(X, y, "training inputs")
         self.Xv, self.yvi, self.yvf = net.check_inputs(Xv, yv, "validation inputs")
@@ -119,20 +105,11 @@ class NetRace:
         self.grid_res = _check_int(grid_res, "grid_res", 2, MAX_GRID)
         self.hist_bins = _check_int(hist_bins, "hist_bins", 1, 10_000)
         self.seed = int(seed) & 0xFFFFFFFFFFFF
+        self.noise = check_noise(noise)
         P = net.n_params
-        self.family = np.empty(K, dtype=np.int64)
-        self.hyper = np.zeros((K, O.MAX_HYPER))
-        self.state = np.zeros((K, O.MAX_SLOTS, P))
-        for r, c in enumerate(self.contenders):
-            s = c.spec
-            if s.needs_hessian:
-                raise ValueError(f"contender {r} ({c.name}): {s.name} needs the exact Hessian, which only the "
-                                 f"2-D surfaces provide; it cannot train a network of {P} parameters")
-            h = s.pack(c.hyper)
-            self.family[r] = s.family
-            self.hyper[r, : h.size] = h
-            st = s.init(P, c.hyper)
-            self.state[r, : st.shape[0]] = st
+        packed = pack_racers(self.racers, P)
+        self.family, self.hyper, self.state = packed.family, packed.hyper, packed.state
+        self.sched, self.clip = packed.sched, packed.clip
         B = self.batch_size
         total = int(net.cum[-1])
         widest = int(np.max(np.diff(net.cum)))
@@ -182,7 +159,7 @@ class NetRace:
     # -- running -------------------------------------------------------------------------------
     @property
     def K(self) -> int:
-        return len(self.contenders)
+        return len(self.racers)
 
     def status_of(self, r: int) -> Standing:
         return Standing(Status(int(self.status[r, 0])), int(self.status[r, 1]))
@@ -204,13 +181,14 @@ class NetRace:
         dense = np.full((K, nrec, len(net.dense), ops.DENSE_COLS), np.nan)
         done = np.zeros(K, dtype=np.int64)
         args = (net.opi, net.opf, net.cum, net.loss.code, net.tap_buffers, net.tap_dead, self.dense_w)
-        rest = (self.X, self.yi, self.yf, idx, self.Xv, self.yvi, self.yvf, t0, k, self.seed, self.val_every, te)
+        rest = (self.X, self.yi, self.yf, idx, self.Xv, self.yvi, self.yvf, t0, k, self.seed, self.noise,
+                self.seed | NOISE_STREAM, self.val_every, te)
         with single_thread():
             self._kernel(args, rest, loss, val, taps, dense, done)
         self.t += k
         steps = np.arange(t0 // te + 1, (t0 + k) // te + 1) * te if te else np.zeros(0, dtype=np.int64)
         for r in range(K):
-            # Rows after a contender stopped were never written; the NaN fill marks them.
+            # Rows after a racer stopped were never written; the NaN fill marks them.
             loss[r, done[r]:] = np.nan
         return loss, val, steps, taps, dense
 
@@ -219,12 +197,13 @@ class NetRace:
             if self.status[0, 0] == Status.TRAINING:
                 done[0] = TK.train_chunk(*args, self.params[0], self.running[0], self.G[0], self.pnew[0], self.Z[0],
                                          self.D[0], self.WM[0], self.bits[0], self.scratch[0], self.Zv[0],
-                                         self.family[0], self.hyper[0], self.state[0], *rest, self.es[0],
-                                         self.best[0], self.status[0], loss[0], val[0], taps[0], dense[0])
+                                         self.family[0], self.hyper[0], self.state[0], self.sched[0], self.clip[0],
+                                         *rest, self.es[0], self.best[0], self.status[0], loss[0], val[0], taps[0],
+                                         dense[0])
         else:
             TK.race_chunk(*args, self.params, self.running, self.G, self.pnew, self.Z, self.D, self.WM, self.bits,
-                          self.scratch, self.Zv, self.family, self.hyper, self.state, *rest, self.es, self.best,
-                          self.status, loss, val, taps, dense, done)
+                          self.scratch, self.Zv, self.family, self.hyper, self.state, self.sched, self.clip, *rest,
+                          self.es, self.best, self.status, loss, val, taps, dense, done)
 
     def advance(self, k: int) -> Chunk:
         """Run k more steps (snapshots taken at every multiple of ``snapshot_every``)."""
@@ -252,7 +231,7 @@ class NetRace:
                      self.status[:, 0].copy(), self.status[:, 1].copy())
 
     def run(self, steps: int) -> Chunk:
-        """Advance until ``steps`` have run or every contender stopped; one Chunk for all of it."""
+        """Advance until ``steps`` have run or every racer stopped; one Chunk for all of it."""
         parts = []
         left = _check_int(steps, "steps", 0, 10**9)
         block = 500
@@ -263,25 +242,15 @@ class NetRace:
 
     # -- views -------------------------------------------------------------------------------
     def network(self, r: int, best: bool = False) -> Network:
-        """A copy of the network carrying contender r's current (or best-validation) weights."""
+        """A copy of the network carrying racer r's current (or best-validation) weights."""
         net = self.net.copy()
         net.params[:] = self.best[r] if best else self.params[r]
         net.running[:] = self.running[r]
         return net
 
     def masks(self, r: int) -> dict[str, np.ndarray]:
-        """Dropout and DropConnect masks of contender r's latest step (1 kept, 0 dropped)."""
-        net, B = self.net, self.batch_size
-        out = {}
-        for o in range(net.opi.shape[0]):
-            if net.opi[o, ops.KIND] == ops.DROPOUT:
-                m = int(net.opi[o, ops.MASK])
-                out[f"op{o}.dropout"] = self.Z[r, B * net.cum[m]: B * net.cum[m + 1]].reshape(B, -1).copy()
-        for d in net.dense:
-            mo = net.opi[d.op, ops.MOFF]
-            if mo >= 0:
-                out[f"{d.name}.dropconnect"] = self.WM[r, mo: mo + d.fan_in * d.fan_out].reshape(d.fan_in, d.fan_out).copy()
-        return out
+        """Dropout and DropConnect masks of racer r's latest step (1 kept, 0 dropped)."""
+        return self.net.masks_in(self.Z[r], self.WM[r], self.batch_size)
 
     def extent(self) -> tuple[float, float, float, float]:
         X = np.concatenate([self.X, self.Xv])
@@ -290,7 +259,7 @@ class NetRace:
         return float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])
 
     def decision_grid(self, r: int, res: int | None = None, extent=None) -> np.ndarray:
-        """Contender r's output over a res x res grid (rows y, columns x): class
+        """Racer r's output over a res x res grid (rows y, columns x): class
         probabilities for classification, the raw output for regression.  2-D inputs only."""
         net = self.net
         if net.input_dim != 2:
@@ -340,11 +309,13 @@ def concat(chunks: Sequence[Chunk]) -> Chunk:
 
 
 def train(net: Network, data, optimizer: str = "adam", hyper: Mapping[str, object] | None = None, steps: int = 1000,
-          batch_size: int = 128, seed: int = 0, restore_best: bool = True, **kw) -> tuple[Chunk, NetRace]:
-    """Train ``net`` in place; returns the telemetry and the race object (one contender).
+          batch_size: int = 128, seed: int = 0, restore_best: bool = True, schedule: Schedule = Schedule(),
+          clip: Clip = Clip(), **kw) -> tuple[Chunk, NetRace]:
+    """Train ``net`` in place; returns the telemetry and the race object (one racer).
     With early stopping (``patience`` > 0) and ``restore_best`` the network ends with the
     weights of its best validation loss."""
-    race = NetRace(net, data, [Contender(optimizer, dict(hyper or {}))], batch_size=batch_size, seed=seed, **kw)
+    racer = Racer(optimizer, dict(hyper or {}), schedule, clip)
+    race = NetRace(net, data, [racer], batch_size=batch_size, seed=seed, **kw)
     chunk = race.run(steps)
     use_best = restore_best and race.patience > 0 and np.isfinite(race.es[0, TK.ES_BEST])
     net.params[:] = race.best[0] if use_best else race.params[0]

@@ -1,5 +1,6 @@
 """numba drivers that train networks: k mini-batch steps per call for one network, or for K
-contenders of a race side by side (one per thread), with telemetry and divergence checks."""
+racers of a network race side by side (one per thread), with learning-rate schedules,
+gradient noise and clipping, telemetry and divergence checks."""
 from __future__ import annotations
 
 import math
@@ -9,6 +10,7 @@ from numba import njit, prange
 
 from ..optimizer_kernels import step as opt_step
 from ..status import Status
+from ..step_kernels import NO_CLIP, is_scheduled, lr_factor, perturb_and_clip
 from .kernels import backward, forward, loss
 from .ops import SOFTMAX_CE, T_DEAD, T_GRAD_MEANABS, T_GRAD_NORM, T_MEAN, T_STD, W_GRAD_MEANABS, W_GRAD_NORM
 
@@ -84,12 +86,15 @@ def evaluate(opi, opf, cum, loss_kind, params, rs, Zv, WM, bits, Xv, yvi, yvf, d
 @njit(**JIT)
 def train_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
                 params, rs, G, pnew, Z, D, WM, bits, scratch, Zv,
-                family, hyper, state, X, yi, yf, idx, Xv, yvi, yvf,
-                t0, k, seed, val_every, tel_every, es, best, status,
+                family, hyper, state, sched, clip, X, yi, yf, idx, Xv, yvi, yvf,
+                t0, k, seed, noise, noise_seed, val_every, tel_every, es, best, status,
                 loss_out, val_out, tap_out, dense_out):
     """Steps t0+1 .. t0+k on the mini-batches ``idx`` (k, B) of rows of X.  Returns the steps
     run (fewer when the network diverges or early stopping ends it; ``status`` then holds
-    (code, step)).  Validation every ``val_every`` steps, telemetry every ``tel_every``."""
+    (code, step)).  Validation every ``val_every`` steps, telemetry (of the gradient as
+    backprop computed it) every ``tel_every``; then the optimizer sees the gradient with
+    ``noise`` (keyed by noise_seed) added and clipped as ``clip`` says, at the learning rate
+    ``sched`` gives."""
     B = idx.shape[1]
     din = X.shape[1]
     kout = cum[cum.shape[0] - 1] - cum[cum.shape[0] - 2]
@@ -98,6 +103,9 @@ def train_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
     byf = np.zeros((B, yf.shape[1]))
     H = np.zeros((2, 2))
     dummy = np.zeros((1, 1))
+    hyp = hyper.copy()  # with the scheduled learning rate
+    scheduled = is_scheduled(sched)
+    transformed = noise > 0.0 or clip[0] != NO_CLIP
     for s in range(k):
         t = t0 + s + 1
         x0 = Z[: B * din]
@@ -119,13 +127,18 @@ def train_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
         if tel_every > 0 and t % tel_every == 0:
             row = t // tel_every - t0 // tel_every - 1
             record(cum, taps, tap_dead, dense_w, G, Z, D, B, tap_out[row], dense_out[row])
-        opt_step(family, params, G, H, state, hyper, t, pnew)
+        finite = True
+        if transformed:
+            finite = perturb_and_clip(G, noise, noise_seed, t, clip)
+        if scheduled:
+            hyp[0] = hyper[0] * lr_factor(sched, t)
+        opt_step(family, params, G, H, state, hyp, t, pnew)
         # One branch-free pass (it vectorises): a non-finite gradient or a new parameter
         # beyond OVERFLOW marks divergence; the parameters stay at the last finite point.
         nbad = 0
         for i in range(pnew.shape[0]):
             nbad += not (abs(pnew[i]) < OVERFLOW and abs(G[i]) < np.inf)
-        if nbad > 0 or not math.isfinite(lv):
+        if nbad > 0 or not finite or not math.isfinite(lv):
             status[0] = Status.DIVERGED
             status[1] = t
             return s + 1
@@ -151,18 +164,20 @@ def train_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
 @njit(parallel=True, cache=True, nogil=True)
 def race_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
                params, rs, G, pnew, Z, D, WM, bits, scratch, Zv,
-               family, hyper, state, X, yi, yf, idx, Xv, yvi, yvf,
-               t0, k, seed, val_every, tel_every, es, best, status,
+               family, hyper, state, lr_sched, clip, X, yi, yf, idx, Xv, yvi, yvf,
+               t0, k, seed, noise, noise_seed, val_every, tel_every, es, best, status,
                loss_out, val_out, tap_out, dense_out, done):
-    """:func:`train_chunk` for K contenders (leading axis K of the per-contender arrays), one
-    per thread: they share the batches and the mask seed, so they differ only in optimizer."""
+    """:func:`train_chunk` for K racers (leading axis K of the per-racer arrays), one per
+    thread: they share the batches, the mask seed and the gradient noise, so they differ only
+    in optimizer, schedule and clipping.  (``lr_sched``, not ``sched``: numba's parfor
+    lowering fails on a parameter of that name.)"""
     K = params.shape[0]
     for r in prange(K):
         if status[r, 0] == Status.TRAINING:
             done[r] = train_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
                                   params[r], rs[r], G[r], pnew[r], Z[r], D[r], WM[r], bits[r], scratch[r], Zv[r],
-                                  family[r], hyper[r], state[r], X, yi, yf, idx, Xv, yvi, yvf,
-                                  t0, k, seed, val_every, tel_every, es[r], best[r], status[r],
+                                  family[r], hyper[r], state[r], lr_sched[r], clip[r], X, yi, yf, idx, Xv, yvi, yvf,
+                                  t0, k, seed, noise, noise_seed, val_every, tel_every, es[r], best[r], status[r],
                                   loss_out[r], val_out[r], tap_out[r], dense_out[r])
         else:
             done[r] = 0

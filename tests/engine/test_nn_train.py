@@ -79,7 +79,7 @@ def test_recorded_gradient_norms_match_a_direct_computation(spirals):
         assert rec.taps[0, 0, i, ops.T_STD] == pytest.approx(acts[i].std(), rel=1e-10)
 
 
-def test_race_contenders_share_batches_and_one_diverges(sine):
+def test_racers_share_batches_and_one_diverges(sine):
     net = nn.mlp([1, 32, 32, 1], activation="relu", init="he_normal", loss="mse", seed=0)
     race = NetRace(net, sine, [("adam", {"lr": 0.01}), ("sgd", {"lr": 10.0}), ("adam", {"lr": 0.01}, "twin")],
                    batch_size=32, val_every=10)
@@ -93,7 +93,7 @@ def test_race_contenders_share_batches_and_one_diverges(sine):
     assert race.status_of(0) == (Status.TRAINING, 0) and race.status_of(2) == (Status.TRAINING, 0)
     np.testing.assert_array_equal(race.params[0], race.params[2])
     assert ch.val_loss[0, -1] < 0.05
-    assert race.contenders[2].name == "twin"
+    assert race.racers[2].name == "twin"
 
 
 def test_race_equals_separate_runs(spirals):
@@ -106,7 +106,7 @@ def test_race_equals_separate_runs(spirals):
         alone.advance(150)
         np.testing.assert_array_equal(alone.params[0], race.params[r])
     assert not np.array_equal(race.params[0], race.params[1])
-    # The latest dropout masks: same keys for every contender, about p of the units dropped.
+    # The latest dropout masks: same keys for every racer, about p of the units dropped.
     m0, m1 = race.masks(0), race.masks(1)
     assert list(m0) == ["op2.dropout"] and m0["op2.dropout"].shape == (64, 12)
     np.testing.assert_array_equal(m0["op2.dropout"], m1["op2.dropout"])

@@ -335,7 +335,10 @@ def test_clipping_by_norm_and_by_value_bounds_the_gradient_used():
         by_norm, by_value, free = (race.explain_step(r, k) for r in range(3))
         g = by_norm.gradient_seen
         assert np.hypot(*g) > 1.5  # Rosenbrock's gradient needs clipping here
-        assert np.hypot(*by_norm.gradient) == pytest.approx(min(1.5, np.hypot(*g)), rel=1e-14)
+        # torch's form: scaled by 1.5 / (norm + 1e-6), so the clipped norm is within 1e-6 of 1.5.
+        n = np.hypot(*g)
+        assert np.hypot(*by_norm.gradient) == pytest.approx(1.5 * n / (n + 1e-6), rel=1e-14)
+        assert 1.5 - 1e-6 < np.hypot(*by_norm.gradient) < 1.5
         assert np.allclose(by_norm.gradient / np.hypot(*by_norm.gradient), g / np.hypot(*g))
         assert np.all(np.abs(by_value.gradient) <= 0.25)
         assert np.array_equal(free.gradient, free.gradient_seen)
@@ -374,7 +377,12 @@ def test_explain_step_is_the_step_the_race_took():
     (dict(noise=-0.1), ValueError, "noise must be a finite number >= 0"),
     (dict(racers=[Racer("sgd", schedule=Schedule("linear"))]), ValueError, "unknown schedule 'linear'"),
     (dict(racers=[Racer("sgd", clip=Clip("max"))]), ValueError, "unknown clipping 'max'"),
-    (dict(racers=[Racer("sgd", clip=Clip("norm", 0.0))]), ValueError, "threshold must be > 0"),
+    (dict(racers=[Racer("sgd", clip=Clip("norm", 0.0))]), ValueError,
+     r"racer 0 \(SGD\): clipping norm: threshold=0.0 is outside its valid range"),
+    (dict(racers=["adam", Racer("sgd", schedule=Schedule("step", every=0.0))]), ValueError,
+     r"racer 1 \(SGD\): schedule step: every=0.0 is outside its valid range"),
+    (dict(racers=[Racer("sgd", schedule=Schedule("cosine", warmup=-3))]), ValueError,
+     "warmup=-3.0 is outside its valid range"),
     (dict(racers=[("adam", {"lr": -1.0})]), ValueError, "lr=-1.0 is outside its valid range"),
     (dict(racers=[("adam", {"betas": 0.9})]), ValueError, "betas must be a pair"),
     (dict(surface="nope"), KeyError, "unknown surface 'nope'"),
