@@ -7,9 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine import optimizers as O
-from engine import surfaces as S
-from engine.registry import UnknownId
+from engine.optim import optimizers as O
+from engine.surfaces import catalog as S
+from engine.optim.registry import UnknownId
 from engine.scenario import COLORMAPS
 
 from .export.cli import size_type

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
                                QPushButton, QTextEdit, QVBoxLayout, QWidget)
 
-from engine import formula as F
+from engine.formula import symbolic as F
 
 from .formula_library import FormulaEntry, FormulaLibrary
 from .shell.worker import Worker

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import tomli_w
 
-from engine.formula import DEFAULT_DOMAIN
+from engine.formula.symbolic import DEFAULT_DOMAIN
 
 Point = tuple[float, float]
 

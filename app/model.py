@@ -10,8 +10,8 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
-from engine import optimizers as O
-from engine import surfaces as S
+from engine.optim import optimizers as O
+from engine.surfaces import catalog as S
 from engine.scenario import CLASSIC_LRS, RESTYLE, RacerConfig, Scenario, classic_six, field_spec
 
 from .theme import PALETTE

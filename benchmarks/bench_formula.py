@@ -23,8 +23,8 @@ FORMULA = "(a - x)^2 + b*(y - x^2)^2"
 
 
 def racers(n: int):
-    from engine import optimizers as O
-    from engine.race import Racer
+    from engine.optim import optimizers as O
+    from engine.race.race import Racer
 
     # Newton jumps to the minimum; AdaBelief's steps grow towards lr/eps on a smooth slope.
     ids = [i for i in O.names() if i not in ("newton", "adabelief")]
@@ -32,8 +32,8 @@ def racers(n: int):
 
 
 def rate(surface, start, rs, steps: int, repeats: int) -> float:
-    from engine.race import Race
-    from engine.status import Status
+    from engine.race.race import Race
+    from engine.race.status import Status
 
     best = 0.0
     for _ in range(repeats):
@@ -58,8 +58,8 @@ def main() -> None:
     args = ap.parse_args()
     os.environ["OPTIRACE_CACHE_DIR"] = tempfile.mkdtemp(prefix="optirace-bench-formula-")
 
-    from engine import formula as F
-    from engine import surfaces as S
+    from engine.formula import symbolic as F
+    from engine.surfaces import catalog as S
 
     spec = S.get("rosenbrock")
     t0 = time.perf_counter()

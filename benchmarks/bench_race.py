@@ -19,9 +19,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine import optimizers as O  # noqa: E402
-from engine import race as Rm  # noqa: E402
-from engine.status import Status  # noqa: E402
+from engine.optim import optimizers as O  # noqa: E402
+from engine.race import race as Rm  # noqa: E402
+from engine.race.status import Status  # noqa: E402
 
 START = (-1.2, 1.0)  # Rosenbrock's classic start; lr small enough that nobody finishes or diverges
 LR = 1e-4
@@ -304,7 +304,9 @@ CHILD = textwrap.dedent("""
     import time, sys
     t_start = time.perf_counter()
     sys.path.insert(0, {root!r})
-    from engine import race as Rm, optimizers as O, surfaces as S, race_kernels as K
+    from engine.race import race as Rm, kernels as K
+    from engine.optim import optimizers as O
+    from engine.surfaces import catalog as S
     t_import = time.perf_counter()
     Rm.run_race("rosenbrock", (-1.2, 1.0), O.names(), 1000)
     t_first = time.perf_counter()

@@ -7,7 +7,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from .status import Standing, Status
+from .race.status import Standing, Status
 
 LOG, LINEAR = "log", "linear"
 # Margins when a claim gives none: a factor for log series, a number of steps for step claims.

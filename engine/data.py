@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from .registry import Registry
+from .optim.registry import Registry
 
 
 @dataclass(frozen=True)

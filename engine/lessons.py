@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import claims as C
 from . import scenario as io
-from .race import run_race
+from .race.race import run_race
 from .scenario import Scenario, ScenarioError
 
 

@@ -12,9 +12,9 @@ from typing import Any, Mapping
 import tomli_w
 
 from . import claims as C
-from . import optimizers as O
-from . import surfaces as S
-from .race import Clip, Race, Racer, Schedule
+from .optim import optimizers as O
+from .surfaces import catalog as S
+from .race.race import Clip, Race, Racer, Schedule
 
 SCHEMA = 2
 MODES = ("surface", "lab", "tuning", "diff")
@@ -306,7 +306,7 @@ class Scenario:
     def surface_spec(self):
         """The surface raced on: the registry's, or the user's formula compiled (cached on disk)."""
         if self.formula:
-            from . import formula as F
+            from .formula import symbolic as F
 
             return F.from_dict(self.formula)
         return S.get(self.surface)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.scenario import Scenario, atomic_write
-from engine.status import Status
+from engine.race.status import Status
 
 from .encoder import ExportError
 

@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QPainter, QPen, QValidator
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
                                QSlider, QStyle, QStyleOptionSlider, QWidget)
 
-from engine.specs import Bounds, ChoiceSpec, Hyper
+from engine.optim.specs import Bounds, ChoiceSpec, Hyper
 
 STEPS = 1000  # slider resolution
 # QDoubleSpinBox rounds every value to this many decimals: the most it allows, so that a

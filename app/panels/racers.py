@@ -9,9 +9,9 @@ from PySide6.QtWidgets import (QColorDialog, QComboBox, QFormLayout, QGridLayout
                                QLineEdit, QListWidget, QListWidgetItem, QMenu, QPushButton, QSizePolicy,
                                QToolButton, QVBoxLayout, QWidget)
 
-from engine import optimizers as O
-from engine.gradients import CLIPS, NOISE
-from engine.schedules import SCHEDULES, WARMUP
+from engine.optim import optimizers as O
+from engine.race.gradients import CLIPS, NOISE
+from engine.race.schedules import SCHEDULES, WARMUP
 
 from ..model import ScenarioModel
 from .editors import ChoiceEditor, HyperEditor

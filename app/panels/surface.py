@@ -9,7 +9,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
                                QWidget)
 
-from engine import surfaces as S
+from engine.surfaces import catalog as S
 
 from ..model import ScenarioModel
 from .editors import HyperEditor

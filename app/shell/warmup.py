@@ -2,8 +2,8 @@
 under one on a warm one), in a worker with progress and Cancel."""
 from __future__ import annotations
 
-from engine import optimizers as O
-from engine import surfaces as S
+from engine.optim import optimizers as O
+from engine.surfaces import catalog as S
 
 from .worker import Worker
 
@@ -12,7 +12,7 @@ def warm_up(progress=lambda i, n: None, cancelled=lambda: False) -> None:
     """Compile (or load from the cache) every kernel a race and the surface view call."""
     import numpy as np
 
-    from engine.race import Race
+    from engine.race.race import Race
 
     ids = S.names()
     n = len(ids)

@@ -3,6 +3,7 @@ progress and checks for Cancel, with its result or error delivered on the GUI th
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -77,11 +78,13 @@ class Worker(QObject):
         """Stop listening without waiting: for work that cannot be interrupted (a numba
         compile, a subprocess), which then finishes unseen (and fills a cache)."""
         self.job._cancel.set()
-        for sig in (self.finished, self.failed, self.cancelled, self.progress):
-            try:
-                sig.disconnect()
-            except (RuntimeError, TypeError):
-                pass
+        with warnings.catch_warnings():  # PySide warns when a signal had no receiver to drop
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for sig in (self.finished, self.failed, self.cancelled, self.progress):
+                try:
+                    sig.disconnect()
+                except (RuntimeError, TypeError):
+                    pass
         if self._thread.is_alive():
             self.setParent(None)
             _ABANDONED.add(self)

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QTextBrowser
 
-from engine.optimizers import Explanation, OptimizerSpec
+from engine.optim.optimizers import Explanation, OptimizerSpec
 
 from ..theme import Theme
 

@@ -8,7 +8,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPen, QP
 from pyqtgraph.graphicsItems.ScatterPlotItem import Symbols
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from engine.status import Status
+from engine.race.status import Status
 
 from ..theme import Theme
 

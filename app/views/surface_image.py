@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.surfaces import BoundSurface
+from engine.surfaces.catalog import BoundSurface
 
 GRID = 320
 CONTOURS = 14

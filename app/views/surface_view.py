@@ -10,8 +10,8 @@ from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainterPath
 from PySide6.QtWidgets import QGraphicsItem, QLabel
 
-from engine.optimizers import Explanation
-from engine.status import Status
+from engine.optim.optimizers import Explanation
+from engine.race.status import Status
 
 from ..theme import Theme, height_colormap, luminance, style_axes
 from . import contours, label_layout, surface_image

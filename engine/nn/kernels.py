@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..counter_rng import mix64, step_key
+from ..race.counter_rng import mix64, step_key
 from . import fastmath as fm
 from .ops import (ACC0, ACC1, ACC2, ACT, ADD, ALPHA, BATCHNORM, BCE, CODE, DENSE, DROPOUT, ELU, EPS,
                   GELU, HIGHWAY, IDENTITY, IN0, IN1, IN2, INVERTED, KIND, LAYERNORM, LEAKY_RELU, MASK,

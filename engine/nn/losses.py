@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..registry import Registry
+from ..optim.registry import Registry
 from . import ops
 
 

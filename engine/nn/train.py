@@ -9,11 +9,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .. import optimizers as O
-from ..status import Standing, Status
-from ..gradients import Clip, check_noise
-from ..racer import Racer, as_racer, pack_racers
-from ..schedules import Schedule
+from ..optim import optimizers as O
+from ..race.status import Standing, Status
+from ..race.gradients import Clip, check_noise
+from ..race.racer import Racer, as_racer, pack_racers
+from ..race.schedules import Schedule
 from . import kernels, ops
 from .blas import single_thread
 from . import train_kernels as TK
@@ -78,7 +78,7 @@ def _data(data):
 
 class NetRace:
     """K racers (as for the surface race: ids, (id, hyper, ...) tuples or
-    :class:`~engine.racer.Racer`) trained side by side.  ``advance(k)`` runs k more steps and
+    :class:`~engine.race.racer.Racer`) trained side by side.  ``advance(k)`` runs k more steps and
     returns a :class:`Chunk`; snapshots land in ``snapshots``.  ``noise`` adds seeded Gaussian
     noise to every gradient component, the same draws for every racer.  A racer that produces
     NaN or overflow is marked diverged at that step and frozen; the others go on."""

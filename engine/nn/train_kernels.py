@@ -8,9 +8,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..optimizer_kernels import step as opt_step
-from ..status import Status
-from ..step_kernels import NO_CLIP, is_scheduled, lr_factor, perturb_and_clip
+from ..optim.kernels import step as opt_step
+from ..race.status import Status
+from ..race.step_kernels import NO_CLIP, is_scheduled, lr_factor, perturb_and_clip
 from .kernels import backward, forward, loss
 from .ops import SOFTMAX_CE, T_DEAD, T_GRAD_MEANABS, T_GRAD_NORM, T_MEAN, T_STD, W_GRAD_MEANABS, W_GRAD_NORM
 

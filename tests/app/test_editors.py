@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.panels.editors import STEPS, HyperEditor
-from engine import optimizers as O
+from engine.optim import optimizers as O
 
 
 def _floats():

@@ -8,9 +8,9 @@ import pytest
 
 from app.export.data import COLUMNS, write_race_csv
 from app.export.encoder import ExportError
-from engine.race import run_race
+from engine.race.race import run_race
 from engine.scenario import RacerConfig, Scenario
-from engine.status import Status
+from engine.race.status import Status
 
 
 def scenario() -> Scenario:

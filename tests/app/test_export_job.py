@@ -14,7 +14,7 @@ from app.export.canvas import Canvas
 from app.export.encoder import ExportError
 from app.export.job import ExportJob, settings_for
 from app.export.render import FrameSource, Plan, steps_per_frame_for
-from engine.race import run_race
+from engine.race.race import run_race
 from engine.scenario import ExportOptions, RacerConfig, Scenario
 
 SIZE = (640, 360)

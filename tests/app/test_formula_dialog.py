@@ -7,9 +7,9 @@ from PySide6.QtWidgets import QDialog
 
 from app.formula_dialog import EXAMPLES, FormulaDialog
 from app.formula_library import FormulaEntry, FormulaLibrary
-from engine import formula as F
-from engine.race import run_race
-from engine.status import Status
+from engine.formula import symbolic as F
+from engine.race.race import run_race
+from engine.race.status import Status
 
 
 @pytest.fixture(scope="module", autouse=True)

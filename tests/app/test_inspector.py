@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from app.views import inspector
-from engine import optimizers as O
-from engine.race import Race
+from engine.optim import optimizers as O
+from engine.race.race import Race
 
 
 def explained(id, hyper=None, k=20):

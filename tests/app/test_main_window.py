@@ -4,10 +4,10 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QFontMetrics, QImage
 
-from engine import optimizers as O
-from engine.race import run_race
+from engine.optim import optimizers as O
+from engine.race.race import run_race
 from engine.scenario import RacerConfig, Scenario, classic_six
-from engine.status import Status
+from engine.race.status import Status
 
 from .conftest import make_window
 
@@ -261,7 +261,7 @@ def test_warm_up_runs_in_a_worker_then_the_race_starts(qtbot):
 
 
 def test_a_custom_formula_races_and_its_parameters_get_editors(window):
-    from engine import formula as F
+    from engine.formula import symbolic as F
 
     s = F.compile("(a - x)^2 + b*(y - x^2)^2", {"a": 1.0, "b": 100.0}, domain=((-2, 2), (-1, 3)), start=(-1.2, 1.0))
     window.model.set_formula(s)

@@ -62,7 +62,7 @@ def test_presets(model):
     model.preset("classic")
     assert [r.optimizer for r in model.scenario.racers] == ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
     model.preset("all")
-    from engine import optimizers as O
+    from engine.optim import optimizers as O
 
     assert [r.optimizer for r in model.scenario.racers] == O.names()
     assert len(set(model.racer_names())) == len(O.names())

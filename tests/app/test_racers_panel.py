@@ -8,8 +8,8 @@ from PySide6.QtCore import Qt
 
 from app.model import ScenarioModel
 from app.panels.racers import RacersPanel
-from engine.gradients import CLIPS, NOISE
-from engine.schedules import SCHEDULES, WARMUP
+from engine.race.gradients import CLIPS, NOISE
+from engine.race.schedules import SCHEDULES, WARMUP
 from engine.scenario import RacerConfig, Scenario
 
 

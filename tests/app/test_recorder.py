@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from app.shell.recorder import Recorder
-from engine.race import Race
+from engine.race.race import Race
 
 
 def History(R, x0, f0, g0, capacity):

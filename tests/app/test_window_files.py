@@ -4,7 +4,7 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from engine import scenario as scenario_io
-from engine.race import run_race
+from engine.race.race import run_race
 from engine.scenario import Scenario, classic_six
 
 

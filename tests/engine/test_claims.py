@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine import claims as C
-from engine.status import Standing, Status
+from engine.race.status import Standing, Status
 
 NAMES = ("A", "B", "C")
 
@@ -110,7 +110,7 @@ def test_a_per_layer_series_is_picked_by_layer():
 
 
 def test_surface_run_series_from_a_race():
-    from engine.race import run_race
+    from engine.race.race import run_race
 
     res = run_race("quadratic", (1.0, 1.0), ["sgd", "adam"], 50)
     b = res.race.surface

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import formula as F
-from engine import surfaces as S
-from engine.race import Race, run_race
-from engine.status import Status
+from engine.formula import symbolic as F
+from engine.surfaces import catalog as S
+from engine.race.race import Race, run_race
+from engine.race.status import Status
 
 ROSENBROCK = "(a - x)^2 + b*(y - x^2)^2"
 ROOT = Path(__file__).resolve().parents[2]
@@ -336,8 +336,9 @@ def test_second_process_loads_the_cached_module_without_recompiling(rosen, cache
     assert Path(rosen.kernels.__file__) in files
     script = f"""
 import json, sys
-from engine import formula as F, formula_modules as M, surfaces as S
-from engine.race import Race, run_race
+from engine.formula import modules as M, symbolic as F
+from engine.surfaces import catalog as S
+from engine.race import run_race
 spec = S.get("rosenbrock")
 s = F.compile({ROSENBROCK!r}, params={{"a": 1.0, "b": 100.0}}, domain=spec.domain, start=spec.start)
 run_race(s, s.start, {RACERS!r}, 5)

@@ -9,7 +9,7 @@ from engine.nn import Dense, Dropout, ops
 from engine.nn import train_kernels as TK
 from engine.nn.train import NetRace, train
 from engine.nn.warmup import warmup
-from engine.status import Status
+from engine.race.status import Status
 
 
 @pytest.fixture(scope="module")

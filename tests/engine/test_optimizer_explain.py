@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import optimizers as O
-from engine import surfaces as S
+from engine.optim import optimizers as O
+from engine.surfaces import catalog as S
 
 
 def variants(spec):

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import optimizer_kernels as OK
-from engine import optimizers as O
-from engine import race_kernels as RK
-from engine import surfaces as S
-from engine.race import run_race
-from engine.status import Status
+from engine.optim import kernels as OK
+from engine.optim import optimizers as O
+from engine.race import kernels as RK
+from engine.surfaces import catalog as S
+from engine.race.race import run_race
+from engine.race.status import Status
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
 

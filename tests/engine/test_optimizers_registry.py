@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import optimizers as O
+from engine.optim import optimizers as O
 from tests.reference import make_torch_refs as R
 
 IDS = O.names()
@@ -140,8 +140,8 @@ def test_the_library_takes_every_valid_value_beyond_the_slider(opt_id):
 
 
 def test_a_race_with_a_tiny_or_zero_learning_rate_runs():
-    from engine import surfaces as S
-    from engine.race import run_race
+    from engine.surfaces import catalog as S
+    from engine.race.race import run_race
 
     r = run_race("beale", (1, 1.5), [("sgd", {"lr": 1e-8}), ("adam", {"lr": 0.0})], 10)
     start = np.array([1.0, 1.5])

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from engine import optimizers as O
-from engine import surfaces as S
-from engine.race import run_race
-from engine.status import Status
+from engine.optim import optimizers as O
+from engine.surfaces import catalog as S
+from engine.race.race import run_race
+from engine.race.status import Status
 from tests.reference import make_torch_refs as R
 
 SINGLE_TOL = 1e-12  # relative to max(1, |value|), per component

@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from engine import optimizers as O
-from engine import race_kernels as K
-from engine import surfaces as S
-from engine.race import (FINISH_TOL, GROUP_MAX, Clip, Race, Racer, Schedule, run_race)
-from engine.status import Status
+from engine.optim import optimizers as O
+from engine.race import kernels as K
+from engine.surfaces import catalog as S
+from engine.race.race import (FINISH_TOL, GROUP_MAX, Clip, Race, Racer, Schedule, run_race)
+from engine.race.status import Status
 
 ALL = O.names()
 
@@ -179,7 +179,7 @@ def test_identical_racers_grouped_or_alone_give_the_same_bits():
 
 
 def test_parallel_kernel_gives_the_same_bits(monkeypatch):
-    import engine.race as race_module
+    import engine.race.race as race_module
 
     racers = [Racer(o) for o in ALL] * 4 + [Racer("adam", {"lr": 0.05})] * 70
     serial = Race("six_hump_camel", (-2.0, 1.5), racers, noise=0.3, seed=2).advance(40)

@@ -8,10 +8,10 @@ import dataclasses
 import pytest
 
 from engine import data
-from engine import optimizers as O
-from engine import surfaces as S
+from engine.optim import optimizers as O
+from engine.surfaces import catalog as S
 from engine.nn import activations, initializers, losses
-from engine.registry import Registry, UnknownId
+from engine.optim.registry import Registry, UnknownId
 
 # Each registry with the module functions the library has always offered for it.
 REGISTRIES = {
@@ -60,7 +60,7 @@ def test_an_unknown_id_raises_one_error_naming_the_kind_and_every_valid_id(kind,
 
 def test_public_entry_points_raise_it_too():
     from engine import nn
-    from engine.race import run_race
+    from engine.race.race import run_race
 
     for call in (lambda: run_race("no_such_surface", (0, 0), ["sgd"], 1),
                  lambda: run_race("beale", (0, 0), ["no_such_optimizer"], 1),

@@ -12,17 +12,17 @@ import numba
 import numpy as np
 import pytest
 
-from engine.status import Status
+from engine.race.status import Status
 from engine import data, nn
-from engine import race_kernels as RK
-from engine import step_kernels as SK
-from engine.gradients import CLIPS, NOISE, Clip
+from engine.race import kernels as RK
+from engine.race import step_kernels as SK
+from engine.race.gradients import CLIPS, NOISE, Clip
 from engine.nn import Dense, Dropout, ops
 from engine.nn import train_kernels as TK
 from engine.nn.train import NOISE_STREAM, NetRace, train
-from engine.race import Race, Racer, run_race
-from engine.racer import as_racer, pack_racers
-from engine.schedules import SCHEDULES, WARMUP, Schedule
+from engine.race.race import Race, Racer, run_race
+from engine.race.racer import as_racer, pack_racers
+from engine.race.schedules import SCHEDULES, WARMUP, Schedule
 from tests.reference import make_schedule_refs as R
 
 REFS = dict(np.load(R.OUT))

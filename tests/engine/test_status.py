@@ -2,7 +2,7 @@
 the inspector shows it.  (test_race and test_nn_train check the codes the kernels store.)"""
 from __future__ import annotations
 
-from engine.status import Standing, Status
+from engine.race.status import Standing, Status
 
 
 def test_every_status_has_distinct_words():

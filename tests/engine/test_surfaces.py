@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from engine import surface_kernels as SK
-from engine import surfaces as S
+from engine.surfaces import kernels as SK
+from engine.surfaces import catalog as S
 
 IDS = S.names()
 # Global minimum values from the references (Surjanovic & Bingham; More, Garbow & Hillstrom),
@@ -236,9 +236,9 @@ def test_unknown_kernel_code_gives_nan_not_a_crash():
 
 
 def test_the_race_kernels_batched_table_agrees_with_fgh_for_every_surface():
-    """race_kernels keeps its own per-surface loops for speed; they must be the same arithmetic."""
-    from engine import race_kernels as RK
-    from engine import surface_kernels as SK
+    """engine.race.kernels keeps its own per-surface loops for speed; they must be the same arithmetic."""
+    from engine.race import kernels as RK
+    from engine.surfaces import kernels as SK
 
     rng = np.random.default_rng(7)
     for sid in S.names():

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from engine import surfaces as S
-from engine import theory
-from engine.race import run_race
-from engine.status import Status
+from engine.surfaces import catalog as S
+from engine.surfaces import theory
+from engine.race.race import run_race
+from engine.race.status import Status
 
 
 @pytest.mark.parametrize("kappa,angle", [(25.0, 0.0), (100.0, 30.0)])

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from engine import optimizers as O  # noqa: E402
-from engine import surfaces as S  # noqa: E402
+from engine.optim import optimizers as O  # noqa: E402
+from engine.surfaces import catalog as S  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 NPZ = HERE / "torch_refs.npz"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.surfaces import BoundSurface
+from engine.surfaces.catalog import BoundSurface
 
 from ...shell.recorder import Recorder
 

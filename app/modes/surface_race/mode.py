@@ -8,7 +8,7 @@ from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QScrollArea, QStackedWidget, QWidget
 
 from engine import scenario as scenario_io
-from engine import theory
+from engine.surfaces import theory
 
 from ...panels.racers import RacersPanel
 from ...panels.surface import SurfacePanel

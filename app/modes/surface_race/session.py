@@ -6,9 +6,9 @@ from collections import deque
 
 import numpy as np
 
-from engine import optimizers as O
-from engine.race import Race
-from engine.status import Status
+from engine.optim import optimizers as O
+from engine.race.race import Race
+from engine.race.status import Status
 
 from ...model import ScenarioModel
 from ...shell.recorder import Recorder

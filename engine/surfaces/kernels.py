@@ -1,7 +1,7 @@
 """numba kernels for the built-in 2-D surfaces: value, gradient and Hessian in one call,
 dispatched on an integer surface code so one compiled race kernel serves every surface.
 
-``p`` is the surface's parameter array (see the registry in :mod:`engine.surfaces`).
+``p`` is the surface's parameter array (see the catalogue in :mod:`engine.surfaces.catalog`).
 ``fgh(code, x, y, p, g, H, want_h)`` returns f, writes the gradient into ``g`` (2,) and,
 when ``want_h``, the Hessian into ``H`` (2, 2).
 """

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import step_kernels as SK
-from .specs import ChoiceSpec, Hyper, pack
+from ..optim.specs import ChoiceSpec, Hyper, pack
 
 _THRESHOLD = dict(default=1.0, lo=1e-3, hi=1e3, log=True)
 

@@ -1,6 +1,6 @@
 """Symbolic side of formula surfaces: a checked formula tree -> sympy -> exact gradient and
 Hessian -> the numba source of ``fgh``.  Runs in a worker process (``python -m
-engine.formula_codegen``) so that a symbolic blow-up can be ended at the time limit."""
+engine.formula.codegen``) so that a symbolic blow-up can be ended at the time limit."""
 from __future__ import annotations
 
 import ast
@@ -10,6 +10,8 @@ import sys
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
+
+from .grammar import fold
 
 X, Y = sp.symbols("x y", real=True)
 
@@ -99,31 +101,18 @@ _BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: l
 
 
 def to_sympy(tree: ast.Expression, params: list[str]) -> sp.Expr:
-    """Walk a tree already checked by :func:`engine.formula.parse`; params become _p0, _p1..."""
+    """A tree already checked by :func:`engine.formula.grammar.parse` as sympy; params become
+    _p0, _p1..."""
     names = {"x": X, "y": Y, "pi": sp.pi, "e": sp.E}
     names.update({n: sp.Symbol(f"_p{i}", real=True) for i, n in enumerate(params)})
 
-    def walk(node):
-        if isinstance(node, ast.Expression):
-            return walk(node.body)
-        if isinstance(node, ast.Constant):
-            v = node.value
-            return sp.Integer(v) if isinstance(v, int) else sp.Float(v)
-        if isinstance(node, ast.Name):
-            return names[node.id]
-        if isinstance(node, ast.UnaryOp):
-            u = walk(node.operand)
-            return -u if isinstance(node.op, ast.USub) else u
-        if isinstance(node, ast.BinOp):
-            return _BINARY[type(node.op)](walk(node.left), walk(node.right))
-        if isinstance(node, ast.Call):
-            args = [walk(a) for a in node.args]
-            if node.func.id in _NARY:
-                return _fold(_NARY[node.func.id], args)
-            return _UNARY[node.func.id](args[0])
-        raise TypeError(f"unchecked node {type(node).__name__}")  # parse() lets none through
+    def constant(v):
+        return sp.Integer(v) if isinstance(v, int) else sp.Float(v)
 
-    return walk(tree)
+    def call(fn, args):
+        return _fold(_NARY[fn], args) if fn in _NARY else _UNARY[fn](args[0])
+
+    return fold(tree, constant, names.__getitem__, lambda op, a, b: _BINARY[op](a, b), call)
 
 
 class _Printer(PythonCodePrinter):

@@ -14,12 +14,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from . import surface_kernels as SK
-from .optimizer_kernels import NEWTON, _newton
-from .optimizer_kernels import step as opt_step
+from ..surfaces import kernels as SK
+from ..optim.kernels import NEWTON, _newton
+from ..optim.kernels import step as opt_step
 from .status import Status
 from .step_kernels import NO_CLIP, clip_gradient, gauss, is_scheduled, lr_factor
-from .surface_kernels import fgh
+from ..surfaces.kernels import fgh
 
 JIT = dict(cache=True, nogil=True)
 
@@ -34,7 +34,7 @@ def _surface_batch(code, p, xs, n, gout, fout, gs, H, want_h):
     """f and gradient at the n/2 points xs[0:n] (x, y interleaved) into fout and gout (and,
     when ``want_h``, the Hessian at the last point into H).
 
-    The same arithmetic as :func:`surface_kernels.fgh`, but dispatched once per batch: a call
+    The same arithmetic as :func:`engine.surfaces.kernels.fgh`, but dispatched once per batch: a call
     per point through fgh's switch is not inlined and, with the reference counting of its array
     arguments, costs ~35 ns, while one loop per surface lets the compiler inline the surface
     (~2 ns for Rosenbrock).  Surfaces missing from this table still work through fgh, slower.

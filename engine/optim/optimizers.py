@@ -1,5 +1,5 @@
 """The optimizer registry: one declarative spec per optimizer, over the kernels in
-:mod:`engine.optimizer_kernels`.  Adding an optimizer is one entry here and its kernel."""
+:mod:`engine.optim.kernels`.  Adding an optimizer is one entry here and its kernel."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,9 +7,9 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from . import optimizer_explain as E
-from . import optimizer_kernels as K
-from .optimizer_explain import Explanation, Term  # noqa: F401  (the public names)
+from . import explain as E
+from . import kernels as K
+from .explain import Explanation, Term  # noqa: F401  (the public names)
 from .registry import Registry
 from .specs import DECAY, NON_NEGATIVE, UNIT, Hyper, defaults, pack, unpack
 
@@ -31,7 +31,7 @@ class OptimizerSpec:
     needs_hessian: bool = False
     # Initial value of each state slot (a hyperparameter name or a number).
     slot_init: Mapping[str, object] = field(default_factory=dict)
-    # The step as named quantities (engine.optimizer_explain): (x, g, state by slot, hyper, t,
+    # The step as named quantities (engine.optim.explain): (x, g, state by slot, hyper, t,
     # hessian) -> (terms, formula, memory).
     explain: Callable | None = None
 

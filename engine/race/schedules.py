@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import step_kernels as SK
-from .specs import ChoiceSpec, Hyper, pack
+from ..optim.specs import ChoiceSpec, Hyper, pack
 
 _T_NOTE = ("t counts steps from 1; torch's scheduler counts the optimizer.step() calls before it, "
            "so step t runs with torch's lr after t - 1 scheduler.step() calls.")

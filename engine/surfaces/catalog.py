@@ -1,5 +1,5 @@
 """The surface registry: 2-D loss surfaces as declarative specs over the kernels in
-:mod:`engine.surface_kernels`.  Formulas, domains and minima follow Surjanovic & Bingham's
+:mod:`engine.surfaces.kernels`.  Formulas, domains and minima follow Surjanovic & Bingham's
 library of test functions and More, Garbow & Hillstrom (1981); every minimum listed here is
 re-polished numerically by the tests."""
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from . import surface_kernels as K
-from .registry import Registry
-from .specs import Hyper, pack, unpack
+from . import kernels as K
+from ..optim.registry import Registry
+from ..optim.specs import Hyper, pack, unpack
 
 Point = tuple[float, float]
 

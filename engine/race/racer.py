@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import optimizers as O
+from ..optim import optimizers as O
 from . import step_kernels as SK
 from .gradients import Clip
 from .schedules import Schedule

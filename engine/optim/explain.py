@@ -85,7 +85,7 @@ class Explanation:
 
 # -- helpers mirroring the kernels' scalar arithmetic ------------------------------------------
 def _lerp(a, b, w):
-    # torch's lerp, as optimizer_kernels._lerp: exact at both ends, switches at weight 0.5.
+    # torch's lerp, as engine.optim.kernels._lerp: exact at both ends, switches at weight 0.5.
     return a + w * (b - a) if abs(w) < 0.5 else b - (b - a) * (1.0 - w)
 
 

@@ -3,6 +3,7 @@ with ^ as power), errors with their column, and plain numpy evaluation for previ
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import keyword
 import math
@@ -258,6 +259,29 @@ _NP_BIN = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div
            ast.Pow: np.power}
 
 
+def fold(node: ast.AST, constant, name, binary, call):
+    """Evaluate a tree :func:`parse` has checked, bottom-up: ``constant(value)``, ``name(id)``,
+    ``binary(op type, a, b)`` and ``call(function name, args)``; unary minus negates.  The one
+    walker of formulas: numpy values for previews, sympy expressions for the derivatives."""
+    def walk(n):
+        if isinstance(n, ast.Expression):
+            return walk(n.body)
+        if isinstance(n, ast.Constant):
+            return constant(n.value)
+        if isinstance(n, ast.Name):
+            return name(n.id)
+        if isinstance(n, ast.UnaryOp):
+            v = walk(n.operand)
+            return -v if isinstance(n.op, ast.USub) else v
+        if isinstance(n, ast.BinOp):
+            return binary(type(n.op), walk(n.left), walk(n.right))
+        if isinstance(n, ast.Call):
+            return call(n.func.id, [walk(a) for a in n.args])
+        raise TypeError(f"unchecked node {type(n).__name__}")  # parse() lets none through
+
+    return walk(node)
+
+
 def evaluate(formula: "Parsed | str", params: Mapping[str, float], x, y) -> np.ndarray:
     """f at the points (x, y) in float64 numpy; NaN or inf where it is undefined."""
     p = formula if isinstance(formula, Parsed) else parse(formula, tuple(params))
@@ -266,27 +290,14 @@ def evaluate(formula: "Parsed | str", params: Mapping[str, float], x, y) -> np.n
     env = {"x": x, "y": y, "pi": np.float64(np.pi), "e": np.float64(np.e)}
     env.update({k: np.float64(v) for k, v in params.items()})
 
-    def walk(n):
-        if isinstance(n, ast.Constant):
-            return np.float64(n.value)
-        if isinstance(n, ast.Name):
-            return env[n.id]
-        if isinstance(n, ast.UnaryOp):
-            v = walk(n.operand)
-            return -v if isinstance(n.op, ast.USub) else v
-        if isinstance(n, ast.BinOp):
-            return _NP_BIN[type(n.op)](walk(n.left), walk(n.right))
-        args = [walk(a) for a in n.args]
-        if n.func.id in NARY:
-            reduce = np.maximum if n.func.id == "max" else np.minimum
-            out = args[0]
-            for a in args[1:]:
-                out = reduce(out, a)
-            return out
-        return _NP_UNARY[n.func.id](args[0])
+    def call(fn, args):
+        if fn in NARY:
+            return functools.reduce(np.maximum if fn == "max" else np.minimum, args)
+        return _NP_UNARY[fn](args[0])
 
     with np.errstate(all="ignore"):
-        return np.broadcast_to(walk(p.tree.body), np.broadcast(x, y).shape).astype(np.float64)
+        z = fold(p.tree.body, np.float64, env.__getitem__, lambda op, a, b: _NP_BIN[op](a, b), call)
+        return np.broadcast_to(z, np.broadcast(x, y).shape).astype(np.float64)
 
 
 def preview(text: str, params: Mapping[str, float] | str = (), domain=DEFAULT_DOMAIN, n: int = 96):

@@ -15,13 +15,13 @@ from typing import Mapping, Sequence
 import numpy as np
 from numba.core.errors import NumbaError
 
-from .formula_grammar import (CONSTANTS, DEFAULT_DOMAIN, FUNCTIONS, MAX_CHARS, NARY, UNARY,  # noqa: F401
+from .grammar import (CONSTANTS, DEFAULT_DOMAIN, FUNCTIONS, MAX_CHARS, NARY, UNARY,  # noqa: F401
                               VARIABLES, FormulaError, Parsed, check_domain, check_param_name,
                               check_point, evaluate, parse, parse_params, parse_points, preview)
-from .formula_modules import (TIME_LIMIT, _compiled, _ensure_module, cache_dir, kernels_for,  # noqa: F401
+from .modules import (TIME_LIMIT, _compiled, _ensure_module, cache_dir, kernels_for,  # noqa: F401
                               start_worker, stop_worker)
-from .specs import Hyper
-from .surfaces import BoundSurface, SurfaceSpec
+from ..optim.specs import Hyper
+from ..surfaces.catalog import BoundSurface, SurfaceSpec
 
 FORMULA_CODE = -1  # surface code of every formula: the built-in kernels answer NaN to it
 KINK_NOTE = ("At a kink the gradient is a subgradient: abs uses sign(0) = 0, min and max the mean "
@@ -137,13 +137,13 @@ def compile(text: str, params: "Mapping[str, float] | str | None" = None, *,
 
 def warm(surface: FormulaSurface) -> None:
     """Compile (or load from the cache) every kernel a race on ``surface`` uses."""
-    from .race import run_race
+    from ..race.race import run_race
 
     run_race(surface, surface.start, ["sgd", "newton"], 1)
 
 
 def _precompile(spec: dict) -> None:
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))))
     out = subprocess.run([sys.executable, "-c", f"from {__name__} import _precompile_main; _precompile_main()"],
                          input=json.dumps(spec), capture_output=True, text=True, env=env, cwd=root, timeout=900)

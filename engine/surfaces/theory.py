@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import optimizers as O
-from .surfaces import BoundSurface
+from ..optim import optimizers as O
+from .catalog import BoundSurface
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import optimizers as O
-from . import optimizer_kernels as OK
-from . import race_kernels as K
-from . import surfaces as S
+from ..optim import optimizers as O
+from ..optim import kernels as OK
+from . import kernels as K
+from ..surfaces import catalog as S
 from .status import Standing, Status
 # Clip and Schedule are imported for callers too: a Racer is built from them.
 from .gradients import Clip, check_noise  # noqa: F401
@@ -311,7 +311,7 @@ class Race:
         return [Standing(Status(int(c)), int(s)) for c, s in zip(snap.status, snap.status_step)]
 
     def explain_step(self, r: int, k: int) -> O.Explanation:
-        """What racer r does in step k+1, written out (:func:`engine.optimizers.explain`), with
+        """What racer r does in step k+1, written out (:func:`engine.optim.optimizers.explain`), with
         the gradient it saw before clipping (noise included), its name and its status.
 
         Computed from the snapshot after step k, so it is the exact step the race takes
@@ -361,7 +361,7 @@ def run_race(surface, start, racers, steps, *, noise=0.0, seed=0, surface_params
     """Race ``racers`` (ids, ``(id, hyper_dict)`` pairs or :class:`Racer`) for ``steps`` steps.
 
     Returns positions (R, steps+1, 2), losses and gradient norms (R, steps+1), each column
-    0 being the start, and per racer a :class:`~engine.status.Standing`.  Never raises on divergence.
+    0 being the start, and per racer a :class:`~engine.race.status.Standing`.  Never raises on divergence.
     """
     race = Race(surface, start, racers, noise=noise, seed=seed, surface_params=surface_params)
     steps = int(steps)
