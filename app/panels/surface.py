@@ -2,7 +2,6 @@
 formula and caption, reset the start point, and open the custom-formula dialog."""
 from __future__ import annotations
 
-import importlib.util
 
 from PySide6.QtCore import QSignalBlocker
 from PySide6.QtGui import QFont
@@ -16,10 +15,6 @@ from .editors import HyperEditor
 
 
 FORMULA_ITEM = "__formula__"
-
-
-def formula_dialog_available() -> bool:
-    return importlib.util.find_spec("app.formula_dialog") is not None
 
 
 class SurfacePanel(QWidget):
@@ -55,12 +50,8 @@ class SurfacePanel(QWidget):
         self.reset_start.clicked.connect(self.model.reset_start)
         row.addWidget(self.reset_start)
         self.custom = QPushButton("Custom formula…")
-        if formula_dialog_available():
-            self.custom.clicked.connect(self._open_formula)
-            self.custom.setToolTip("Type your own f(x, y)")
-        else:
-            self.custom.setEnabled(False)
-            self.custom.setToolTip("coming")
+        self.custom.clicked.connect(self._open_formula)
+        self.custom.setToolTip("Type your own f(x, y)")
         row.addWidget(self.custom)
         lay.addLayout(row)
         lay.addStretch(1)
@@ -119,7 +110,7 @@ class SurfacePanel(QWidget):
                 w.statusBar().showMessage(str(e), 6000)
 
     def _open_formula(self) -> None:
-        from ..formula_dialog import FormulaDialog
+        from ..formula.dialog import FormulaDialog
 
         dialog = FormulaDialog(self)
         dialog.formulaAccepted.connect(self.model.set_formula)

@@ -5,8 +5,8 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QDialog
 
-from app.formula_dialog import EXAMPLES, FormulaDialog
-from app.formula_library import FormulaEntry, FormulaLibrary
+from app.formula.dialog import EXAMPLES, FormulaDialog
+from app.formula.library import FormulaEntry, FormulaLibrary
 from engine.formula import symbolic as F
 from engine.race.race import run_race
 from engine.race.status import Status

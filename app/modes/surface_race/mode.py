@@ -297,7 +297,7 @@ class SurfaceRaceMode(Mode):
         if not sc.formula:
             self.model.load(sc)
             return
-        from ...formula_dialog import compile_in_background
+        from ...formula.dialog import compile_in_background
 
         f = sc.formula
         kwargs = {"text": f["formula"], "params": f.get("params") or {}, "start": f.get("start"),

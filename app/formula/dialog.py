@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from engine.formula import symbolic as F
 
-from .formula_library import FormulaEntry, FormulaLibrary
-from .shell.worker import Worker
+from .library import FormulaEntry, FormulaLibrary
+from ..shell.worker import Worker
 
 DEBOUNCE_MS = 150
 PREVIEW_GRID = 96
