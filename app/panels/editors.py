@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QValidator
@@ -185,11 +185,11 @@ class ChoiceEditor(QWidget):
 
     changed = Signal(dict)
 
-    def __init__(self, key: str, choices: Mapping[str, ChoiceSpec], common: tuple[ChoiceSpec, ...] = (),
+    def __init__(self, key: str, choices: Iterable[ChoiceSpec], common: tuple[ChoiceSpec, ...] = (),
                  parent=None):
         super().__init__(parent)
         self.key = key
-        self.choices = dict(choices)
+        self.choices = {c.id: c for c in choices}
         lay = QFormLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setRowWrapPolicy(QFormLayout.WrapLongRows)

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import step_kernels as SK
 from ..optim.specs import ChoiceSpec, Hyper, pack
+from ..optim.registry import Registry
 
 _THRESHOLD = dict(default=1.0, lo=1e-3, hi=1e3, log=True)
 
@@ -40,7 +41,7 @@ _MODES = (
         citation="Mikolov 2012, Statistical language models based on neural networks (PhD thesis)",
     ),
 )
-CLIPS: dict[str, ChoiceSpec] = {s.id: s for s in _MODES}
+CLIPS = Registry("clipping", _MODES)
 
 NOISE = ChoiceSpec(
     "noise", "Gaussian gradient noise", 0,
@@ -54,13 +55,6 @@ NOISE = ChoiceSpec(
           "checkpoint sees the same noise; a network race draws from its own stream, apart from "
           "its dropout masks. Neelakantan et al. let the variance decay over training; here it is constant.",
 )
-
-
-def mode_spec(id: str) -> ChoiceSpec:
-    try:
-        return CLIPS[id]
-    except KeyError:
-        raise ValueError(f"unknown clipping {id!r}; known: {', '.join(CLIPS)}") from None
 
 
 def check_noise(noise: float) -> float:
@@ -80,7 +74,7 @@ class Clip:
 
     @property
     def spec(self) -> ChoiceSpec:
-        return mode_spec(self.mode)
+        return CLIPS.get(self.mode)
 
     def array(self) -> np.ndarray:
         """The kernel's row (mode, threshold), validated against the spec."""

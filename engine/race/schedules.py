@@ -8,6 +8,7 @@ import numpy as np
 
 from . import step_kernels as SK
 from ..optim.specs import ChoiceSpec, Hyper, pack
+from ..optim.registry import Registry
 
 _T_NOTE = ("t counts steps from 1; torch's scheduler counts the optimizer.step() calls before it, "
            "so step t runs with torch's lr after t - 1 scheduler.step() calls.")
@@ -51,7 +52,7 @@ _KINDS = (
                         "(SGDR's restarts are torch's CosineAnnealingWarmRestarts).",
     ),
 )
-SCHEDULES: dict[str, ChoiceSpec] = {s.id: s for s in _KINDS}
+SCHEDULES = Registry("schedule", _KINDS)
 
 # Warm-up multiplies whatever kind is chosen, so it is a parameter of every schedule.
 WARMUP = ChoiceSpec(
@@ -70,13 +71,6 @@ WARMUP = ChoiceSpec(
 )
 
 
-def kind_spec(id: str) -> ChoiceSpec:
-    try:
-        return SCHEDULES[id]
-    except KeyError:
-        raise ValueError(f"unknown schedule {id!r}; known: {', '.join(SCHEDULES)}") from None
-
-
 @dataclass(frozen=True)
 class Schedule:
     """One racer's learning-rate schedule: a kind of :data:`SCHEDULES`, values of its
@@ -91,7 +85,7 @@ class Schedule:
 
     @property
     def spec(self) -> ChoiceSpec:
-        return kind_spec(self.kind)
+        return SCHEDULES.get(self.kind)
 
     def _given(self, params: tuple[Hyper, ...]) -> dict[str, float]:
         return {h.name: getattr(self, h.name) for h in params if getattr(self, h.name) is not None}

@@ -29,15 +29,15 @@ def _combo(editor):
 
 
 def test_choices_and_their_parameters_come_from_the_specs(panel):
-    assert _combo(panel.schedule) == [(s.name, s.id) for s in SCHEDULES.values()]
-    assert _combo(panel.clip) == [(s.name, s.id) for s in CLIPS.values()]
-    for i, spec in enumerate(SCHEDULES.values()):
+    assert _combo(panel.schedule) == [(s.name, s.id) for s in SCHEDULES]
+    assert _combo(panel.clip) == [(s.name, s.id) for s in CLIPS]
+    for i, spec in enumerate(SCHEDULES):
         panel.schedule.combo.setCurrentIndex(i)
         assert list(panel.schedule.editors) == [h.name for h in spec.params]
         assert [ed.hyper for ed in panel.schedule.editors.values()] == list(spec.params)
         assert panel.schedule.combo.itemData(i, Qt.ToolTipRole) == spec.describe()
     assert [ed.hyper for ed in panel.schedule.common.values()] == list(WARMUP.params)
-    for i, spec in enumerate(CLIPS.values()):
+    for i, spec in enumerate(CLIPS):
         panel.clip.combo.setCurrentIndex(i)
         assert [ed.hyper for ed in panel.clip.editors.values()] == list(spec.params)
     assert panel.noise.hyper == NOISE.params[0] and panel.noise.toolTip() == NOISE.describe()
@@ -45,21 +45,21 @@ def test_choices_and_their_parameters_come_from_the_specs(panel):
 
 def test_widgets_write_the_model_and_the_race_uses_it(panel):
     model = panel.model
-    panel.schedule.combo.setCurrentIndex(list(SCHEDULES).index("step"))
+    panel.schedule.combo.setCurrentIndex(SCHEDULES.ids().index("step"))
     assert model.scenario.racers[1].schedule == {"kind": "step", "gamma": 0.5, "every": 100.0}
     panel.schedule.editors["gamma"].box.setValue(0.25)
     panel.schedule.common["warmup"].box.setValue(20)
     assert model.scenario.racers[1].schedule == {"kind": "step", "gamma": 0.25, "every": 100.0, "warmup": 20.0}
-    panel.clip.combo.setCurrentIndex(list(CLIPS).index("value"))
+    panel.clip.combo.setCurrentIndex(CLIPS.ids().index("value"))
     panel.clip.editors["threshold"].box.setValue(0.5)
     assert model.scenario.racers[1].clip == {"mode": "value", "threshold": 0.5}
     panel.noise.box.setValue(0.3)
     assert model.scenario.noise == 0.3
     assert model.scenario.racers[0].schedule == {} and model.scenario.racers[0].clip == {}
     race = model.scenario.build_race()
-    np.testing.assert_array_equal(race.sched[1], [SCHEDULES["step"].code, 20.0, 0.25, 100.0])
-    np.testing.assert_array_equal(race.clip[1], [CLIPS["value"].code, 0.5])
-    np.testing.assert_array_equal(race.clip[0], [CLIPS["none"].code, 0.0])
+    np.testing.assert_array_equal(race.sched[1], [SCHEDULES.get("step").code, 20.0, 0.25, 100.0])
+    np.testing.assert_array_equal(race.clip[1], [CLIPS.get("value").code, 0.5])
+    np.testing.assert_array_equal(race.clip[0], [CLIPS.get("none").code, 0.0])
     # Back to the first choice with the warm-up at 0: nothing left to save.
     panel.schedule.common["warmup"].box.setValue(0)
     panel.schedule.combo.setCurrentIndex(0)

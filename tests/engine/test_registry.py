@@ -1,4 +1,5 @@
-"""Every registry (optimizers, surfaces, activations, losses, initializers, data sets) through
+"""Every registry (optimizers, surfaces, activations, losses, initializers, data sets,
+schedules, clipping modes) through
 the one helper: ids, lookups and the one error for an unknown id, checked on whatever each
 registry holds rather than on a copied list."""
 from __future__ import annotations
@@ -12,6 +13,8 @@ from engine.optim import optimizers as O
 from engine.surfaces import catalog as S
 from engine.nn import activations, initializers, losses
 from engine.optim.registry import Registry, UnknownId
+from engine.race.gradients import CLIPS
+from engine.race.schedules import SCHEDULES
 
 # Each registry with the module functions the library has always offered for it.
 REGISTRIES = {
@@ -21,6 +24,8 @@ REGISTRIES = {
     "loss": (losses.LOSSES, losses.get, losses.names),
     "initializer": (initializers.INITIALIZERS, initializers.get, initializers.names),
     "data set": (data.DATA_SETS, data.spec, data.names),
+    "schedule": (SCHEDULES, SCHEDULES.get, SCHEDULES.ids),
+    "clipping": (CLIPS, CLIPS.get, CLIPS.ids),
 }
 
 

@@ -38,9 +38,9 @@ def assert_close(ours, ref, what, tol=TOL):
 # -- the spec tables ---------------------------------------------------------------------------
 def test_every_schedule_parameter_is_a_field_with_the_specs_default():
     fields = {f.name for f in dataclasses.fields(Schedule)}
-    codes = [s.code for s in SCHEDULES.values()]
+    codes = [s.code for s in SCHEDULES]
     assert len(set(codes)) == len(codes)
-    for spec in SCHEDULES.values():
+    for spec in SCHEDULES:
         assert spec.caption and spec.formula and spec.torch
         for h in spec.params + WARMUP.params:
             assert h.name in fields and h.help
@@ -51,16 +51,16 @@ def test_every_schedule_parameter_is_a_field_with_the_specs_default():
         np.testing.assert_array_equal(row[SK.SCHED_P0:SK.SCHED_P0 + len(spec.params)], [h.default for h in spec.params])
         f = [SK.lr_factor(row, t) for t in (1, 2, 50, 1000)]
         assert all(0.0 <= v <= 1.0 for v in f) and f[0] == 1.0
-    assert "cosine" in SCHEDULES and "rises" in SCHEDULES["cosine"].notes
+    assert "cosine" in SCHEDULES.ids() and "rises" in SCHEDULES.get("cosine").notes
 
 
 def test_clip_modes_and_noise_specs():
-    codes = [s.code for s in CLIPS.values()]
-    assert len(set(codes)) == len(codes) and CLIPS["none"].code == SK.NO_CLIP
-    for spec in CLIPS.values():
+    codes = [s.code for s in CLIPS]
+    assert len(set(codes)) == len(codes) and CLIPS.get("none").code == SK.NO_CLIP
+    for spec in CLIPS:
         assert [h.name for h in spec.params] in ([], ["threshold"])
         assert Clip(spec.id).array()[0] == spec.code
-    assert "1e-6" in CLIPS["norm"].notes and "clip_grad_norm_" in CLIPS["norm"].torch
+    assert "1e-6" in CLIPS.get("norm").notes and "clip_grad_norm_" in CLIPS.get("norm").torch
     assert [h.name for h in NOISE.params] == ["noise"] and NOISE.params[0].default == 0.0
 
 
@@ -122,7 +122,7 @@ def test_reference_file_covers_every_case_and_kind():
     assert {k.split("/")[1] for k in REFS if k.startswith("schedule/")} == set(R.SCHEDULE_CASES)
     assert {k.split("/")[1] for k in REFS if k.startswith("clip/")} == set(R.CLIP_CASES)
     kinds = {kw["kind"] for kw, _ in R.SCHEDULE_CASES.values()}
-    assert kinds == set(SCHEDULES) and any(kw.get("warmup") for kw, _ in R.SCHEDULE_CASES.values())
+    assert kinds == set(SCHEDULES.ids()) and any(kw.get("warmup") for kw, _ in R.SCHEDULE_CASES.values())
 
 
 @pytest.mark.parametrize("name", list(R.SCHEDULE_CASES))
@@ -169,7 +169,7 @@ def test_clipping_matches_torch_reference(name):
     mode, shapes, _, _ = R.CLIP_CASES[name]
     grads, thr = R.clip_inputs(name)
     if shapes == [(2,)]:  # the 2-D race's clipping of one racer's gradient
-        code = CLIPS[mode].code
+        code = CLIPS.get(mode).code
         assert_close(RK.clip_gradient(grads[0][0], grads[0][1], code, thr), ref, f"{name} (2-D race)")
 
 
