@@ -187,18 +187,24 @@ def rmsprop(x, g, s, h, t, hess):
     return terms, "(-lr * d) / denom", None
 
 
-def adam(x, g, s, h, t, hess):
+def _adam_moments(x, g, s, h):
+    """What Adam, NAdam and RAdam share: weight decay either way, then torch's m and v."""
     terms: list[Term] = []
-    decoupled = bool(h.get("decoupled_weight_decay"))
     _, decay = _shrunk(x, h, terms)
-    d = _penalised(x, g, h, terms, decoupled)
+    d = _penalised(x, g, h, terms, bool(h.get("decoupled_weight_decay")))
     b1, b2 = h["betas"]
-    bc1, bc2 = 1 - b1**t, 1 - b2**t
     m = _lerp(s["exp_avg"], d, 1.0 - b1)
     v = s["exp_avg_sq"] * b2 + ((1.0 - b2) * d) * d
     terms += [Term("m", "m", "first moment: β1·m + (1 − β1)·g", m),
-              Term("v", "v", "second moment: β2·v + (1 − β2)·g²", v),
-              _scalar("bc1", "1 − β1ᵗ", "bias correction of m", bc1),
+              Term("v", "v", "second moment: β2·v + (1 − β2)·g²", v)]
+    return terms, decay, d, m, v
+
+
+def adam(x, g, s, h, t, hess):
+    terms, decay, d, m, v = _adam_moments(x, g, s, h)
+    b1, b2 = h["betas"]
+    bc1, bc2 = 1 - b1**t, 1 - b2**t
+    terms += [_scalar("bc1", "1 − β1ᵗ", "bias correction of m", bc1),
               _scalar("bc2", "1 − β2ᵗ", "bias correction of v", bc2),
               Term("m_hat", "m̂ = m / (1 − β1ᵗ)", "bias-corrected first moment", m / bc1)]
     if h["amsgrad"]:
@@ -228,10 +234,7 @@ def adamax(x, g, s, h, t, hess):
 
 
 def nadam(x, g, s, h, t, hess):
-    terms: list[Term] = []
-    decoupled = bool(h.get("decoupled_weight_decay"))
-    _, decay = _shrunk(x, h, terms)
-    d = _penalised(x, g, h, terms, decoupled)
+    terms, decay, d, m, v = _adam_moments(x, g, s, h)
     b1, b2 = h["betas"]
     lr, psi, step = h["lr"], h["momentum_decay"], float(t)
     bc2 = 1 - b2**step
@@ -240,14 +243,10 @@ def nadam(x, g, s, h, t, hess):
     mu_prod = s["mu_product"][0] * mu
     c_grad = -lr * (1.0 - mu) / (1.0 - mu_prod)
     c_avg = (-lr * mu_next) / (1.0 - mu_prod * mu_next)
-    m = _lerp(s["exp_avg"], d, 1.0 - b1)
-    v = s["exp_avg_sq"] * b2 + ((1.0 - b2) * d) * d
     denom = np.sqrt(v / bc2) + h["eps"]
     terms += [_scalar("mu_t", "μₜ = β1·(1 − ½·exp(t·ψ·ln 0.96))", "momentum coefficient of this step", mu),
               _scalar("mu_next", "μₜ₊₁", "next step's coefficient (the look-ahead)", mu_next),
               _scalar("mu_prod", "Π μ", "product of the coefficients so far", mu_prod),
-              Term("m", "m", "first moment: β1·m + (1 − β1)·g", m),
-              Term("v", "v", "second moment: β2·v + (1 − β2)·g²", v),
               Term("denom", "√(v / (1 − β2ᵗ)) + ε", "per-coordinate denominator", denom),
               _scalar("c_grad", "−lr·(1 − μₜ) / (1 − Π μ)", "weight of the gradient", c_grad),
               _scalar("c_avg", "−lr·μₜ₊₁ / (1 − Π μ·μₜ₊₁)", "weight of the momentum (look-ahead)", c_avg)]
@@ -255,22 +254,15 @@ def nadam(x, g, s, h, t, hess):
 
 
 def radam(x, g, s, h, t, hess):
-    terms: list[Term] = []
-    decoupled = bool(h.get("decoupled_weight_decay"))
-    _, decay = _shrunk(x, h, terms)
-    d = _penalised(x, g, h, terms, decoupled)
+    terms, decay, d, m, v = _adam_moments(x, g, s, h)
     b1, b2 = h["betas"]
     step = float(t)
     bc1, bc2 = 1 - b1**step, 1 - b2**step
     rho_inf = 2 / (1 - b2) - 1
     rho_t = rho_inf - 2 * step * (b2**step) / bc2
-    m = _lerp(s["exp_avg"], d, 1.0 - b1)
-    v = s["exp_avg_sq"] * b2 + ((1.0 - b2) * d) * d
     m_hat = m / bc1
     rectified = rho_t > 5.0
-    terms += [Term("m", "m", "first moment: β1·m + (1 − β1)·g", m),
-              Term("v", "v", "second moment: β2·v + (1 − β2)·g²", v),
-              Term("m_hat", "m̂ = m / (1 − β1ᵗ)", "bias-corrected first moment", m_hat),
+    terms += [Term("m_hat", "m̂ = m / (1 − β1ᵗ)", "bias-corrected first moment", m_hat),
               _scalar("rho_t", "ρₜ = ρ∞ − 2t·β2ᵗ / (1 − β2ᵗ)",
                       ("variance is tractable (ρₜ > 5): adaptive step" if rectified
                        else "variance not yet tractable (ρₜ ≤ 5): plain momentum step, no denominator"), rho_t)]
