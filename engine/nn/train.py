@@ -9,7 +9,6 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..optim import optimizers as O
 from ..race.status import Standing, Status
 from ..race.gradients import Clip, check_noise
 from ..race.racer import Racer, as_racer, pack_racers

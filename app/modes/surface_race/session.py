@@ -7,7 +7,6 @@ from collections import deque
 import numpy as np
 
 from engine.optim import optimizers as O
-from engine.race.race import Race
 from engine.race.status import Status
 
 from ...model import ScenarioModel
