@@ -457,7 +457,7 @@ class SurfaceView(pg.PlotWidget):
         sizes = np.array([[lab.textItem.boundingRect().width(), lab.textItem.boundingRect().height()]
                           for lab in self.labels])
         bounds = (0.0, 0.0, self.vb.width(), self.vb.height())
-        corners, far = label_layout.place(heads, sizes, ranking(f), self._obstacles(heads), bounds,
+        corners, far = label_layout.place(heads, sizes, ranking(f.status, f.status_step, f.loss), self._obstacles(heads), bounds,
                                           gap=0.5 * self.theme.head_size + 6, prev=self._label_corners)
         self._label_corners = corners
         tl = self._to_data(corners)
