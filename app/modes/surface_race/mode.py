@@ -389,5 +389,6 @@ class SurfaceRaceMode(Mode):
 
     def shutdown(self) -> None:
         self._explain_later.stop()
+        self.surface_view.shutdown()
         if self.view3d is not None:
             self.view3d.set_turning(False)
