@@ -65,7 +65,7 @@ class CaptionBanner(QLabel):
 
     def _refresh(self) -> None:
         if self.pause_step is not None:
-            text = f"<b>⏸</b>  {html.escape(self._pauses[self.pause_step])}"
+            text = f"<b>❚❚</b>  {html.escape(self._pauses[self.pause_step])}"
         else:
             text = self._scenario_text
         self.setText(text)

@@ -140,6 +140,7 @@ class ShellWindow(QMainWindow):
             geo = s.value("window/geometry")
             if geo is not None:
                 self.restoreGeometry(geo)
+            self.act_caption.setChecked(s.value("view/caption", True, type=bool))
             state = s.value("window/state")
             if state is not None:
                 self._restored_state = bool(self.restoreState(state))
@@ -193,10 +194,9 @@ class ShellWindow(QMainWindow):
                                  checkable=True, tip="Larger fonts and thicker lines for the back row; "
                                  "editing panels fold away (View menu brings them back)")
         self.act_projector.setChecked(v.projector)
-        self.act_caption = act("Lesson caption", self._set_caption_shown, "C", checkable=True,
+        self.act_caption = act("Lesson caption", self.caption.set_wanted, "C", checkable=True,
                                tip="The lesson's caption under the map, and each pause's at its step (C)")
-        self.act_caption.setChecked(settings().value("view/caption", True, type=bool))
-        self.caption.set_wanted(self.act_caption.isChecked())
+        self.act_caption.setChecked(True)
         self.theme_group = QActionGroup(self)
         self.act_dark = act("Dark", lambda on: on and self.model.set_view("theme", "dark"), checkable=True)
         self.act_light = act("Light", lambda on: on and self.model.set_view("theme", "light"), checkable=True)
@@ -409,10 +409,6 @@ class ShellWindow(QMainWindow):
         sc = self.model.scenario
         self.controller.pause_steps = tuple(sorted(p.step for p in sc.lesson.pauses)) if sc.lesson else ()
         self.caption.show_scenario(sc)
-
-    def _set_caption_shown(self, on: bool) -> None:
-        self.caption.set_wanted(on)
-        settings().setValue("view/caption", on)
 
     def _on_frame(self, frame) -> None:
         if self.caption.pause_step not in (None, frame.step):
@@ -647,6 +643,7 @@ class ShellWindow(QMainWindow):
         s = settings()
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
+        s.setValue("view/caption", self.act_caption.isChecked())
         s.setValue("scenario/last", scenario_io.dumps(self.model.scenario))
         s.sync()
 

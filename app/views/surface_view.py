@@ -335,6 +335,7 @@ class SurfaceView(pg.PlotWidget):
         worker.start()
 
     def _sampled_in_worker(self, worker, result) -> None:
+        worker.deleteLater()
         if self._job is None or self._job[0] is not worker:
             return  # shut down meanwhile
         request = self._job[1:]

@@ -28,3 +28,13 @@ def test_playback_stops_at_the_first_pause_and_shows_its_caption(qtbot):
 
 def test_a_scenario_without_caption_shows_no_banner_and_never_stops(window, qtbot):
     assert not window.caption.isVisible() and window.controller.pause_steps == ()
+
+
+def test_the_caption_switch_is_remembered(qtbot):
+    win = make_window(qtbot, restore=True)
+    win.act_caption.trigger()
+    assert not win.act_caption.isChecked()
+    win.close()
+    win = make_window(qtbot, restore=True)
+    assert not win.act_caption.isChecked() and not win.caption.wanted
+    win.close()
