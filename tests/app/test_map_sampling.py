@@ -26,9 +26,11 @@ def test_a_zoom_is_sampled_in_a_worker_and_only_the_last_request_is_shown(window
     qtbot.waitUntil(lambda: view._job is None and _covers_view(view))
     old = view._sampled
     view.vb.scaleBy((0.5, 0.5))
-    view._resample()  # as the settle timer would
+    view._resample_timer.stop()
+    view._resample()  # what the timer would do once the zoom settles
     assert view._job is not None and view._sampled is old  # the worker runs; the old image stays
     view.vb.scaleBy((0.5, 0.5))
+    view._resample_timer.stop()
     view._resample()  # a newer request while the first runs: the first's result is dropped
     shown = []
     orig = view._show_sampled
