@@ -8,6 +8,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QStyleFactory, QVBoxLayout, QWidget
 
+from app.modes.surface_race.feeds import CurveFeed, show_board
 from app.theme import Theme
 from app.views.curves import CurvePlot
 from app.views.leaderboard import Leaderboard
@@ -54,7 +55,8 @@ class Canvas(QWidget):
         self.surface = SurfaceView(t)
         self.surface.background.complete = self.surface.trails.complete = True  # see whole_layers
         self.board = Leaderboard(t)
-        self.loss = CurvePlot("loss", t)
+        self.loss = CurvePlot(t)
+        self.loss_feed = CurveFeed(self.loss, "loss")
         row = QHBoxLayout()
         row.setSpacing(14)
         row.addWidget(self.surface, 3)
@@ -93,8 +95,8 @@ class Canvas(QWidget):
 
     def set_frame(self, frame) -> None:
         self.surface.set_frame(frame)
-        self.board.set_frame(frame)
-        self.loss.set_frame(frame)
+        show_board(self.board, frame)
+        self.loss_feed.show(frame)
 
     def render_array(self) -> np.ndarray:
         """The canvas as it stands, at the output size: a new (H, W, 4) uint8 array."""

@@ -42,6 +42,7 @@ class PlaybackController(QObject):
     frame_ready = Signal(object)
     playing_changed = Signal(bool)
     session_changed = Signal()
+    stopped_at_pause = Signal(int)  # playback stopped at one of ``pause_steps``
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -53,6 +54,9 @@ class PlaybackController(QObject):
         self.k = 0
         self.steps_per_frame = 5
         self.loop = False
+        # Steps where playing stops (a lesson's pauses), sorted: exactly there, whatever the
+        # steps per frame.
+        self.pause_steps: tuple[int, ...] = ()
         self.busy = False  # a worker is computing: the session is not to be read or advanced
         self._rate = 2e5  # steps per second, measured as the session runs
         self._hold = 0
@@ -131,10 +135,14 @@ class PlaybackController(QObject):
         want = target + AHEAD_FRAMES * spf - s.computed
         if want > 0 and not self.all_done():
             self.compute(want, budget_s=COMPUTE_BUDGET_S)
-        target = min(target, s.computed)
+        stop = next((p for p in self.pause_steps if self.k < p <= target), None)
+        target = min(target if stop is None else stop, s.computed)
         if self.all_done():
             target = min(target, s.end_step())
         self._show(target)
+        if target == stop:
+            self.pause()
+            self.stopped_at_pause.emit(stop)
 
     def all_done(self) -> bool:
         return self.session is not None and self.session.done()

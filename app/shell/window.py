@@ -19,6 +19,7 @@ from .. import theme as themes
 from ..model import ScenarioModel, default_scenario
 from ..modes import MODES, mode_class
 from ..settings import settings
+from .caption import CaptionBanner
 from .playback import PlaybackController
 from .warmup import start_warm_up
 from .worker import with_progress_dialog
@@ -113,6 +114,7 @@ class ShellWindow(QMainWindow):
         self.gl_ok, self.gl_why = gl_available()
         self.docks: dict[str, QDockWidget] = {}
         self.setAcceptDrops(True)
+        self.caption = CaptionBanner(self.theme)
 
         self._build_actions()
         self.mode = mode_class(self.model.scenario.mode)(self)
@@ -123,6 +125,9 @@ class ShellWindow(QMainWindow):
 
         self.controller.frame_ready.connect(self._on_frame)
         self.controller.playing_changed.connect(self._playing_changed)
+        self.controller.stopped_at_pause.connect(self.caption.show_pause)
+        self.model.race_changed.connect(self._show_lesson)
+        self._show_lesson()
         self.model.view_changed.connect(self._view_changed)
         for sig in (self.model.race_changed, self.model.racers_changed, self.model.surface_changed):
             sig.connect(self._edited)
@@ -135,6 +140,7 @@ class ShellWindow(QMainWindow):
             geo = s.value("window/geometry")
             if geo is not None:
                 self.restoreGeometry(geo)
+            self.act_caption.setChecked(s.value("view/caption", True, type=bool))
             state = s.value("window/state")
             if state is not None:
                 self._restored_state = bool(self.restoreState(state))
@@ -188,6 +194,9 @@ class ShellWindow(QMainWindow):
                                  checkable=True, tip="Larger fonts and thicker lines for the back row; "
                                  "editing panels fold away (View menu brings them back)")
         self.act_projector.setChecked(v.projector)
+        self.act_caption = act("Lesson caption", self.caption.set_wanted, "C", checkable=True,
+                               tip="The lesson's caption under the map, and each pause's at its step (C)")
+        self.act_caption.setChecked(True)
         self.theme_group = QActionGroup(self)
         self.act_dark = act("Dark", lambda on: on and self.model.set_view("theme", "dark"), checkable=True)
         self.act_light = act("Light", lambda on: on and self.model.set_view("theme", "light"), checkable=True)
@@ -272,6 +281,7 @@ class ShellWindow(QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self.mode.centre(), 1)
+        lay.addWidget(self.caption)
         lay.addWidget(self.playback_bar)
         self.setCentralWidget(centre)
         for spec in self.mode.docks():
@@ -310,6 +320,7 @@ class ShellWindow(QMainWindow):
         tm.addAction(self.act_dark)
         tm.addAction(self.act_light)
         v.addAction(self.act_projector)
+        v.addAction(self.act_caption)
         for entry in self.mode.view_actions():
             if isinstance(entry, tuple):
                 sub = v.addMenu(entry[0])
@@ -393,7 +404,15 @@ class ShellWindow(QMainWindow):
         self.statusBar().showMessage(f"The engine's warm-up stopped: {message}", 15000)
 
     # -- playback -------------------------------------------------------------------------------
+    def _show_lesson(self) -> None:
+        """The scenario's caption in the banner; its lesson's pauses stop playback."""
+        sc = self.model.scenario
+        self.controller.pause_steps = tuple(sorted(p.step for p in sc.lesson.pauses)) if sc.lesson else ()
+        self.caption.show_scenario(sc)
+
     def _on_frame(self, frame) -> None:
+        if self.caption.pause_step not in (None, frame.step):
+            self.caption.resume()  # the pause's caption stays only while its step is shown
         self.mode.on_frame(frame)
         with QSignalBlocker(self.timeline):
             self.timeline.setRange(0, frame.computed)
@@ -402,6 +421,8 @@ class ShellWindow(QMainWindow):
 
     def _playing_changed(self, playing: bool) -> None:
         self.act_play.setText("❚❚ Pause" if playing else "▶ Play")
+        if playing:
+            self.caption.resume()
         self.mode.on_playing_changed(playing)
 
     def _speed_moved(self, pos: int) -> None:
@@ -440,7 +461,7 @@ class ShellWindow(QMainWindow):
             # restyled and repainted all together they held the window for ~90 ms.
             views = self.mode.themed()
             frozen = self.mode.frozen_while_relayout()
-            steps = [lambda: views[0].set_theme(t), lambda: apply_theme_to_app(t)]
+            steps = [lambda: views[0].set_theme(t), lambda: (apply_theme_to_app(t), self.caption.set_theme(t))]
             if name == "projector":
                 # Panels fold away before the fonts grow, and come back one by one after they
                 # shrink: each laid out once, at the size it ends with.
@@ -622,6 +643,7 @@ class ShellWindow(QMainWindow):
         s = settings()
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
+        s.setValue("view/caption", self.act_caption.isChecked())
         s.setValue("scenario/last", scenario_io.dumps(self.model.scenario))
         s.sync()
 

@@ -48,6 +48,12 @@ class BackgroundLayer(ScreenLayer):
             self.pens.append((int(end), pen))
         self.invalidate()
 
+    def clear(self) -> None:
+        """Nothing but the background colour until the next ``set_data``."""
+        self.picture = None
+        self._todo = 0
+        self.update()
+
     def set_background(self, background: str) -> None:
         self.background = QColor(background)
         self.invalidate()

@@ -1,5 +1,5 @@
-"""Loss and gradient-norm curves against the step, one line per racer, with a cursor at the
-current step.  Curves come from the decimated history, so their cost is bounded."""
+"""Curves against the step, one line per racer (a loss, a gradient norm, ...), with a cursor at
+the current step; the mode hands it plain series."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,9 +8,6 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QGraphicsItem
 
 from ..theme import Theme, style_axes
-from .surface_image import display_loss
-
-MAX_POINTS = 400  # about one point per two pixels of a side panel
 
 
 class LossAxis(pg.AxisItem):
@@ -67,17 +64,15 @@ def horizon(extent: int) -> int:
 
 
 class CurvePlot(pg.PlotWidget):
-    """``kind`` is "loss" (f - f* on a log axis, symlog f where unbounded) or "grad" (|g|)."""
+    """One line per racer against the step, on a ``"log"``, ``"symlog"`` or ``"linear"`` value
+    axis, with a cursor at the current step.  Plain inputs: ``set_axis``, ``set_looks``,
+    ``set_cursor`` and ``set_series``."""
 
-    def __init__(self, kind: str, theme: Theme, parent=None):
+    def __init__(self, theme: Theme, parent=None):
         axis = LossAxis("left")
         super().__init__(parent, axisItems={"left": axis})
         self.axis = axis
-        if kind not in ("loss", "grad"):
-            raise ValueError(f"curve kind must be 'loss' or 'grad', got {kind!r}")
-        self.kind = kind
         self.theme = theme
-        self.frame = None
         self.plot = self.getPlotItem()
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
@@ -85,8 +80,9 @@ class CurvePlot(pg.PlotWidget):
         self.curves: list[pg.PlotDataItem] = []
         self.cursor = pg.InfiniteLine(angle=90, movable=False)
         self.plot.addItem(self.cursor, ignoreBounds=True)
-        self._looks = None
-        self._log = None
+        self.looks: tuple = ()
+        self.scale = None
+        self._label = ("", "")
         self._horizon = None
         self.plot.disableAutoRange(axis="x")
         self.set_theme(theme)
@@ -96,61 +92,35 @@ class CurvePlot(pg.PlotWidget):
         self.setBackground(theme.background)
         style_axes(self.plot, theme, theme.axis_pt - 1, 1.2)
         self.plot.setLabel("bottom", "step", color=theme.foreground)
-        self._title()
+        self.plot.setLabel("left", self._label[0], color=theme.foreground)
         c = QColor(theme.foreground)
         c.setAlphaF(0.7)
         self.cursor.setPen(pg.mkPen(c, width=2))
-        self._looks = None
-        if self.frame is not None:
-            self.set_frame(self.frame)
+        self._pens()
 
-    def _title(self) -> None:
-        bounded = self.frame is None or self.frame.surface.bounded_below
-        # Short: the label runs along a panel that may be ~150 px tall; the tooltip says more.
-        text = ("f − f*  (log)" if bounded else "f  (sym. log)") if self.kind == "loss" else "|gradient|  (log)"
-        self.plot.setLabel("left", text, color=self.theme.foreground)
-        self.setToolTip(
-            ("Loss above the global minimum, f − f*, on a log scale" if bounded else
-             "f on a symmetric log scale, sign(f)·log10(1 + |f|): the surface is unbounded below")
-            if self.kind == "loss" else "Norm of the true gradient (before noise and clipping), log scale")
+    def set_axis(self, label: str, tip: str, scale: str) -> None:
+        """The value axis: its label (short: it runs along a panel that may be ~150 px
+        tall), a tooltip that says more, and its scale."""
+        if scale not in ("log", "symlog", "linear"):
+            raise ValueError(f"scale must be 'log', 'symlog' or 'linear', got {scale!r}")
+        if (label, tip) != self._label:
+            self._label = (label, tip)
+            self.plot.setLabel("left", label, color=self.theme.foreground)
+            self.setToolTip(tip)
+        if scale != self.scale:
+            self.scale = scale
+            self.axis.symlog = scale == "symlog"
+            self.plot.setLogMode(x=False, y=scale == "log")
 
-    def set_frame(self, frame) -> None:
-        old = self.frame
-        self.frame = frame
-        if frame.looks != self._looks:
-            self._restyle(frame)
-        log = self.kind == "grad" or frame.surface.bounded_below
-        if log != self._log:
-            self._log = log
-            self.axis.symlog = self.kind == "loss" and not log
-            self.plot.setLogMode(x=False, y=log)
-            self._title()
-        self.cursor.setPos(frame.step)
-        # The step axis spans the race computed so far (all of it when scrubbing back in a
-        # race that is over), in jumps of a few per cent rather than at every frame.
-        end = horizon(max(frame.step, frame.computed))
-        if end != self._horizon:
-            self._horizon = end
-            self.plot.setXRange(0, end, padding=0.0)
-        if old is not None and old.generation == frame.generation and old.step == frame.step:
+    def set_looks(self, looks) -> None:
+        """One curve per look, in its colour.  Curves are kept and re-coloured: making a
+        PlotDataItem costs ~0.4 ms, and a preset of 18 racers made 18 of them in each plot
+        within one event."""
+        looks = tuple(looks)
+        if looks == self.looks:
             return
-        steps, loss, grad = frame.history.sample(frame.step, ("loss", "grad"), MAX_POINTS)
-        x = np.append(steps, frame.step).astype(np.float64)
-        for r, c in enumerate(self.curves):
-            if self.kind == "loss":
-                y = display_loss(frame.surface, np.append(loss[r], frame.loss[r]))
-                if self.axis.symlog:
-                    y = symlog(y)
-            else:
-                y = np.maximum(np.append(grad[r], frame.grad_norm[r]), 1e-16)
-            y = np.where(np.isfinite(y), y, np.nan)
-            c.setData(x, y, connect="finite")
-
-    def _restyle(self, frame) -> None:
-        # Curves are kept and re-coloured: making a PlotDataItem costs ~0.4 ms, and a preset
-        # of 18 racers made 18 of them in each plot within one event.
-        self._looks = frame.looks
-        R = len(frame.looks)
+        self.looks = looks
+        R = len(looks)
         for c in self.curves[R:]:
             self.plot.removeItem(c)
         del self.curves[R:]
@@ -162,5 +132,32 @@ class CurvePlot(pg.PlotWidget):
             c.curve.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
             self.plot.addItem(c)
             self.curves.append(c)
-        for c, lk in zip(self.curves, frame.looks):
+        self._pens()
+
+    def _pens(self) -> None:
+        for c, lk in zip(self.curves, self.looks):
             c.setPen(pg.mkPen(lk.color, width=self.theme.curve_width))
+
+    def set_cursor(self, step: int, extent: int) -> None:
+        """The cursor at ``step``; the step axis spans ``extent`` steps in jumps of a few per
+        cent rather than at every frame."""
+        self.cursor.setPos(step)
+        end = horizon(extent)
+        if end != self._horizon:
+            self._horizon = end
+            self.plot.setXRange(0, end, padding=0.0)
+
+    @property
+    def step(self) -> float:
+        return self.cursor.value()
+
+    def set_series(self, steps: np.ndarray, values: np.ndarray) -> None:
+        """``values`` (curves, len(steps)) in their own unit; on a log axis values at or below
+        0 sit at 1e-16, on any axis a non-finite value leaves a gap."""
+        x = np.asarray(steps, dtype=np.float64)
+        for c, y in zip(self.curves, np.asarray(values, dtype=np.float64)):
+            if self.scale == "log":
+                y = np.maximum(y, 1e-16)
+            elif self.scale == "symlog":
+                y = symlog(y)
+            c.setData(x, np.where(np.isfinite(y), y, np.nan), connect="finite")

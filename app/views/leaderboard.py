@@ -1,6 +1,10 @@
-"""The live leaderboard: rank, racer, loss, distance to the nearest minimum, step and status,
-re-sorted every frame (finished first by finishing step, then racing by loss, then the rest)."""
+"""The live leaderboard: rank, racer, the mode's value columns (a ``Column`` spec) and status,
+re-sorted every update (finished first by finishing step, then racing by the sort column, then
+the rest).  It takes plain rows: looks, values and statuses."""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
@@ -12,12 +16,37 @@ from engine.race.status import Status
 
 from ..theme import Theme
 
-# "step" is the step reached while racing, else the step at which the racer stopped.
-COLUMNS = ("#", "Racer", "f − f*", "to min", "step", "status")
 # Order of the status groups in the ranking.
 # Escaping happens only on surfaces unbounded below (elsewhere the escape box is infinite),
 # where running off downhill is the right behaviour: escaped racers rank like finishers.
 GROUP = {Status.FINISHED: 0, Status.ESCAPED: 0, Status.RACING: 1, Status.CONVERGED: 2, Status.DIVERGED: 4}
+
+
+def number(v: float) -> str:
+    """A value in three significant digits, in exponent form when very small or large."""
+    if v == 0:
+        return "0"
+    a = abs(v)
+    return f"{v:.3g}" if 1e-3 <= a < 1e4 else f"{v:.2e}"
+
+
+def count(v: float) -> str:
+    return f"{int(v):,}"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A value column of the board."""
+
+    header: str
+    format: Callable[[float], str] = number  # for finite values; the board writes others as "—"
+    sample: str = "1.23e-04"  # the widest text expected: sizes the column
+    align: str = "right"  # or "left"
+    essential: bool = True  # kept on a narrow board; the others go first, in spec order
+    # The key that ranks the racers still racing (lowest first), e.g. the loss itself, or
+    # minus an accuracy; one column of a spec has it.
+    sort: Callable[[float], float] | None = None
+    tip: str = ""
 
 
 _ICONS: dict[tuple, QIcon] = {}
@@ -41,61 +70,78 @@ def marker_icon(marker: str, color: str, outline: str, size: int) -> QIcon:
     return _ICONS[key]
 
 
-def _num(v: float) -> str:
-    if not np.isfinite(v):
-        return "—"
-    if v == 0:
-        return "0"
-    a = abs(v)
-    return f"{v:.3g}" if 1e-3 <= a < 1e4 else f"{v:.2e}"
-
-
-def column_widths(font: QFont, icon: int, names) -> list[int]:
-    """Widths of the six columns in ``font`` (the last: what the status needs)."""
+def column_widths(font: QFont, icon: int, names, columns: Sequence[Column]) -> list[int]:
+    """Widths of the rank, racer, value and status columns in ``font``."""
     fm = QFontMetrics(font)
     bold = QFont(font)
     bold.setBold(True)
     widest = max((QFontMetrics(bold).horizontalAdvance(n) for n in names), default=60)
-    out = [fm.horizontalAdvance(sample) + 14 for sample in ("99", "", "1.23e-04", "0.00123", "1,000,000")]
-    out[1] = widest + icon + 24  # bold name after its marker icon
-    return out + [max(fm.horizontalAdvance(s.short) for s in GROUP) + 2 * fm.height()]
+    values = [max(fm.horizontalAdvance(c.sample), fm.horizontalAdvance(c.header)) + 14 for c in columns]
+    status = max(fm.horizontalAdvance(s.short) for s in GROUP) + 2 * fm.height()
+    # The racer: a bold name after its marker icon.
+    return [fm.horizontalAdvance("99") + 14, widest + icon + 24, *values, status]
 
 
-def ranking(frame) -> list[int]:
-    """Racer indices, best first."""
+def ranking(status, status_step, key) -> list[int]:
+    """Row indices, best first: finished (and escaped) by their step, racing by ``key``
+    (lowest first), converged elsewhere by ``key``, diverged latest first."""
     keys = []
-    for r in range(frame.n_racers):
-        code = Status(int(frame.status[r]))
-        loss = float(frame.loss[r]) if np.isfinite(frame.loss[r]) else np.inf
-        second = int(frame.status_step[r]) if GROUP[code] == 0 else loss  # sooner is better
+    for r in range(len(status)):
+        code = Status(int(status[r]))
+        k = float(key[r]) if np.isfinite(key[r]) else np.inf
+        second = int(status_step[r]) if GROUP[code] == 0 else k  # sooner is better
         if code == Status.DIVERGED:
-            second = -int(frame.status_step[r])  # the later a racer diverged, the better
+            second = -int(status_step[r])  # the later a racer diverged, the better
         keys.append((GROUP[code], second, r))
     return [k[2] for k in sorted(keys)]
 
 
 class Leaderboard(QTableWidget):
+    """``set_columns(columns)`` gives the value columns; ``set_rows(...)`` the racers."""
+
     racer_selected = Signal(int)
 
-    def __init__(self, theme: Theme, parent=None):
-        super().__init__(0, len(COLUMNS), parent)
-        self.setHorizontalHeaderLabels(COLUMNS)
+    def __init__(self, theme: Theme, columns: Sequence[Column] = (), parent=None):
+        super().__init__(0, 0, parent)
         self.verticalHeader().hide()
         self.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.setSelectionMode(QAbstractItemView.SingleSelection)
         self.setFocusPolicy(Qt.NoFocus)
         self.setShowGrid(False)
-        h = self.horizontalHeader()
-        # Fixed widths set from the font (resizing to contents on every update cost ~10 ms a frame).
-        h.setSectionResizeMode(QHeaderView.Fixed)
-        h.setSectionResizeMode(5, QHeaderView.Stretch)
+        self.columns: tuple[Column, ...] = ()
         self._names = None
         self._icons: dict[int, tuple] = {}
         self.order: list[int] = []
-        self.frame = None
+        self._rows = None  # the last set_rows arguments, shown again in a new theme
         self.cellClicked.connect(lambda row, col: self.racer_selected.emit(self.order[row]) if row < len(self.order) else None)
+        self.theme = theme
+        self.set_columns(columns)
         self.set_theme(theme)
+
+    @property
+    def status_column(self) -> int:
+        return 2 + len(self.columns)
+
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        """The value columns between the racer and its status (unchanged ones cost nothing)."""
+        columns = tuple(columns)
+        if columns == self.columns and self.columnCount():
+            return
+        self.columns = columns
+        headers = ["#", "Racer", *(c.header for c in columns), "status"]
+        self.setRowCount(0)  # rows are made again with the new columns' alignment
+        self._icons = {}
+        self.setColumnCount(len(headers))
+        self.setHorizontalHeaderLabels(headers)
+        for i, c in enumerate(columns):
+            if c.tip:
+                self.horizontalHeaderItem(2 + i).setToolTip(c.tip)
+        h = self.horizontalHeader()
+        # Fixed widths set from the font (resizing to contents on every update cost ~10 ms a frame).
+        h.setSectionResizeMode(QHeaderView.Fixed)
+        h.setSectionResizeMode(self.status_column, QHeaderView.Stretch)
+        self._size_columns()
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -105,51 +151,51 @@ class Leaderboard(QTableWidget):
         self.verticalHeader().setDefaultSectionSize(int(theme.font_pt * 2.3))
         self.setIconSize(QSize(int(theme.font_pt * 1.6), int(theme.font_pt * 1.6)))
         self._icons = {}
-        widths = column_widths(self.font(), self.iconSize().width(), ())
-        for col in (0, 2, 3, 4):
-            self.setColumnWidth(col, widths[col])
-        self._status_width = widths[5]
-        self._names = None
-        self._fit_columns()
-        if self.frame is not None:
-            self.set_frame(self.frame)
+        self._size_columns()
+        if self._rows is not None:
+            self.set_rows(*self._rows)
 
-    def set_frame(self, frame) -> None:
-        self.frame = frame
-        R = frame.n_racers
+    def _size_columns(self) -> None:
+        widths = column_widths(self.font(), self.iconSize().width(), self._names or (), self.columns)
+        for col, w in enumerate(widths[:-1]):
+            self.setColumnWidth(col, w)
+        self._status_width = widths[-1]
+        self._fit_columns()
+
+    def set_rows(self, looks, values, status, status_step) -> None:
+        """Row r: ``looks[r]`` (name, color, marker), ``values[r]`` (one per column), its
+        Status code and the step it took that status (any while racing)."""
+        self._rows = (looks, values, status, status_step)
+        R, ncol = len(looks), self.columnCount()
         if self.rowCount() != R:
             self.setRowCount(R)
+            aligns = [Qt.AlignRight, Qt.AlignLeft,
+                      *(Qt.AlignLeft if c.align == "left" else Qt.AlignRight for c in self.columns), Qt.AlignLeft]
             for row in range(R):
-                for col in range(len(COLUMNS)):
+                for col in range(ncol):
                     it = QTableWidgetItem()
-                    it.setTextAlignment((Qt.AlignLeft if col == 1 or col == 5 else Qt.AlignRight) | Qt.AlignVCenter)
+                    it.setTextAlignment(aligns[col] | Qt.AlignVCenter)
                     self.setItem(row, col, it)
-        names = tuple(lk.name for lk in frame.looks)
+        names = tuple(lk.name for lk in looks)
         if names != self._names:
             self._names = names
-            self.setColumnWidth(1, column_widths(self.font(), self.iconSize().width(), names)[1])
-            self._fit_columns()
-        unbounded = frame.surface.f_min is None
-        if self.horizontalHeaderItem(2).text() != ("f" if unbounded else COLUMNS[2]):
-            self.horizontalHeaderItem(2).setText("f" if unbounded else COLUMNS[2])
-        self.order = ranking(frame)
-        mins = frame.surface.minima
-        fmin = frame.surface.f_min
+            self._size_columns()
+        sort = next((i for i, c in enumerate(self.columns) if c.sort is not None), None)
+        key = [self.columns[sort].sort(float(v[sort])) for v in values] if sort is not None else [0.0] * R
+        self.order = ranking(status, status_step, np.asarray(key, dtype=float))
         bold = QFont(self.font())
         bold.setBold(True)
+        last = self.status_column
         for row, r in enumerate(self.order):
-            look = frame.looks[r]
-            code = Status(int(frame.status[r]))
-            loss = frame.loss[r] - fmin if fmin is not None else frame.loss[r]
-            dist = (np.min(np.hypot(*(mins - frame.heads[r]).T)) if len(mins) else np.nan)
-            step = int(frame.status_step[r]) if code != Status.RACING else frame.step
-            texts = (str(row + 1), look.name, _num(loss), _num(dist), f"{step:,}", code.short)
+            look = looks[r]
+            code = Status(int(status[r]))
+            texts = (str(row + 1), look.name, *(c.format(v) if np.isfinite(v) else "—" for c, v in zip(self.columns, values[r])), code.short)
             for col, text in enumerate(texts):
                 it = self.item(row, col)
                 if it.text() != text:
                     it.setText(text)
             # The cell shows the short word; its tooltip the full meaning.
-            self.item(row, 5).setToolTip(f"{code.label}: {code.tip}")
+            self.item(row, last).setToolTip(f"{code.label}: {code.tip}")
             name = self.item(row, 1)
             key = (look.marker, look.color)
             if self._icons.get(row) != key:
@@ -158,31 +204,33 @@ class Leaderboard(QTableWidget):
                 name.setFont(bold)
 
     def essential_width(self, theme: Theme) -> int:
-        """Width that shows rank, racer, loss and status without scrolling in ``theme``'s
-        fonts (the window sizes the dock from it before the table changes font)."""
+        """Width that shows rank, racer, the essential values and status without scrolling in
+        ``theme``'s fonts (the window sizes the dock from it before the table changes font)."""
         f = QFont(self.font())
         f.setPointSize(theme.font_pt)
-        w = column_widths(f, int(theme.font_pt * 1.6), self._names or ())
-        return w[0] + w[1] + w[2] + w[5] + 2 * self.frameWidth() + 4
+        w = column_widths(f, int(theme.font_pt * 1.6), self._names or (), self.columns)
+        return sum(w[c] for c in self._essential()) + 2 * self.frameWidth() + 4
 
-    # Columns a narrow table drops first (a small window, projector mode): distance, then step.
-    OPTIONAL = (3, 4)
+    def _essential(self) -> list[int]:
+        return [0, 1, *(2 + i for i, c in enumerate(self.columns) if c.essential), self.status_column]
 
     def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)
         self._fit_columns()
 
     def _fit_columns(self) -> None:
-        """Hide optional columns while the rest (status included) would not fit without scrolling."""
+        """Hide optional columns while the rest (status included) would not fit without
+        scrolling: the first optional column of the spec goes first."""
         if not hasattr(self, "_status_width"):
             return
+        optional = [2 + i for i, c in enumerate(self.columns) if not c.essential]
         room = self.viewport().width()
-        need = sum(self.columnWidth(c) for c in (0, 1, 2)) + self._status_width
-        for col in reversed(self.OPTIONAL):
+        need = sum(self.columnWidth(c) for c in self._essential()[:-1]) + self._status_width
+        for col in optional:
             self.setColumnHidden(col, False)
         hidden = []
-        for col in self.OPTIONAL:
-            if need + sum(self.columnWidth(c) for c in self.OPTIONAL if c not in hidden) <= room:
+        for col in optional:
+            if need + sum(self.columnWidth(c) for c in optional if c not in hidden) <= room:
                 break
             hidden.append(col)
         for col in hidden:

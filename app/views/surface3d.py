@@ -270,7 +270,7 @@ class Surface3DView(gl.GLViewWidget):
         sizes = np.array([[fm.horizontalAdvance(lk.name) + 2 * pad, fm.height() + pad] for lk in f.looks], dtype=float)
         hs = 0.65 * t.head_size * 1.3 + 3
         obstacles = np.column_stack([heads - hs, heads + hs])
-        corners, far = label_layout.place(heads, sizes, ranking(f), obstacles,
+        corners, far = label_layout.place(heads, sizes, ranking(f.status, f.status_step, f.loss), obstacles,
                                           (0.0, 0.0, float(self.width()), float(self.height())), gap=hs + 6)
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)

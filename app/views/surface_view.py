@@ -13,8 +13,9 @@ from PySide6.QtWidgets import QGraphicsItem, QLabel
 from engine.optim.optimizers import Explanation
 from engine.race.status import Status
 
+from ..shell.worker import Worker
 from ..theme import Theme, height_colormap, luminance, style_axes
-from . import contours, label_layout, surface_image
+from . import label_layout, surface_image
 from .background_layer import BackgroundLayer
 from .leaderboard import ranking
 from .trail_layer import TrailLayer
@@ -99,7 +100,12 @@ class SurfaceView(pg.PlotWidget):
         self.theme = theme
         self.frame = None
         self._surface_key = None
-        self._sampled = None  # (z, levels, rect, iso-line segments) of the last sampling
+        self._sampled: surface_image.Sampled | None = None  # the background shown
+        # Sampling runs in a worker, one at a time: the request wanted ((surface key, x range,
+        # y range), surface) and the worker with the request it runs.  A result for a request
+        # that is no longer wanted is dropped.
+        self._wanted = None
+        self._job: tuple | None = None  # (worker, surface key, x range, y range)
         self._looks = None
         self.plot = self.getPlotItem()
         self.vb = self.plot.getViewBox()
@@ -261,20 +267,21 @@ class SurfaceView(pg.PlotWidget):
         """The samples and iso-lines to the background layer in the current colours: each
         iso-line dark where its colour is light and light where it is dark, so that lines
         read all over a map from black to yellow, in both themes."""
-        if self._sampled is None:
+        sampled = self._sampled
+        if sampled is None:
             return
-        z, levels, rect, per_level = self._sampled
-        lo, hi = levels
+        lo, hi = sampled.scale.levels
         width = max(1.0, self.theme.trail_width / 3.5)
         dark, light = [], []
-        for lv, seg in zip(self.scale.contours, per_level):
+        for lv, seg in zip(sampled.scale.contours, sampled.iso_lines):
             c = self.cmap.map((lv - lo) / (hi - lo), mode="qcolor")
             (dark if luminance(c) > 0.3 else light).append(seg)
         ink, paper = QColor(0, 0, 0), QColor(255, 255, 255)
         ink.setAlphaF(0.5)
         paper.setAlphaF(0.45)
         groups = [(pg.mkPen(c, width=width), np.concatenate(g)) for c, g in ((ink, dark), (paper, light)) if g]
-        self.background.set_data(z, levels, self.lut, rect, groups)
+        (x0, x1), (y0, y1) = sampled.xr, sampled.yr
+        self.background.set_data(sampled.z, sampled.scale.levels, self.lut, QRectF(x0, y0, x1 - x0, y1 - y0), groups)
 
     # -- data -----------------------------------------------------------------------------------
     def set_frame(self, frame) -> None:
@@ -290,38 +297,88 @@ class SurfaceView(pg.PlotWidget):
         self._move_heads(frame)
 
     def _set_surface(self, surface) -> None:
-        self.scale = surface_image.scale_for(surface)
+        # The old surface's image would mislead: the map stays blank until the new one is sampled.
+        self.scale = self._sampled = None
+        self.background.clear()
         self._label_colorbar()
         m = surface.minima
         self.minima.setData(pos=m if len(m) else np.zeros((0, 2)))
         self.fit_domain()
-        self._resample()
         self._resample_timer.stop()
+        self._resample()
 
-    def _resample(self) -> None:
-        """Sample the surface over the visible area (plus a margin) at the fixed colour scale."""
-        if self.frame is None:
-            return
+    def _request(self) -> tuple:
+        """The surface over the visible area plus a margin."""
         (x0, x1), (y0, y1) = self.vb.viewRange()
         mx, my = 0.05 * (x1 - x0), 0.05 * (y1 - y0)
-        xr, yr = (x0 - mx, x1 + mx), (y0 - my, y1 + my)
-        img = surface_image.sample(self.frame.surface, self.scale, xr, yr)
-        self.surface_image = img
-        # Iso-lines from every other sample: half the segments, a quarter of the work, and
-        # still under 4 px per segment on a full-HD map.
-        xs, ys, z = img.xs[::2], img.ys[::2], img.z[::2, ::2]
-        per_level = [contours.segments(xs, ys, z, [lv]) for lv in self.scale.contours]
-        self._sampled = (img.z, self.scale.levels, QRectF(xr[0], yr[0], xr[1] - xr[0], yr[1] - yr[0]), per_level)
+        return (self._surface_key, (x0 - mx, x1 + mx), (y0 - my, y1 + my)), self.frame.surface
+
+    def _resample(self) -> None:
+        """Sample the visible area in the worker; meanwhile the old image is stretched.  Drawn
+        offscreen (an export), in this thread: each frame must be complete."""
+        if self.frame is None:
+            return
+        if self.window().testAttribute(Qt.WA_DontShowOnScreen):
+            self._resample_now()
+            return
+        self._wanted = self._request()
+        if self._job is None:
+            self._start_job()
+
+    def _start_job(self) -> None:
+        (key, xr, yr), surface = self._wanted
+        scale = self.scale
+        worker = Worker(lambda job: surface_image.sample_map(surface, scale, xr, yr), "map-sampling", self)
+        self._job = (worker, key, xr, yr)
+        worker.finished.connect(lambda result: self._sampled_in_worker(worker, result))
+        worker.failed.connect(lambda message: self._sampled_in_worker(worker, None))
+        worker.start()
+
+    def _sampled_in_worker(self, worker, result) -> None:
+        worker.deleteLater()
+        if self._job is None or self._job[0] is not worker:
+            return  # shut down meanwhile
+        request = self._job[1:]
+        self._job = None
+        if self._wanted is None:
+            return  # sampled in this thread meanwhile (a grab for a file)
+        if request != self._wanted[0]:
+            self._start_job()  # the view moved on while this one ran: its result is stale
+            return
+        self._wanted = None
+        if result is not None:
+            self._show_sampled(result)
+
+    def _resample_now(self) -> None:
+        """Sample the visible area in this thread (a picture for a file must be complete)."""
+        if self.frame is None:
+            return
+        self._wanted = None  # a worker still running delivers a result no longer wanted
+        (_, xr, yr), surface = self._request()
+        self._show_sampled(surface_image.sample_map(surface, self.scale, xr, yr))
+
+    def _show_sampled(self, sampled: surface_image.Sampled) -> None:
+        if sampled.scale is not self.scale:
+            self.scale = sampled.scale  # a new surface's colour scale came with its first samples
+            self._label_colorbar()
+        self._sampled = sampled
         self._push_background()
+
+    def shutdown(self) -> None:
+        """Stop the resampling timer and wait for a sampling under way."""
+        self._resample_timer.stop()
+        if self._job is not None:
+            self._job[0].wait()
+            self._job = None
 
     @contextmanager
     def whole_layers(self):
         """Paint the map whole inside this block: a grab for a file must show neither a
         stretched image, nor coarse samples awaiting a resample, nor half-drawn iso-lines
         (QWidget.grab reports the widget as the paint device, like a paint on screen)."""
-        if self._resample_timer.isActive():  # a zoom waiting for its finer samples
+        if self._resample_timer.isActive() or self._wanted is not None:  # samples on their way
             self._resample_timer.stop()
-            self._resample()
+            self._resample_now()
         layers = (self.background, self.trails)
         before = [layer.complete for layer in layers]
         for layer in layers:
@@ -457,7 +514,7 @@ class SurfaceView(pg.PlotWidget):
         sizes = np.array([[lab.textItem.boundingRect().width(), lab.textItem.boundingRect().height()]
                           for lab in self.labels])
         bounds = (0.0, 0.0, self.vb.width(), self.vb.height())
-        corners, far = label_layout.place(heads, sizes, ranking(f), self._obstacles(heads), bounds,
+        corners, far = label_layout.place(heads, sizes, ranking(f.status, f.status_step, f.loss), self._obstacles(heads), bounds,
                                           gap=0.5 * self.theme.head_size + 6, prev=self._label_corners)
         self._label_corners = corners
         tl = self._to_data(corners)

@@ -420,7 +420,7 @@ def test_loss_plot_uses_a_symmetric_log_scale_where_the_surface_is_unbounded(qtb
     win = make_window(qtbot, sc)
     win.controller.run_to(150)
     plot = win.mode.loss_plot
-    assert plot.axis.symlog and not plot.plot.ctrl.logYCheck.isChecked()
+    assert plot.scale == "symlog" and plot.axis.symlog and not plot.plot.ctrl.logYCheck.isChecked()
     x, y = plot.curves[0].getData()
     f = win.controller.frame.loss[0]
     assert y[-1] == pytest.approx(symlog(f)) and inverse_symlog(y[-1]) == pytest.approx(f)

@@ -20,12 +20,12 @@ def test_step_axis_follows_the_race_with_a_small_margin(window, qtbot):
     for step in (60, 300):
         c.run_to(step)
         for plot in (window.mode.loss_plot, window.mode.grad_plot):
-            qtbot.waitUntil(lambda: plot.frame is not None and plot.frame.step == step)
+            qtbot.waitUntil(lambda: plot.step == step)
             lo, hi = plot.plot.getViewBox().viewRange()[0]
             assert lo == pytest.approx(0) and step < hi <= 1.1 * step + 10
     # Scrubbing back in a race computed to 300 keeps the whole race in view.
     c.seek(100)
-    qtbot.waitUntil(lambda: window.mode.loss_plot.frame.step == 100)
+    qtbot.waitUntil(lambda: window.mode.loss_plot.step == 100)
     assert window.mode.loss_plot.plot.getViewBox().viewRange()[0][1] > 300
 
 

@@ -9,15 +9,7 @@ import numpy as np
 from engine.surfaces.catalog import BoundSurface
 
 from ...shell.recorder import Recorder
-
-
-@dataclass(frozen=True)
-class Look:
-    """How one racer is drawn."""
-
-    name: str
-    color: str
-    marker: str
+from ...views.look import Look
 
 
 @dataclass(frozen=True)

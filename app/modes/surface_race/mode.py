@@ -17,6 +17,7 @@ from ...views.inspector import StepInspector
 from ...views.leaderboard import Leaderboard
 from ...views.surface_view import SurfaceView
 from ..base import DockSpec, Mode
+from .feeds import CurveFeed, show_board
 from .session import SurfaceSession
 
 INSPECT_EVERY = 6  # while playing, refresh the inside-the-step arrows every few frames
@@ -58,8 +59,10 @@ class SurfaceRaceMode(Mode):
         self.stack.addWidget(self.surface_view)
         self.leaderboard = Leaderboard(theme)
         self.leaderboard.racer_selected.connect(self._select_enabled)
-        self.loss_plot = CurvePlot("loss", theme)
-        self.grad_plot = CurvePlot("grad", theme)
+        self.loss_plot = CurvePlot(theme)
+        self.grad_plot = CurvePlot(theme)
+        self.loss_feed = CurveFeed(self.loss_plot, "loss")
+        self.grad_feed = CurveFeed(self.grad_plot, "grad")
         self.inspector = StepInspector(theme)
         self.racers_panel = RacersPanel(self.model)
         self.surface_panel = SurfacePanel(self.model)
@@ -170,11 +173,11 @@ class SurfaceRaceMode(Mode):
         playing = self.shell.controller.playing
         n = self._frames
         if not playing or n % 3 == 0:
-            self.leaderboard.set_frame(frame)
+            show_board(self.leaderboard, frame)
         if not playing or n % 6 == 1:
-            self.loss_plot.set_frame(frame)
+            self.loss_feed.show(frame)
         if not playing or n % 6 == 4:
-            self.grad_plot.set_frame(frame)
+            self.grad_feed.show(frame)
         if frame.tail is None:
             # After a jump or a rebuild the map comes first; the step is explained in the next
             # event, so neither part blocks the window for long.
@@ -386,5 +389,6 @@ class SurfaceRaceMode(Mode):
 
     def shutdown(self) -> None:
         self._explain_later.stop()
+        self.surface_view.shutdown()
         if self.view3d is not None:
             self.view3d.set_turning(False)

@@ -12,7 +12,8 @@ from engine.race.status import Status
 from ...model import ScenarioModel
 from ...shell.recorder import Recorder
 from ...theme import MARKERS
-from .frames import Frame, Look
+from ...views.look import Look
+from .frames import Frame
 
 EXACT_WINDOW = 20000  # recent steps kept at full resolution (the record is thinned)
 # Checkpoints of the optimizer states (a few kB each): with more of them, a jump back in a

@@ -1,0 +1,40 @@
+"""A lesson on screen: its caption in a banner under the map (switchable in View), and
+playback stopping exactly at each pause with that pause's caption."""
+from app.export.lessons import load_lesson
+
+from .conftest import make_window
+
+
+def test_playback_stops_at_the_first_pause_and_shows_its_caption(qtbot):
+    sc = load_lesson("saddle_escape")
+    first = sc.lesson.pauses[0]
+    win = make_window(qtbot, sc)
+    banner, c = win.caption, win.controller
+    assert banner.isVisible() and sc.title in banner.text() and banner.pause_step is None
+    win.model.set_view("steps_per_frame", 7)  # 7, 14, ..., 49, 56: the frames jump over step 50
+    assert first.step % 7
+    c.play()
+    qtbot.waitUntil(lambda: not c.playing, timeout=20_000)
+    assert c.k == first.step and win.mode.leaderboard.isVisible()
+    assert banner.pause_step == first.step and first.caption[:40] in banner.text()
+    c.play()  # resuming shows the lesson's caption again, and plays on past the pause
+    assert banner.pause_step is None and sc.title in banner.text()
+    qtbot.waitUntil(lambda: c.k > first.step)
+    c.pause()
+    win.act_caption.trigger()  # View > Lesson caption off
+    assert not banner.isVisible()
+    win.close()
+
+
+def test_a_scenario_without_caption_shows_no_banner_and_never_stops(window, qtbot):
+    assert not window.caption.isVisible() and window.controller.pause_steps == ()
+
+
+def test_the_caption_switch_is_remembered(qtbot):
+    win = make_window(qtbot, restore=True)
+    win.act_caption.trigger()
+    assert not win.act_caption.isChecked()
+    win.close()
+    win = make_window(qtbot, restore=True)
+    assert not win.act_caption.isChecked() and not win.caption.wanted
+    win.close()
