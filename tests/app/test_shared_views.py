@@ -7,7 +7,7 @@ from app import theme as themes
 from app.views.curves import CurvePlot, symlog
 from app.views.leaderboard import Column, Leaderboard
 from app.views.look import Look
-from engine.status import Status
+from engine.race.status import Status
 
 LOOKS = (Look("SGD", "#E69F00", "o"), Look("Adam", "#D55E00", "s"), Look("Lion", "#009E73", "t"))
 

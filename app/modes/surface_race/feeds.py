@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from engine.status import Status
+from engine.race.status import Status
 
 from ...views.curves import CurvePlot
 from ...views.leaderboard import Column, Leaderboard, count, number
