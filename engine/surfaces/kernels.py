@@ -237,7 +237,7 @@ def fgh(code, x, y, p, g, H, want_h):
     return np.nan
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)  # sampled in a worker: the GUI thread keeps running
 def grid(code, p, xs, ys):
     """f on the grid ys x xs (rows are y), for the contour map."""
     out = np.empty((ys.shape[0], xs.shape[0]))
