@@ -14,6 +14,7 @@ from ..theme import Theme
 
 # "step" is the step reached while racing, else the step at which the racer stopped.
 COLUMNS = ("#", "Racer", "f − f*", "to min", "step", "status")
+WAITING_TIP = "waiting: at the start while the engine is prepared for this computer"
 # Order of the status groups in the ranking.
 # Escaping happens only on surfaces unbounded below (elsewhere the escape box is infinite),
 # where running off downhill is the right behaviour: escaped racers rank like finishers.
@@ -143,13 +144,14 @@ class Leaderboard(QTableWidget):
             loss = frame.loss[r] - fmin if fmin is not None else frame.loss[r]
             dist = (np.min(np.hypot(*(mins - frame.heads[r]).T)) if len(mins) else np.nan)
             step = int(frame.status_step[r]) if code != Status.RACING else frame.step
-            texts = (str(row + 1), look.name, _num(loss), _num(dist), f"{step:,}", code.short)
+            word = "waiting" if frame.waiting else code.short
+            texts = (str(row + 1), look.name, _num(loss), _num(dist), f"{step:,}", word)
             for col, text in enumerate(texts):
                 it = self.item(row, col)
                 if it.text() != text:
                     it.setText(text)
             # The cell shows the short word; its tooltip the full meaning.
-            self.item(row, 5).setToolTip(f"{code.label}: {code.tip}")
+            self.item(row, 5).setToolTip(WAITING_TIP if frame.waiting else f"{code.label}: {code.tip}")
             name = self.item(row, 1)
             key = (look.marker, look.color)
             if self._icons.get(row) != key:
