@@ -104,6 +104,13 @@ def run_gui(args) -> int:
         from .export.cli import _headless
 
         _headless()  # a screenshot needs no screen, as an export does not
+    else:
+        from .platform_check import check_display
+
+        problem = check_display()
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return 1
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
