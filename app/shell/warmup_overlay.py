@@ -6,7 +6,7 @@ import math
 import time
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QFrame, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from .. import theme as themes
@@ -59,9 +59,11 @@ class WarmUpOverlay(QFrame):
         self.set_host(host)
 
     def set_theme(self, theme: themes.Theme) -> None:
-        self.setStyleSheet(
-            f"#warmup_overlay {{ background: {theme.panel}; border: 1px solid {theme.grid}; }}"
-            f"QLabel {{ color: {theme.foreground}; }}")
+        pal = self.palette()
+        pal.setColor(QPalette.Window, QColor(theme.panel))
+        self.setPalette(pal)
+        self.setAutoFillBackground(True)  # opaque (see TICK_MS)
+        self.setStyleSheet(f"#warmup_overlay {{ border: 1px solid {theme.grid}; }} QLabel {{ color: {theme.foreground}; }}")
         f = QFont()
         f.setPointSize(theme.font_pt)
         self.detail.setFont(f)  # the map's font is the plot's, smaller
