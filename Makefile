@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
+# The kernels compiled once in the terminal, with progress, before the first window; again
+# after the engine changes (the window still warms a stale cache itself).
+WARMSTAMP := $(VENV)/.warmed-up
 
 .PHONY: run test bench clean
 
@@ -19,7 +22,11 @@ $(TESTSTAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@ $(STAMP)
 
-run: $(STAMP)
+$(WARMSTAMP): $(STAMP) $(shell find engine -name '*.py')
+	$(PY) -m app warm-up
+	touch $@
+
+run: $(STAMP) $(WARMSTAMP)
 	$(PY) -m app
 
 test: $(TESTSTAMP)

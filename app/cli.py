@@ -1,6 +1,6 @@
 """The ``optirace`` command line: without a subcommand it opens the race window (``optirace
 FILE.toml`` opens a scenario file); subcommands (``export``, ``check-lessons``) are added by
-hooks in their own modules."""
+hooks in their own modules (``warm-up`` in app/shell/warmup.py)."""
 from __future__ import annotations
 
 import argparse
@@ -51,9 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .export.cli import add_export_parsers
 
     from .check_lessons import add_parser
+    from .shell import warmup
 
     add_export_parsers(sub)
     add_parser(sub)
+    warmup.add_parser(sub)
     return p
 
 
@@ -102,6 +104,13 @@ def run_gui(args) -> int:
         from .export.cli import _headless
 
         _headless()  # a screenshot needs no screen, as an export does not
+    else:
+        from .platform_check import check_display
+
+        problem = check_display()
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return 1
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -56,6 +56,9 @@ class Mode(QObject):
         """Sensible shares of the window for the mode's docks (first start, new size)."""
 
     # -- what the shell tells it ---------------------------------------------------------------
+    def preview(self) -> None:
+        """The surface kernels are ready, the race's are not: show what needs no race."""
+
     def start(self) -> None:
         """The engine is ready: build the first session."""
 

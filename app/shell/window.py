@@ -1,6 +1,6 @@
 """The window every mode lives in: menus, the playback bar under the centre, themes and
 projector mode, files (open, save, save as, recent, drag and drop), export entries, the status
-bar and the engine's warm-up.  It knows a mode only through ``app.modes.base.Mode``."""
+bar and the engine's warm-up (an overlay on the mode's centre).  It knows a mode only through ``app.modes.base.Mode``."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QSignalBlocker, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QKeySequence, QPalette
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow,
-                               QMessageBox, QProgressBar, QSlider, QStyleFactory, QToolBar, QToolButton,
+                               QMessageBox, QSlider, QStyleFactory, QToolBar, QToolButton,
                                QVBoxLayout, QWidget)
 
 from engine import scenario as scenario_io
@@ -21,7 +21,8 @@ from ..modes import MODES, mode_class
 from ..settings import settings
 from .caption import CaptionBanner
 from .playback import PlaybackController
-from .warmup import start_warm_up
+from .warmup import MAP_READY, warm_up_worker
+from .warmup_overlay import WarmUpOverlay
 from .worker import with_progress_dialog
 
 SPEED_STEPS = 300  # resolution of the log speed slider (1 .. 1000 steps per frame)
@@ -108,6 +109,7 @@ class ShellWindow(QMainWindow):
         self.controller.steps_per_frame = view.steps_per_frame
         self.controller.loop = view.loop
         self.ready = False  # the engine's kernels are compiled (warm-up done)
+        self.map_ready = False  # the surface kernels are (the mode can preview)
         self.restyling = False
         self.path: str | None = None  # the scenario file shown, if any
         self.modified = False  # edited since opened or saved
@@ -121,7 +123,6 @@ class ShellWindow(QMainWindow):
         self._build_playback_bar()
         self._install_mode()
         self._build_menus()
-        self._build_status_bar()
 
         self.controller.frame_ready.connect(self._on_frame)
         self.controller.playing_changed.connect(self._playing_changed)
@@ -144,13 +145,15 @@ class ShellWindow(QMainWindow):
             state = s.value("window/state")
             if state is not None:
                 self._restored_state = bool(self.restoreState(state))
-        self.warmup = None
+        self.warmup = self.overlay = None
         if warm_up:
-            self.warmup = start_warm_up(self)
+            self.overlay = WarmUpOverlay(self.mode.centre(), self.theme)
+            self.overlay.start()
+            self.warmup = warm_up_worker(self)
             self.warmup.progress.connect(self._warm_progress)
             self.warmup.finished.connect(self._warm_done)
             self.warmup.failed.connect(self._warm_failed)
-            self.progress.setVisible(True)
+            self.warmup.start()
         else:
             self._warm_done()
 
@@ -344,13 +347,6 @@ class ShellWindow(QMainWindow):
         h.addAction(self.act_keys)
         h.addAction(self.act_about)
 
-    def _build_status_bar(self) -> None:
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
-        self.progress.setFormat("Preparing the engine… %p%")
-        self.progress.setVisible(False)
-        self.statusBar().addPermanentWidget(self.progress)
-
     def set_mode(self, mode_id: str) -> None:
         """Show another mode: its centre, docks, toolbar and menus replace the current one's."""
         if mode_id == self.mode.id:
@@ -370,8 +366,12 @@ class ShellWindow(QMainWindow):
         self._build_menus()
         self.mode_actions[mode_id].setChecked(True)
         self.layout_docks()
+        if self.overlay is not None and self.overlay.running:
+            self.overlay.set_host(self.mode.centre())
         if self.ready:
             self.mode.start()
+        elif self.map_ready:
+            self.mode.preview()
 
     def layout_docks(self) -> None:
         """Give the side panels sensible shares of the window (first start, or a new size)."""
@@ -390,13 +390,16 @@ class ShellWindow(QMainWindow):
                     step()
 
     # -- warm-up --------------------------------------------------------------------------------
-    def _warm_progress(self, i: int, n: int) -> None:
-        self.progress.setRange(0, n)
-        self.progress.setValue(i)
+    def _warm_progress(self, stage: int, n: int) -> None:
+        self.overlay.set_stage(stage)
+        if stage >= MAP_READY and not self.map_ready:
+            self.map_ready = True
+            self.mode.preview()
 
     def _warm_done(self, *_) -> None:
-        self.progress.setVisible(False)
-        self.ready = True
+        if self.overlay is not None:
+            self.overlay.finish()
+        self.ready = self.map_ready = True
         self.mode.start()
 
     def _warm_failed(self, message: str) -> None:
@@ -457,6 +460,8 @@ class ShellWindow(QMainWindow):
         v = self.model.scenario.view
         if name in ("theme", "projector"):
             self.theme = t = themes.get(v.theme, v.projector)
+            if self.overlay is not None:
+                self.overlay.set_theme(t)
             # The centre now, the panels' palette and each other view in an event of its own:
             # restyled and repainted all together they held the window for ~90 ms.
             views = self.mode.themed()
@@ -654,5 +659,7 @@ class ShellWindow(QMainWindow):
         if self.warmup is not None and self.warmup.running:
             self.warmup.cancel()
             self.warmup.wait()
+        if self.overlay is not None:
+            self.overlay.finish()
         self.save_settings()
         super().closeEvent(ev)

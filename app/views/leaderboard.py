@@ -16,6 +16,7 @@ from engine.race.status import Status
 
 from ..theme import Theme
 
+WAITING_TIP = "waiting: at the start while the engine is prepared for this computer"
 # Order of the status groups in the ranking.
 # Escaping happens only on surfaces unbounded below (elsewhere the escape box is infinite),
 # where running off downhill is the right behaviour: escaped racers rank like finishers.
@@ -162,10 +163,11 @@ class Leaderboard(QTableWidget):
         self._status_width = widths[-1]
         self._fit_columns()
 
-    def set_rows(self, looks, values, status, status_step) -> None:
+    def set_rows(self, looks, values, status, status_step, waiting: bool = False) -> None:
         """Row r: ``looks[r]`` (name, color, marker), ``values[r]`` (one per column), its
-        Status code and the step it took that status (any while racing)."""
-        self._rows = (looks, values, status, status_step)
+        Status code and the step it took that status (any while racing); ``waiting``: no run
+        yet, the rows wait at the start."""
+        self._rows = (looks, values, status, status_step, waiting)
         R, ncol = len(looks), self.columnCount()
         if self.rowCount() != R:
             self.setRowCount(R)
@@ -189,13 +191,14 @@ class Leaderboard(QTableWidget):
         for row, r in enumerate(self.order):
             look = looks[r]
             code = Status(int(status[r]))
-            texts = (str(row + 1), look.name, *(c.format(v) if np.isfinite(v) else "—" for c, v in zip(self.columns, values[r])), code.short)
+            word = "waiting" if waiting else code.short
+            texts = (str(row + 1), look.name, *(c.format(v) if np.isfinite(v) else "—" for c, v in zip(self.columns, values[r])), word)
             for col, text in enumerate(texts):
                 it = self.item(row, col)
                 if it.text() != text:
                     it.setText(text)
             # The cell shows the short word; its tooltip the full meaning.
-            self.item(row, last).setToolTip(f"{code.label}: {code.tip}")
+            self.item(row, last).setToolTip(WAITING_TIP if waiting else f"{code.label}: {code.tip}")
             name = self.item(row, 1)
             key = (look.marker, look.color)
             if self._icons.get(row) != key:

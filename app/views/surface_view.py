@@ -325,6 +325,11 @@ class SurfaceView(pg.PlotWidget):
         if self._job is None:
             self._start_job()
 
+    @property
+    def sampling(self) -> bool:
+        """Samples of the surface are on their way from the worker."""
+        return self._job is not None or self._wanted is not None
+
     def _start_job(self) -> None:
         (key, xr, yr), surface = self._wanted
         scale = self.scale

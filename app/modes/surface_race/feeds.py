@@ -36,7 +36,7 @@ def show_board(board: Leaderboard, frame: Frame) -> None:
     else:
         dist = np.full(frame.n_racers, np.nan)
     step = np.where(frame.status == Status.RACING, frame.step, frame.status_step)
-    board.set_rows(frame.looks, np.column_stack([loss, dist, step]), frame.status, frame.status_step)
+    board.set_rows(frame.looks, np.column_stack([loss, dist, step]), frame.status, frame.status_step, frame.waiting)
 
 
 class CurveFeed:

@@ -32,6 +32,7 @@ class Frame:
     prev_step: int
     tail: np.ndarray | None
     generation: int  # changes whenever the race is rebuilt
+    waiting: bool = False  # the racers at the start while the engine is prepared (no race yet)
 
     @property
     def n_racers(self) -> int:

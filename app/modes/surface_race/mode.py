@@ -46,6 +46,7 @@ class SurfaceRaceMode(Mode):
         self.history_capacity = 16384
         self._generation = 0
         self._frames = 0
+        self._previewing = False
         self._explain_later = QTimer(self)
         self._explain_later.setSingleShot(True)
         self._explain_later.setInterval(0)
@@ -145,13 +146,24 @@ class SurfaceRaceMode(Mode):
         docks["racers"].raise_()
 
     # -- the race -----------------------------------------------------------------------------
+    def preview(self) -> None:
+        """The surface, the start and the racers waiting there, while the race kernel compiles
+        (a user formula brings kernels of its own, seconds to compile: it waits for the race)."""
+        if self.model.scenario.formula:
+            return
+        self._previewing = True
+        self.on_frame(SurfaceSession(self.model, self._generation, waiting=True).frame(0, None))
+
     def start(self) -> None:
+        self._previewing = False
         self.rebuild()
         self._update_theory()
 
     def rebuild(self) -> None:
         """A fresh race from the scenario, shown from step 0 (keeps playing if it was)."""
         if not self.shell.ready:
+            if self._previewing:
+                self.preview()  # the racers or the surface changed while the engine is prepared
             return
         self._generation += 1
         self.session = SurfaceSession(self.model, self._generation, self.history_capacity)

@@ -22,19 +22,23 @@ MAX_CHECKPOINTS = 4096
 
 
 class SurfaceSession:
-    """One race of the scenario's enabled racers (row r is enabled racer r)."""
+    """One race of the scenario's enabled racers (row r is enabled racer r).  A ``waiting``
+    session builds no race (its kernel may still be compiling): the racers wait at the start."""
 
-    def __init__(self, model: ScenarioModel, generation: int = 0, history_capacity: int = 16384):
+    def __init__(self, model: ScenarioModel, generation: int = 0, history_capacity: int = 16384,
+                 waiting: bool = False):
         self.model = model
         self.generation = generation
+        self.waiting = waiting
         sc = model.scenario
         self._idx = model.enabled_indices()
-        self.race = sc.build_race(model.surface_spec(), max_checkpoints=MAX_CHECKPOINTS) if self._idx else None
+        racing = bool(self._idx) and not waiting
+        self.race = sc.build_race(model.surface_spec(), max_checkpoints=MAX_CHECKPOINTS) if racing else None
         if self.race is not None:
             s0 = self.race.state_at(0)
             x0, f0, g0 = s0.X, s0.F, np.hypot(s0.G[:, 0], s0.G[:, 1])
         else:
-            x0, f0, g0 = np.zeros((0, 2)), np.zeros(0), np.zeros(0)
+            x0, f0, g0 = self._at_start(len(self._idx))
         self._initial = (x0.copy(), f0.copy(), g0.copy())
         self.history = Recorder({"pos": x0, "loss": f0, "grad": g0}, history_capacity)
         self._chunks: deque = deque()
@@ -43,6 +47,15 @@ class SurfaceSession:
         self._status_step = np.zeros(len(self._idx), dtype=np.int64)
         self.surface = self.race.surface if self.race else model.bound_surface()
         self.looks = self.make_looks()
+
+    def _at_start(self, n: int):
+        """Every racer at the start: positions, loss and gradient norm there (surface kernels only)."""
+        start = self.model.scenario.start_point()
+        if n == 0:
+            return np.zeros((0, 2)), np.zeros(0), np.zeros(0)
+        surface = self.model.bound_surface()
+        f, g = surface.value(*start), surface.gradient(*start)
+        return np.tile(start, (n, 1)), np.full(n, f), np.full(n, float(np.hypot(*g)))
 
     def make_looks(self) -> tuple[Look, ...]:
         names = self.model.racer_names()
@@ -86,12 +99,13 @@ class SurfaceSession:
         else:
             heads, loss, grad = self._initial
             tail = None
-            status = status_step = np.zeros(0, dtype=np.int64)
+            status = status_step = np.zeros(len(self._idx), dtype=np.int64)
         return Frame(
             step=step, computed=self.computed, heads=np.asarray(heads), loss=np.asarray(loss),
             grad_norm=np.asarray(grad), status=status, status_step=status_step, looks=self.looks,
             surface=self.surface, start=self.model.scenario.start_point(), history=self.history,
             prev_step=step if prev is None else prev, tail=tail, generation=self.generation,
+            waiting=self.waiting,
         )
 
     # -- exact values -----------------------------------------------------------------------------
