@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QLabel
 
 from .. import theme as themes
+
+MAX_SHARE = 0.28  # of the centre's height at most: the map keeps the room
+
 
 
 class CaptionBanner(QLabel):
@@ -24,13 +27,16 @@ class CaptionBanner(QLabel):
         self.pause_step: int | None = None  # the pause whose caption is shown
         self._scenario_text = ""
         self._pauses: dict[int, str] = {}
+        self._full = ""  # the text to show, before fitting
         self.set_theme(theme)
         self._refresh()
 
     def set_theme(self, theme: themes.Theme) -> None:
         # Larger than the panels' text: the caption is read from the back of a lecture hall.
+        self._pt = round(theme.title_pt * 1.1)
+        self._min_pt = theme.font_pt
         f = QFont(self.font())
-        f.setPointSize(round(theme.title_pt * 1.1))
+        f.setPointSize(self._pt)
         self.setFont(f)
         accent = QColor("#0072B2" if theme.name == "light" else "#56B4E9")
         self.setStyleSheet(f"color: {theme.foreground}; background: {theme.panel};"
@@ -68,5 +74,49 @@ class CaptionBanner(QLabel):
             text = f"<b>❚❚</b>  {html.escape(self._pauses[self.pause_step])}"
         else:
             text = self._scenario_text
-        self.setText(text)
+        self._full = text
+        self.setToolTip("")
         self.setVisible(self.wanted and bool(text))
+        self._fit()
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        if ev.oldSize().width() != ev.size().width():
+            self._fit()
+
+    def event(self, ev) -> bool:
+        if ev.type() == QEvent.ParentChange and self.parentWidget() is not None:
+            self.parentWidget().installEventFilter(self)  # its height sets the limit
+        return super().event(ev)
+
+    def eventFilter(self, obj, ev) -> bool:
+        if obj is self.parentWidget() and ev.type() == QEvent.Resize and ev.oldSize().height() != ev.size().height():
+            self._fit()
+        return False
+
+    def _fit(self) -> None:
+        """At most MAX_SHARE of the centre: a smaller font first (down to the panels' size),
+        then the end of a long caption cut (the whole text in the tooltip)."""
+        parent = self.parentWidget()
+        width = self.width()
+        if parent is None or width <= 0 or not self._full:
+            self.setText(self._full)
+            return
+        limit = max(int(MAX_SHARE * parent.height()), self.fontMetrics().height() * 2)
+        f = QFont(self.font())
+        self.setText(self._full)
+        for pt in range(self._pt, self._min_pt - 1, -1):
+            f.setPointSize(pt)
+            self.setFont(f)
+            if self.heightForWidth(width) <= limit:
+                break
+        if self.heightForWidth(width) <= limit:
+            return
+        words = self._full.split(" ")
+        lo, hi = 1, len(words)  # the most words that fit, with an ellipsis
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            self.setText(" ".join(words[:mid]) + " …")
+            lo, hi = (mid, hi) if self.heightForWidth(width) <= limit else (lo, mid - 1)
+        self.setText(" ".join(words[:lo]) + " …")
+        self.setToolTip(self._full)

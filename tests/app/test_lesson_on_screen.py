@@ -38,3 +38,19 @@ def test_the_caption_switch_is_remembered(qtbot):
     win = make_window(qtbot, restore=True)
     assert not win.act_caption.isChecked() and not win.caption.wanted
     win.close()
+
+
+def test_a_long_caption_never_takes_the_map_in_projector_mode(qtbot):
+    from app.shell.caption import MAX_SHARE
+
+    sc = load_lesson("classic_six_beale")
+    sc.view.projector, sc.view.theme = True, "light"
+    win = make_window(qtbot, sc)
+    win.resize(1280, 720)
+    banner, centre = win.caption, win.caption.parentWidget()
+    qtbot.waitUntil(lambda: banner.height() <= MAX_SHARE * centre.height() + 1 and centre.height() < 700)
+    assert win.mode.surface_view.height() > 2 * banner.height()
+    # What does not fit is cut at a word with an ellipsis; the whole caption is the tooltip.
+    assert banner.text().endswith(" …") and banner.toolTip() == f"<b>{sc.title}</b> — {sc.caption}"
+    assert banner.font().pointSize() >= win.theme.font_pt
+    win.close()
