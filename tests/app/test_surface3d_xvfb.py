@@ -48,14 +48,19 @@ CHILD = textwrap.dedent("""
 
 @pytest.mark.skipif(shutil.which("xvfb-run") is None,
                     reason="xvfb-run is not installed: the 3-D view needs OpenGL, which the offscreen platform lacks")
-def test_3d_view_draws_the_surface_and_every_path_under_xvfb(tmp_path):
+def run_under_xvfb(script: str, tmp_path) -> dict:
+    """Run ``script`` in a child on a virtual X server; the dict it prints after RESULT."""
     env = {**os.environ, "OPTIRACE_SETTINGS": str(tmp_path / "settings.ini"), "PYTHONPATH": str(ROOT)}
     env.pop("QT_QPA_PLATFORM", None)
-    proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1920x1080x24", sys.executable, "-c", CHILD],
+    proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1920x1080x24", sys.executable, "-c", script],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert line is not None, proc.stdout[-2000:] + proc.stderr[-2000:]
-    r = json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT "):])
+
+
+def test_3d_view_draws_the_surface_and_every_path_under_xvfb(tmp_path):
+    r = run_under_xvfb(CHILD, tmp_path)
     assert r["enabled"] and r["shown"]
     assert r["paths"] == r["racers"] == 6
     assert r["covered"] > 0.05  # the surface fills part of the view, not just the background
@@ -126,13 +131,7 @@ CHILD_FIT = textwrap.dedent("""
 @pytest.mark.skipif(shutil.which("xvfb-run") is None,
                     reason="xvfb-run is not installed: the 3-D view needs OpenGL, which the offscreen platform lacks")
 def test_3d_view_fills_its_frame_with_axes_floor_contours_name_tags_and_a_turntable(tmp_path):
-    env = {**os.environ, "OPTIRACE_SETTINGS": str(tmp_path / "settings.ini"), "PYTHONPATH": str(ROOT)}
-    env.pop("QT_QPA_PLATFORM", None)
-    proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1920x1080x24", sys.executable, "-c", CHILD_FIT],
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-    assert line is not None, proc.stdout[-2000:] + proc.stderr[-2000:]
-    r = json.loads(line[len("RESULT "):])
+    r = run_under_xvfb(CHILD_FIT, tmp_path)
     assert max(r["width"], r["height"]) > 0.8  # fitted to the viewport, not floating small
     assert {"x", "y", "f − f*  (log)"} <= set(r["texts"]) and len(r["texts"]) > 10  # titles and ticks
     assert r["floor"] > 100  # iso-lines on the floor
