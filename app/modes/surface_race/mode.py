@@ -11,7 +11,7 @@ from engine import scenario as scenario_io
 from engine.surfaces import theory
 
 from ...panels.racers import RacersPanel
-from ...panels.surface import SurfacePanel
+from .surface_panel import SurfacePanel
 from ...views.curves import CurvePlot
 from ...views.inspector import StepInspector
 from ...views.leaderboard import Leaderboard

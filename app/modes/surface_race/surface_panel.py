@@ -2,7 +2,6 @@
 formula and caption, reset the start point, and open the custom-formula dialog."""
 from __future__ import annotations
 
-
 from PySide6.QtCore import QSignalBlocker
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
@@ -10,8 +9,8 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QPus
 
 from engine.surfaces import catalog as S
 
-from ..model import ScenarioModel
-from .editors import HyperEditor
+from ...model import ScenarioModel
+from ...panels.editors import HyperEditor
 
 
 FORMULA_ITEM = "__formula__"
@@ -110,7 +109,7 @@ class SurfacePanel(QWidget):
                 w.statusBar().showMessage(str(e), 6000)
 
     def _open_formula(self) -> None:
-        from ..formula.dialog import FormulaDialog
+        from ...formula.dialog import FormulaDialog
 
         dialog = FormulaDialog(self)
         dialog.formulaAccepted.connect(self.model.set_formula)
