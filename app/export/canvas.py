@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import shiboken6
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QStyleFactory, QVBoxLayout, QWidget
 
@@ -36,7 +36,8 @@ class Canvas(QWidget):
     """Title, the surface view, leaderboard and loss plot, caption; ``render_array`` paints it
     into a (H, W, 4) uint8 array in Qt's 32-bit layout (B, G, R, 255 on little-endian)."""
 
-    def __init__(self, theme: Theme, size: tuple[int, int], title: str = "", caption: str = ""):
+    def __init__(self, theme: Theme, size: tuple[int, int], title: str = "", caption: str = "",
+                 three_d: bool = False):
         super().__init__()
         self.theme = t = theme
         self.out_size = (int(size[0]), int(size[1]))
@@ -52,8 +53,14 @@ class Canvas(QWidget):
         outer.setSpacing(10)
         if title:
             outer.addWidget(self._label(title, int(t.title_pt * 2.2), bold=True))
-        self.surface = SurfaceView(t)
-        self.surface.background.complete = self.surface.trails.complete = True  # see whole_layers
+        if three_d:  # needs OpenGL (gl.gl_available): a display, not the offscreen platform
+            from app.views.surface3d import Surface3DView
+
+            self.surface = Surface3DView(t)
+        else:
+            self.surface = SurfaceView(t)
+            self.surface.background.complete = self.surface.trails.complete = True  # see whole_layers
+        self.three_d = three_d
         self.board = Leaderboard(t)
         self.loss = CurvePlot(t)
         self.loss_feed = CurveFeed(self.loss, "loss")
@@ -71,7 +78,7 @@ class Canvas(QWidget):
         # Axes are the dearest part of a frame (tick labels and grid lines replayed from a QPicture
         # on every paint: about 60% of the render time at 1080p); cached as pixmaps they are redrawn
         # only when their range changes.  The pixels are the same to within 1 level.
-        for view in (self.surface, self.loss):
+        for view in (self.loss,) if three_d else (self.surface, self.loss):
             for axis in view.getPlotItem().axes.values():
                 axis["item"].setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self._style = QStyleFactory.create("Fusion")  # the window's style, whatever the platform's
@@ -104,6 +111,10 @@ class Canvas(QWidget):
         img.fill(QColor(self.theme.panel))
         p = QPainter(img)
         self.render(p, QPoint(0, 0))
+        if self.three_d:
+            # QWidget.render leaves an OpenGL view blank: its own framebuffer goes in its place.
+            view = self.surface
+            p.drawImage(QRectF(view.mapTo(self, QPoint(0, 0)), QSizeF(view.size())), view.grabFramebuffer())
         p.end()
         w, h = self.out_size
         bpl = img.bytesPerLine()

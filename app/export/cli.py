@@ -163,12 +163,11 @@ class _Reporter:
 def _export_one(sc, output, args, name: str, signals: _Signals, **over) -> Path:
     from .job import ExportJob, settings_for
 
-    if sc.view.mode == "3d":
-        print(f"{name}: note: the 3-D view needs OpenGL and is not exported; exporting the 2-D map "
-              "of the same race", file=sys.stderr)
     settings = settings_for(sc, output, format=getattr(args, "x_format", None), size=args.x_size,
                             fps=args.x_fps, theme=args.x_theme, **over)
     job = ExportJob(sc, settings)  # checks the target before anything renders
+    if job.note:
+        print(f"{name}: note: {job.note}", file=sys.stderr)
     report = _Reporter(name, args.x_quiet)
     t0 = time.perf_counter()
     path = job.run(progress=report, cancelled=signals.cancelled)

@@ -15,6 +15,7 @@ from engine.scenario import ExportOptions, Scenario
 
 from .data import write_race_csv
 from .encoder import FORMATS, ExportError, get_format
+from ..views.gl import gl_available
 from .job import ExportJob, ExportSettings, settings_for
 
 SIZES = (("1280 × 720 (HD)", (1280, 720)), ("1920 × 1080 (Full HD)", (1920, 1080)),
@@ -199,8 +200,11 @@ class ExportDialog(QDialog):
             self.summary.setText(f"<span style='color:#D55E00'>{e}</span>")
             self.export_button.setEnabled(False)
             return
-        note = ("<br>The 3-D view needs OpenGL, which offscreen rendering lacks: the video shows "
-                "the 2-D map of the same race." if self.scenario.view.mode == "3d" else "")
+        note = ""
+        if self.scenario.view.mode == "3d":
+            ok, why = gl_available()
+            note = ("<br>The video shows the 3-D view." if ok else
+                    f"<br>{why}: the video shows the 2-D map of the same race (run under an X server for 3-D).")
         self.summary.setText(f"{s.n_frames} frames ({s.steps_per_frame} steps per frame), "
                              f"{_clock(s.duration)} of video at {s.size[0]} × {s.size[1]}{note}")
         self.export_button.setEnabled(True)

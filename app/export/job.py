@@ -99,9 +99,16 @@ class ExportJob:
         self.scenario = scenario
         self.settings = settings
         check_target(settings.path, settings.format, settings.size, settings.n_frames, overwrite)
+        # The 3-D view where it can be drawn: OpenGL needs a display (an X server, xvfb-run
+        # too); without one the export draws the 2-D map of the same race and says so (note).
+        self.note = ""
         if scenario.view.mode == "3d":
-            # The 3-D view needs OpenGL; exports draw the 2-D map (the same race).
-            self.scenario = replace(scenario, view=replace(scenario.view, mode="2d"))
+            from app.views.gl import gl_available
+
+            ok, why = gl_available()
+            if not ok:
+                self.note = f"{why}: the video shows the 2-D map of the same race (run under an X server for 3-D)"
+                self.scenario = replace(scenario, view=replace(scenario.view, mode="2d"))
         self._steps = settings.plan.steps()
         self.total = settings.n_frames
         self.done_frames = 0
@@ -125,7 +132,7 @@ class ExportJob:
         try:
             self.source = FrameSource(self.scenario)
             theme = themes.get(s.theme, projector=self.scenario.view.projector)  # as the window shows it
-            self.canvas = Canvas(theme, s.size, s.title, s.caption)
+            self.canvas = Canvas(theme, s.size, s.title, s.caption, three_d=self.scenario.view.mode == "3d")
             self.canvas.surface.set_colormap(self.scenario.view.colormap)
             self.writer = ThreadedWriter(open_writer(s.path, s.format, s.size, s.fps))
         except BaseException:

@@ -20,6 +20,7 @@ from ..model import ScenarioModel, default_scenario
 from ..modes import MODES, mode_class
 from ..settings import settings
 from .caption import CaptionBanner
+from ..views.gl import gl_available
 from .playback import PlaybackController
 from .warmup import MAP_READY, warm_up_worker
 from .warmup_overlay import WarmUpOverlay
@@ -49,29 +50,6 @@ def apply_theme_to_app(theme: themes.Theme) -> None:
     f = QFont(app.font())
     f.setPointSize(theme.font_pt)
     app.setFont(f)
-
-
-def gl_available() -> tuple[bool, str]:
-    """Whether OpenGL views (3-D) can run here, and if not, why."""
-    app = QApplication.instance()
-    if app.platformName() in ("offscreen", "minimal"):
-        return False, f"3-D view needs OpenGL, which the '{app.platformName()}' display platform does not provide"
-    try:
-        from PySide6.QtGui import QOffscreenSurface, QOpenGLContext
-
-        ctx = QOpenGLContext()
-        if not ctx.create():
-            return False, "3-D view needs OpenGL, and no OpenGL context could be created"
-        surf = QOffscreenSurface()
-        surf.create()
-        ok = ctx.makeCurrent(surf)
-        ctx.doneCurrent()
-        if not ok:
-            return False, "3-D view needs OpenGL, and the OpenGL context could not be used"
-        import pyqtgraph.opengl  # noqa: F401
-    except Exception as e:  # any failure of the GL stack means: no 3-D view, say why
-        return False, f"3-D view unavailable: {e}"
-    return True, ""
 
 
 class WidestTextLabel(QLabel):

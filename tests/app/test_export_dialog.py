@@ -47,12 +47,14 @@ def test_dialog_edits_reach_the_settings(qtbot, tmp_path):
     assert opts.size == (500, 300) and opts.steps_per_frame == 3
 
 
-def test_dialog_says_a_3d_view_is_exported_as_the_2d_map(qtbot, tmp_path):
+def test_dialog_says_what_a_3d_export_lacks_offscreen(qtbot, tmp_path):
     sc = scenario()
     sc.view.mode = "3d"
     d = ExportDialog(sc, tmp_path / "clip.mp4")
     qtbot.addWidget(d)
-    assert "2-D map" in d.summary.text() and d.export_button.isEnabled()
+    text = d.summary.text()
+    assert "needs OpenGL" in text and "'offscreen' display platform" in text and "2-D map" in text
+    assert d.export_button.isEnabled()
 
 
 def test_dialog_refuses_an_odd_size_for_h264(qtbot, tmp_path):

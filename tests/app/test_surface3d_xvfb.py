@@ -137,3 +137,44 @@ def test_3d_view_fills_its_frame_with_axes_floor_contours_name_tags_and_a_turnta
     assert r["floor"] > 100  # iso-lines on the floor
     assert r["tags"] == 6  # every racer's name tag drawn in its colour
     assert r["turning"] and r["turned"] > 1 and r["stopped"]
+
+
+CHILD_EXPORT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from PySide6.QtWidgets import QApplication
+    app = QApplication([])
+    from app.export.job import ExportJob, settings_for
+    from engine.scenario import Scenario, classic_six
+    out = {}
+    for mode in ("3d", "2d"):
+        sc = Scenario(surface="himmelblau", racers=classic_six("himmelblau"))
+        sc.view.mode = mode
+        sc.export.first, sc.export.last, sc.export.steps_per_frame, sc.export.hold_last = 0, 60, 30, 0.0
+        job = ExportJob(sc, settings_for(sc, sys.argv[1] + "/" + mode, format="png", size=(960, 540)))
+        job.start()
+        frames = []
+        while job.step():
+            frames.append(job._last_image[..., :3].astype(float))
+        frames.append(job._last_image[..., :3].astype(float))
+        job.finish()
+        while not job.done:
+            pass
+        job.result()
+        f = frames[-1]
+        out[mode] = dict(note=job.note, n=len(frames), std=float(f.mean(-1).std()),
+                         moved=float(np.abs(frames[-1] - frames[0]).mean()))
+        np.save(sys.argv[1] + f"/{mode}.npy", f)
+    a, b = (np.load(sys.argv[1] + f"/{m}.npy") for m in ("3d", "2d"))
+    out["differ"] = float(np.mean(np.abs(a - b).sum(-1) > 30))
+    print("RESULT " + json.dumps(out))
+""")
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None,
+                    reason="xvfb-run is not installed: the 3-D view needs OpenGL, which the offscreen platform lacks")
+def test_a_3d_scenario_exports_the_3d_view_under_an_x_server(tmp_path):
+    r = run_under_xvfb(CHILD_EXPORT.replace("sys.argv[1]", repr(str(tmp_path))), tmp_path)
+    assert r["3d"]["note"] == "" and r["3d"]["n"] >= 3  # drawn in 3-D, not replaced by the map
+    assert r["3d"]["std"] > 10 and r["3d"]["moved"] > 0.1  # shaded, and the racers move
+    assert r["differ"] > 0.2  # a different picture from the 2-D map of the same race
