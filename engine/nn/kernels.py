@@ -43,6 +43,13 @@ def _draw_mask(key, p, m):
         m[i] = 0.0 if u < p else 1.0
 
 
+@njit(**JIT)
+def draw_mask(seed, t, op, p, m):
+    """Fill ``m`` with the mask op ``op`` draws at step ``t`` of the stream ``seed`` (the
+    training pass's own draw, so a mask of any past step can be recomputed)."""
+    _draw_mask(mask_key(seed, t, op), p, m)
+
+
 @njit(inline="always", **JIT)
 def _buf(Z, cum, b, B):
     return Z[B * cum[b]: B * cum[b + 1]]

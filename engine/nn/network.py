@@ -447,5 +447,26 @@ class Network:
                 out[f"{d.name}.dropconnect"] = WM[mo: mo + d.fan_in * d.fan_out].reshape(d.fan_in, d.fan_out).copy()
         return out
 
+    def masks_at(self, rows: int, seed: int, t: int) -> dict[str, np.ndarray]:
+        """The dropout and DropConnect masks a training pass of ``rows`` rows draws at step
+        ``t`` with mask seed ``seed`` (same keys and shapes as :meth:`masks_in`), recomputed
+        from the counter-based generator: masks depend only on (seed, t, op), not on the data."""
+        out = {}
+        with single_thread():
+            for o in range(self.opi.shape[0]):
+                if self.opi[o, ops.KIND] == ops.DROPOUT:
+                    m = int(self.opi[o, ops.MASK])
+                    mask = np.ones(rows * int(self.cum[m + 1] - self.cum[m]))
+                    if self.opf[o, ops.P] > 0.0:
+                        kernels.draw_mask(np.uint64(seed), np.uint64(t), np.uint64(o), float(self.opf[o, ops.P]), mask)
+                    out[f"op{o}.dropout"] = mask.reshape(rows, -1)
+            for d in self.dense:
+                if self.opi[d.op, ops.MOFF] >= 0:
+                    mask = np.empty(d.fan_in * d.fan_out)
+                    kernels.draw_mask(np.uint64(seed), np.uint64(t), np.uint64(d.op), float(self.opf[d.op, ops.P]),
+                                      mask)
+                    out[f"{d.name}.dropconnect"] = mask.reshape(d.fan_in, d.fan_out)
+        return out
+
     def __repr__(self) -> str:
         return f"Network({self.input_dim} -> {self.output_dim}, {len(self.layers)} layers, {self.n_params} params, loss={self.loss.id})"

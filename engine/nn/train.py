@@ -251,6 +251,36 @@ class NetRace:
         """Dropout and DropConnect masks of racer r's latest step (1 kept, 0 dropped)."""
         return self.net.masks_in(self.Z[r], self.WM[r], self.batch_size)
 
+    def masks_at(self, r: int, t: int) -> dict[str, np.ndarray]:
+        """The exact dropout and DropConnect masks of step ``t`` (1 = the first step), as
+        :meth:`masks` returns them for the latest step: per dropout op ``op{o}.dropout``
+        (batch rows x units), per DropConnect layer ``{name}.dropconnect`` (fan_in x fan_out);
+        1 kept, 0 dropped.  Recomputed from (seed, t, op): the same for every racer r (they
+        share the masks as they share the batches), for past steps and steps to come."""
+        _check_int(r, "r", 0, self.K - 1)
+        t = _check_int(t, "t", 1, 2**62)
+        return self.net.masks_at(self.batch_size, self.seed, t)
+
+    def batch_rows(self, t: int) -> np.ndarray:
+        """The training rows (indices into the training set) of step ``t``'s mini-batch, in
+        the order the masks' rows follow; replayed from the race's seed."""
+        t = _check_int(t, "t", 1, 2**62)
+        n, B = self.X.shape[0], self.batch_size
+        rng = np.random.default_rng(self.seed)
+        # Rows drawn before step t: whole epochs (one permutation each), then part of the next.
+        before = (t - 1) * B
+        for _ in range(before // n):
+            rng.permutation(n)
+        perm, pos = rng.permutation(n), before % n
+        out = []
+        while len(out) < B:
+            if pos >= n:
+                perm, pos = rng.permutation(n), 0
+            m = min(B - len(out), n - pos)
+            out.extend(perm[pos: pos + m])
+            pos += m
+        return np.array(out, dtype=np.int64)
+
     def extent(self) -> tuple[float, float, float, float]:
         X = np.concatenate([self.X, self.Xv])
         lo, hi = X.min(axis=0), X.max(axis=0)

@@ -180,3 +180,78 @@ def test_warmup_reports_progress_to_ready():
     warmup(lambda f, what: seen.append((f, what)))
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and seen[-1] == (1.0, "ready")
+
+
+@pytest.mark.parametrize("racers", [["adam"], [("momentum", {"lr": 0.05}), ("adam", {"lr": 0.01})]])
+def test_recorded_max_gradient_and_update_ratio_match_numpy(spirals, racers):
+    # One racer runs the single-racer kernel, two the race kernel; both record the columns.
+    net = nn.mlp([2, 8, 8, 2], activation="tanh", seed=3)
+    a = NetRace(net, spirals, racers, batch_size=16, tel_every=10, seed=4)
+    a.advance(9)
+    before = a.params.copy()
+    rec = a.advance(1)
+    after = a.params
+    rows = NetRace(net, spirals, ["sgd"], batch_size=16, seed=4)._batches(10)[9]
+    for r in range(len(racers)):
+        probe = net.copy()
+        probe.params[:] = before[r]
+        probe.loss_and_grad(spirals.X_train[rows], spirals.y_train[rows], train=True, step=10, seed=4)
+        for i, d in enumerate(net.dense):
+            sl = slice(d.w.offset, d.w.offset + d.w.size)
+            gw = probe.grad[sl]
+            assert rec.dense[r, 0, i, ops.W_GRAD_MAX] == np.abs(gw).max()  # a max has no rounding
+            ratio = np.linalg.norm(after[r, sl] - before[r, sl]) / np.linalg.norm(before[r, sl])
+            assert rec.dense[r, 0, i, ops.W_UPDATE_RATIO] == pytest.approx(ratio, rel=1e-9)
+            assert 0 < ratio < 1  # a real step, not a zero or a copy of the weights
+    # Rows are written only at telemetry steps.
+    assert rec.dense.shape[-1] == ops.DENSE_COLS == 4
+
+
+def test_update_ratio_of_all_zero_weights_is_infinite(spirals):
+    net = nn.mlp([2, 4, 2], seed=0)
+    net.group("dense1.W")[:] = 0.0
+    ch = NetRace(net, spirals, ["sgd"], batch_size=8, tel_every=1).advance(1)
+    # The zero first layer moves (its gradient comes through the nonzero second layer): inf.
+    # The hidden outputs are tanh(0) = 0, so the second layer's weight gradient is 0: ratio 0.
+    assert np.isinf(ch.dense[0, 0, 0, ops.W_UPDATE_RATIO]) and ch.dense[0, 0, 1, ops.W_UPDATE_RATIO] == 0.0
+
+
+def test_masks_at_any_step_are_the_masks_training_used(spirals):
+    layers = [Dense(12, dropconnect=0.3), nn.Activation("tanh"), Dropout(0.5), Dense(10), nn.Activation("relu"),
+              Dropout(0.2, "original"), Dense(2)]
+    net = nn.build(2, layers, seed=1)
+    race = NetRace(net, spirals, ["sgd", "adam"], batch_size=16, seed=11)
+    captured, batches = {}, {}
+    for t in (1, 2, 7, 8):
+        race.advance(t - race.t)
+        captured[t] = race.masks(1)  # what the kernel left in the buffers at step t
+    race.advance(30)
+    for t, masks in captured.items():
+        again = race.masks_at(0, t)
+        assert again.keys() == masks.keys() and len(masks) == 3
+        for k in masks:
+            np.testing.assert_array_equal(again[k], masks[k])  # bit for bit, after later steps ran
+    assert not np.array_equal(race.masks_at(0, 1)["op2.dropout"], race.masks_at(0, 2)["op2.dropout"])
+    # The masks shape the step: recomputing step 8's loss with step 8 as the key gives the
+    # recorded loss, any other step's masks give another loss.
+    fresh = NetRace(net, spirals, ["sgd"], batch_size=16, seed=11)
+    ch = fresh.advance(7)
+    before = fresh.params[0].copy()
+    lv = fresh.advance(1).loss[0, 0]
+    rows = fresh.batch_rows(8)
+    probe = net.copy()
+    probe.params[:] = before
+    X, y = spirals.X_train[rows], spirals.y_train[rows]
+    assert probe.loss_value(X, y, train=True, step=8, seed=11) == lv
+    assert probe.loss_value(X, y, train=True, step=9, seed=11) != lv
+    assert np.isfinite(ch.loss).all()
+
+
+def test_batch_rows_replays_the_mini_batch_order(spirals):
+    n = spirals.X_train.shape[0]
+    B = 48  # does not divide n: batches straddle epochs
+    assert n % B
+    race = NetRace(nn.mlp([2, 4, 2]), spirals, ["sgd"], batch_size=B, seed=3)
+    order = race._batches(3 * n // B + 2)
+    for t in (1, 2, n // B, n // B + 1, n // B + 2, 3 * n // B + 2):
+        np.testing.assert_array_equal(race.batch_rows(t), order[t - 1])
