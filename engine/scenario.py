@@ -2,6 +2,7 @@
 validated and written from one table of fields; a lesson is a scenario with a [lesson] table."""
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 import tomllib
@@ -12,6 +13,8 @@ from typing import Any, Mapping
 import tomli_w
 
 from . import claims as C
+from . import data as DATA
+from .nn import activations as ACT, initializers as INIT, losses as LOSS
 from .optim import optimizers as O
 from .surfaces import catalog as S
 from .race.race import Clip, Race, Racer, Schedule
@@ -36,7 +39,7 @@ class Field:
     change and, where the file's key differs from the attribute, the key."""
 
     name: str
-    kind: str  # str, int, float, bool, size, point, table, records, claims
+    kind: str  # str, int, float, bool, size, point, ints, floats, table, records, claims
     default: Any = None
     effect: str = REBUILD
     lo: float | None = None
@@ -50,7 +53,8 @@ class Field:
         return self.key or self.name
 
     def new_default(self):
-        return type(self.default)(self.default) if isinstance(self.default, (list, dict)) else self.default
+        # A fresh copy: records (the lab's default contenders) are mutable dataclasses.
+        return copy.deepcopy(self.default) if isinstance(self.default, (list, dict)) else self.default
 
     def parse(self, v, where: str):
         """The file's value as this field's Python value; raises ScenarioError naming the field."""
@@ -74,6 +78,11 @@ class Field:
             if not ok:
                 raise ScenarioError(f"{where} must be a pair of numbers, got {v!r}")
             v = (float(v[0]), float(v[1]))
+        elif k in ("ints", "floats"):
+            ok = isinstance(v, (list, tuple)) and all((_is_int if k == "ints" else _is_num)(e) for e in v)
+            if not ok:
+                raise ScenarioError(f"{where} must be a list of {'integers' if k == 'ints' else 'numbers'}, got {v!r}")
+            v = [int(e) if k == "ints" else float(e) for e in v]
         elif k == "table":
             ok = isinstance(v, Mapping)
             v = dict(v) if ok else v
@@ -95,11 +104,12 @@ class Field:
         """The range and choices (the in-memory value, as the GUI or export may have set it)."""
         if self.choices and v not in self.choices:
             raise ScenarioError(f"{where} must be one of {', '.join(map(repr, self.choices))}, got {v!r}")
-        for e in (v if self.kind == "size" else (v,) if self.kind in ("int", "float") else ()):
+        many = self.kind in ("size", "ints", "floats")
+        for e in (v if many else (v,) if self.kind in ("int", "float") else ()):
             if (self.lo is not None and e < self.lo) or (self.hi is not None and e > self.hi):
                 rule = (f"in {self.lo:g}..{self.hi:g}" if self.lo is not None and self.hi is not None
                         else f">= {self.lo:g}" if self.lo is not None else f"<= {self.hi:g}")
-                each = " (width and height each)" if self.kind == "size" else ""
+                each = " (width and height each)" if self.kind == "size" else " (each)" if many else ""
                 raise ScenarioError(f"{where} must be {rule}{each}, got {v!r}")
 
 
@@ -198,6 +208,44 @@ class ExportOptions:
     hold_last: float = 2.0
 
 
+def _default_contenders() -> list["RacerConfig"]:
+    # SGD with momentum and Adam at learning rates that train the default network (two
+    # spirals, 16 x 16 tanh, batch 64) well within a thousand steps.
+    return [RacerConfig("momentum", {"lr": 0.05}), RacerConfig("adam", {"lr": 0.01})]
+
+
+@dataclass
+class LabOptions:
+    """The Network lab: data, network, training and the contenders trained side by side from
+    one initialisation on one mini-batch order (see :mod:`engine.lab`)."""
+
+    dataset: str = "two_spirals"  # an engine.data id
+    noise: float = 0.1
+    n: int = 400  # examples (digits has a fixed size and ignores it)
+    val_fraction: float = 0.25
+    data_seed: int = 0
+    hidden: list[int] = field(default_factory=lambda: [16, 16])  # widths of the hidden layers
+    activation: str = "tanh"  # an engine.nn.activations id
+    init: str = "glorot_uniform"  # an engine.nn.initializers id
+    dropout: list[float] = field(default_factory=list)  # empty: none; else one rate per hidden layer
+    dropout_form: str = "inverted"  # inverted or original (also DropConnect's)
+    dropconnect: float = 0.0  # drop probability of each hidden weight
+    norm: str = "none"  # none, batch or layer
+    skip: str = "none"  # none, residual or highway
+    loss: str = ""  # empty: the data set's natural loss (softmax_ce or mse)
+    l2: float = 0.0  # L2 penalty l2/2 |w|^2, added to every contender's gradient
+    batch_size: int = 64
+    seed: int = 0  # weights, mini-batch order and dropout masks
+    contenders: list[RacerConfig] = field(default_factory=_default_contenders)
+
+    def enabled_contenders(self) -> list[RacerConfig]:
+        return [c for c in self.contenders if c.enabled]
+
+    def names(self) -> tuple[str, ...]:
+        """The enabled contenders' names as the race (and a lesson's claims) call them."""
+        return tuple(c.label or O.spec(c.optimizer).name for c in self.enabled_contenders())
+
+
 @dataclass
 class Pause:
     step: int
@@ -273,9 +321,32 @@ SURFACE = Section("surface", None, (
     Field("noise", "float", 0.0, lo=0),
     Field("seed", "int", 0),
 ))
+MAX_HIDDEN_LAYERS, MAX_HIDDEN_WIDTH = 12, 128
+NORMS = ("none", "batch", "layer")
+SKIPS = ("none", "residual", "highway")
+LAB = Section("lab", LabOptions, (
+    Field("dataset", "str", "two_spirals", choices=tuple(DATA.DATA_SETS.ids())),
+    Field("noise", "float", 0.1, lo=0),
+    Field("n", "int", 400, lo=8, hi=100_000),
+    Field("val_fraction", "float", 0.25, lo=0.05, hi=0.9),
+    Field("data_seed", "int", 0, lo=0),
+    Field("hidden", "ints", [16, 16], lo=1, hi=MAX_HIDDEN_WIDTH),
+    Field("activation", "str", "tanh", choices=tuple(ACT.names())),
+    Field("init", "str", "glorot_uniform", choices=tuple(INIT.names())),
+    Field("dropout", "floats", [], lo=0.0, hi=0.99),
+    Field("dropout_form", "str", "inverted", choices=("inverted", "original")),
+    Field("dropconnect", "float", 0.0, lo=0.0, hi=0.99),
+    Field("norm", "str", "none", choices=NORMS),
+    Field("skip", "str", "none", choices=SKIPS),
+    Field("loss", "str", "", choices=("", *LOSS.names())),
+    Field("l2", "float", 0.0, lo=0.0, hi=1.0),
+    Field("batch_size", "int", 64, lo=1, hi=100_000),
+    Field("seed", "int", 0, lo=0),
+    Field("contenders", "records", _default_contenders(), records=RACER),
+))
 # Sections of modes that have no settings yet: present so that a file may name them.
-MODE_SECTIONS = {m: Section(m, None, ()) for m in MODES if m != "surface"}
-SECTIONS = {s.key: s for s in (TOP, SURFACE, VIEW, EXPORT, LESSON)}
+MODE_SECTIONS = {m: Section(m, None, ()) for m in MODES if m not in ("surface", "lab")}
+SECTIONS = {s.key: s for s in (TOP, SURFACE, LAB, VIEW, EXPORT, LESSON)}
 # Schema 1 kept the surface race's settings at the top of the file.
 _SCHEMA_1_MOVED = ("surface", "surface_params", "formula", "start", "racers", "noise", "seed")
 
@@ -295,6 +366,7 @@ class Scenario:
     export: ExportOptions = field(default_factory=ExportOptions)
     mode: str = "surface"
     lesson: Lesson | None = None
+    lab: LabOptions = field(default_factory=LabOptions)
 
     def start_point(self) -> tuple[float, float]:
         if self.start is not None:
@@ -315,7 +387,10 @@ class Scenario:
         return [r for r in self.racers if r.enabled]
 
     def racer_names(self) -> tuple[str, ...]:
-        """The enabled racers' names as the race (and a lesson's claims) call them."""
+        """The enabled racers' names as the race (and a lesson's claims) call them: the lab's
+        contenders when ``mode`` is "lab", else the surface race's racers."""
+        if self.mode == "lab":
+            return self.lab.names()
         return tuple(r.label or O.spec(r.optimizer).name for r in self.enabled_racers())
 
     def build_race(self, surface=None, **kw) -> Race:
@@ -331,6 +406,8 @@ class Scenario:
     def to_dict(self) -> dict[str, Any]:
         d = {"schema": SCHEMA, **TOP.write(self), "surface": SURFACE.write(self),
              "view": VIEW.write(self.view), "export": EXPORT.write(self.export)}
+        if self.mode == "lab" or self.lab != LabOptions():
+            d["lab"] = LAB.write(self.lab)
         if self.lesson is not None:
             # A lesson's title and caption are written in its table, beside its id.
             lesson = {k: d.pop(k) for k in ("title", "caption") if k in d}
@@ -360,7 +437,8 @@ class Scenario:
         kw.update(vars(_Bag(SURFACE, surf, f"{where}: surface")))
         for m, sec in MODE_SECTIONS.items():
             _Bag(sec, d.get(m, {}), f"{where}: {m}")
-        sc = cls(**kw, view=VIEW.read(d.get("view", {}), f"{where}: view"),
+        sc = cls(**kw, lab=LAB.read(d.get("lab", {}), f"{where}: lab"),
+                 view=VIEW.read(d.get("view", {}), f"{where}: view"),
                  export=EXPORT.read(d.get("export", {}), f"{where}: export"),
                  lesson=LESSON.read(lesson, f"{where}: lesson") if lesson is not None else None)
         sc.validate(where)
@@ -390,8 +468,10 @@ class Scenario:
                 Clip(**r.clip).array()
             except (KeyError, ValueError, TypeError) as e:
                 raise ScenarioError(f"{where}: surface.racers[{i}] ({r.optimizer}): {e.args[0]}") from None
-        if not self.view.selected < max(len(self.racers), 1):
-            raise ScenarioError(f"{where}: view.selected must index a racer (0..{max(len(self.racers), 1) - 1}), "
+        self._validate_lab(f"{where}: lab")
+        n_racers = len(self.lab.contenders) if self.mode == "lab" else len(self.racers)
+        if not self.view.selected < max(n_racers, 1):
+            raise ScenarioError(f"{where}: view.selected must index a racer (0..{max(n_racers, 1) - 1}), "
                                 f"got {self.view.selected}")
         e = self.export
         if not e.first < e.last:
@@ -399,6 +479,24 @@ class Scenario:
                                 f"got {e.first}:{e.last}")
         if self.lesson is not None:
             self._validate_lesson(f"{where}: lesson")
+
+    def _validate_lab(self, where: str) -> None:
+        lab = self.lab
+        LAB.check(lab, where)
+        if not 1 <= len(lab.hidden) <= MAX_HIDDEN_LAYERS:
+            raise ScenarioError(f"{where}.hidden must list 1 to {MAX_HIDDEN_LAYERS} widths, got {lab.hidden!r}")
+        if lab.dropout and len(lab.dropout) != len(lab.hidden):
+            raise ScenarioError(f"{where}.dropout must be empty (no dropout) or give one rate per hidden layer "
+                                f"({len(lab.hidden)}), got {lab.dropout!r}")
+        if not lab.contenders:
+            raise ScenarioError(f"{where}.contenders must list at least one contender")
+        for i, r in enumerate(lab.contenders):
+            try:
+                r.to_racer().spec.pack(r.hyper)
+                Schedule(**r.schedule).array()
+                Clip(**r.clip).array()
+            except (KeyError, ValueError, TypeError) as e:
+                raise ScenarioError(f"{where}.contenders[{i}] ({r.optimizer}): {e.args[0]}") from None
 
     def _validate_lesson(self, where: str) -> None:
         lesson = self.lesson
@@ -449,7 +547,7 @@ def _upgrade(d: dict, where: str) -> dict:
     if schema not in (1, SCHEMA):
         raise ScenarioError(f"{where}: schema must be 1 or {SCHEMA}, got {schema!r}")
     if schema == 1:
-        for k in ("mode", "lesson", *MODE_SECTIONS):
+        for k in ("mode", "lesson", "lab", *MODE_SECTIONS):
             if k in d:
                 raise ScenarioError(f"{where}: {k} needs schema = {SCHEMA}")
         d["surface"] = {SURFACE.field(k).file_key: d.pop(k) for k in _SCHEMA_1_MOVED if k in d}

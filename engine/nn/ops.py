@@ -41,6 +41,8 @@ OPF_COLS = 3
 # Telemetry columns per tapped buffer.
 T_GRAD_NORM, T_GRAD_MEANABS, T_MEAN, T_STD, T_DEAD = 0, 1, 2, 3, 4
 TAP_COLS = 5
-# Telemetry columns per dense layer (gradient of its weight matrix).
-W_GRAD_NORM, W_GRAD_MEANABS = 0, 1
-DENSE_COLS = 2
+# Telemetry columns per dense layer: its weight gradient's L2 norm, mean |g| and max |g| (as
+# backprop computed it), and the step's update-to-weight ratio |dW| / |W| (L2 norms over the
+# layer's weights; dW is the step the optimizer took, after noise and clipping; |W| before it).
+W_GRAD_NORM, W_GRAD_MEANABS, W_GRAD_MAX, W_UPDATE_RATIO = 0, 1, 2, 3
+DENSE_COLS = 4

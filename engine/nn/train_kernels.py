@@ -12,7 +12,8 @@ from ..optim.kernels import step as opt_step
 from ..race.status import Status
 from ..race.step_kernels import NO_CLIP, is_scheduled, lr_factor, perturb_and_clip
 from .kernels import backward, forward, loss
-from .ops import SOFTMAX_CE, T_DEAD, T_GRAD_MEANABS, T_GRAD_NORM, T_MEAN, T_STD, W_GRAD_MEANABS, W_GRAD_NORM
+from .ops import (SOFTMAX_CE, T_DEAD, T_GRAD_MEANABS, T_GRAD_NORM, T_MEAN, T_STD, W_GRAD_MAX, W_GRAD_MEANABS, W_GRAD_NORM,
+                  W_UPDATE_RATIO)
 
 JIT = dict(cache=True, nogil=True)
 OVERFLOW = 1e150  # a parameter beyond this counts as overflow, before inf arrives
@@ -25,7 +26,7 @@ ES_BEST, ES_BAD, ES_PATIENCE, ES_STEP = 0, 1, 2, 3
 @njit(fastmath={"reassoc", "contract"}, **JIT)
 def record(cum, taps, tap_dead, dense_w, G, Z, D, B, tap_row, dense_row):
     """Telemetry of one step: per tap gradient L2 norm and mean |.|, activation mean, std and
-    dead-unit fraction; per dense layer L2 norm and mean |.| of its weight gradient."""
+    dead-unit fraction; per dense layer L2 norm, mean |.| and max |.| of its weight gradient."""
     for i in range(taps.shape[0]):
         b = taps[i]
         w = cum[b + 1] - cum[b]
@@ -65,11 +66,29 @@ def record(cum, taps, tap_dead, dense_w, G, Z, D, B, tap_row, dense_row):
         hi = dense_w[i, 1]
         s2 = 0.0
         s1 = 0.0
+        mx = 0.0
         for j in range(lo, hi):
             s2 += G[j] * G[j]
             s1 += abs(G[j])
+            mx = max(mx, abs(G[j]))
         dense_row[i, W_GRAD_NORM] = math.sqrt(s2)
         dense_row[i, W_GRAD_MEANABS] = s1 / max(hi - lo, 1)
+        # max() drops a NaN; a NaN anywhere in the gradient shows in the sums, so carry it.
+        dense_row[i, W_GRAD_MAX] = mx if math.isfinite(s1) else s1
+
+
+@njit(fastmath={"reassoc", "contract"}, **JIT)
+def record_update(dense_w, params, pnew, dense_row):
+    """Per dense layer the update-to-weight ratio |pnew - params| / |params| (L2 norms over
+    its weights): inf when the weights are all zero and the step is not, NaN for 0 / 0."""
+    for i in range(dense_w.shape[0]):
+        du = 0.0
+        ww = 0.0
+        for j in range(dense_w[i, 0], dense_w[i, 1]):
+            d = pnew[j] - params[j]
+            du += d * d
+            ww += params[j] * params[j]
+        dense_row[i, W_UPDATE_RATIO] = math.sqrt(du) / math.sqrt(ww) if ww > 0.0 else (np.inf if du > 0.0 else np.nan)
 
 
 @njit(**JIT)
@@ -142,6 +161,8 @@ def train_chunk(opi, opf, cum, loss_kind, taps, tap_dead, dense_w,
             status[0] = Status.DIVERGED
             status[1] = t
             return s + 1
+        if tel_every > 0 and t % tel_every == 0:
+            record_update(dense_w, params, pnew, dense_out[t // tel_every - t0 // tel_every - 1])
         params[:] = pnew
         if val_every > 0 and t % val_every == 0:
             vl, va = evaluate(opi, opf, cum, loss_kind, params, rs, Zv, WM, bits, Xv, yvi, yvf, dummy)

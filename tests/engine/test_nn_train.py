@@ -180,3 +180,37 @@ def test_warmup_reports_progress_to_ready():
     warmup(lambda f, what: seen.append((f, what)))
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and seen[-1] == (1.0, "ready")
+
+
+@pytest.mark.parametrize("racers", [["adam"], [("momentum", {"lr": 0.05}), ("adam", {"lr": 0.01})]])
+def test_recorded_max_gradient_and_update_ratio_match_numpy(spirals, racers):
+    # One racer runs the single-racer kernel, two the race kernel; both record the columns.
+    net = nn.mlp([2, 8, 8, 2], activation="tanh", seed=3)
+    a = NetRace(net, spirals, racers, batch_size=16, tel_every=10, seed=4)
+    a.advance(9)
+    before = a.params.copy()
+    rec = a.advance(1)
+    after = a.params
+    rows = NetRace(net, spirals, ["sgd"], batch_size=16, seed=4)._batches(10)[9]
+    for r in range(len(racers)):
+        probe = net.copy()
+        probe.params[:] = before[r]
+        probe.loss_and_grad(spirals.X_train[rows], spirals.y_train[rows], train=True, step=10, seed=4)
+        for i, d in enumerate(net.dense):
+            sl = slice(d.w.offset, d.w.offset + d.w.size)
+            gw = probe.grad[sl]
+            assert rec.dense[r, 0, i, ops.W_GRAD_MAX] == np.abs(gw).max()  # a max has no rounding
+            ratio = np.linalg.norm(after[r, sl] - before[r, sl]) / np.linalg.norm(before[r, sl])
+            assert rec.dense[r, 0, i, ops.W_UPDATE_RATIO] == pytest.approx(ratio, rel=1e-9)
+            assert 0 < ratio < 1  # a real step, not a zero or a copy of the weights
+    # Rows are written only at telemetry steps.
+    assert rec.dense.shape[-1] == ops.DENSE_COLS == 4
+
+
+def test_update_ratio_of_all_zero_weights_is_infinite(spirals):
+    net = nn.mlp([2, 4, 2], seed=0)
+    net.group("dense1.W")[:] = 0.0
+    ch = NetRace(net, spirals, ["sgd"], batch_size=8, tel_every=1).advance(1)
+    # The zero first layer moves (its gradient comes through the nonzero second layer): inf.
+    # The hidden outputs are tanh(0) = 0, so the second layer's weight gradient is 0: ratio 0.
+    assert np.isinf(ch.dense[0, 0, 0, ops.W_UPDATE_RATIO]) and ch.dense[0, 0, 1, ops.W_UPDATE_RATIO] == 0.0

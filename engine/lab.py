@@ -1,0 +1,170 @@
+"""The Network lab headless: a scenario's ``[lab]`` options (:class:`engine.scenario.LabOptions`)
+built into a data split, a network and its contenders, and the race that trains every enabled
+contender from one initialisation on one mini-batch order."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from . import data as DATA
+from .nn import initializers as INIT
+from .nn.layers import Activation, BatchNorm, Dense, Dropout, Highway, LayerNorm, Residual
+from .nn.network import Network, build as build_network
+from .nn.train import NetRace
+from .race.racer import Racer
+from .scenario import LabOptions, ScenarioError, Scenario
+
+
+class LabError(ScenarioError):
+    """Lab options that cannot be built; the message names the field (``lab.init: ...``)."""
+
+
+def natural_loss(dataset: str) -> str:
+    """The loss a data set trains with when ``lab.loss`` is empty."""
+    return "softmax_ce" if DATA.spec(dataset).kind == "classification" else "mse"
+
+
+def output_width(dataset: str, loss: str) -> int:
+    s = DATA.spec(dataset)
+    if loss == "softmax_ce":
+        return s.n_classes
+    return 1
+
+
+def _check_loss(lab: LabOptions, loss: str) -> None:
+    s = DATA.spec(lab.dataset)
+    if s.kind == "regression" and loss != "mse":
+        raise LabError(f"lab.loss: {lab.dataset} is a regression data set: it trains with 'mse', not {loss!r}")
+    if s.kind == "classification":
+        if loss == "mse":
+            raise LabError(f"lab.loss: {lab.dataset} has class labels: use 'softmax_ce' (or 'bce' for 2 classes), "
+                           "not 'mse'")
+        if loss == "bce" and s.n_classes != 2:
+            raise LabError(f"lab.loss: 'bce' needs 2 classes, {lab.dataset} has {s.n_classes}")
+
+
+def layer_shapes(lab: LabOptions) -> list[tuple[str, int, int]]:
+    """(description, fan_in, fan_out) of every weight matrix of the lab's network, in order
+    (plain networks: the network's own names dense1, dense2, ...)."""
+    loss = lab.loss or natural_loss(lab.dataset)
+    dims = DATA.spec(lab.dataset).input_dim
+    out = []
+    h = list(lab.hidden)
+    if lab.skip == "none":
+        widths = [dims, *h, output_width(lab.dataset, loss)]
+        return [(f"dense{i + 1}", widths[i], widths[i + 1]) for i in range(len(widths) - 1)]
+    out.append(("dense1", dims, h[0]))
+    stream = h[0]
+    for i, w in enumerate(h[1:], start=1):
+        if lab.skip == "residual":
+            out += [(f"hidden layer {i + 1} (residual, inner)", stream, w),
+                    (f"hidden layer {i + 1} (residual, outer)", w, stream)]
+        else:
+            out += [(f"hidden layer {i + 1} (highway gate)", stream, stream),
+                    (f"hidden layer {i + 1} (highway transform)", stream, stream)]
+    out.append(("the output layer", stream, output_width(lab.dataset, loss)))
+    return out
+
+
+def init_problem(lab: LabOptions, init: str | None = None) -> str:
+    """Why ``init`` (default: ``lab.init``) cannot initialise the lab's network, or "" if it can:
+    identity needs every weight matrix square."""
+    init = lab.init if init is None else init
+    if init == "identity":
+        bad = [(n, i, o) for n, i, o in layer_shapes(lab) if i != o]
+        if bad:
+            n, i, o = bad[0]
+            return (f"identity needs square layers: {n} is {i} x {o}"
+                    + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
+    return ""
+
+
+def layers(lab: LabOptions) -> list:
+    """The layer specs of the lab's network.  Plain: per hidden layer Dense (with DropConnect),
+    norm, activation, dropout.  With skips the first hidden layer projects the input to the
+    stream's width ``hidden[0]``; each later hidden layer is a block on that stream (residual:
+    inner width ``hidden[i]``; highway: the stream's width), followed by norm and dropout."""
+    h = list(lab.hidden)
+    drop = list(lab.dropout) or [0.0] * len(h)
+    norm = {"none": None, "batch": BatchNorm, "layer": LayerNorm}[lab.norm]
+    out: list = []
+
+    def after(i, act=True):
+        if norm is not None:
+            out.append(norm())
+        if act:
+            out.append(Activation(lab.activation))
+        if drop[i] > 0.0:
+            out.append(Dropout(drop[i], lab.dropout_form))
+
+    if lab.skip == "highway" and any(w != h[0] for w in h):
+        raise LabError(f"lab.hidden: highway blocks keep their width: every hidden width must equal the first "
+                       f"({h[0]}), got {h}")
+    if lab.dropconnect > 0.0 and lab.skip != "none":
+        raise LabError("lab.dropconnect: DropConnect applies to plain layers only; set lab.skip to 'none' "
+                       f"(it is {lab.skip!r}) or dropconnect to 0")
+    out.append(Dense(h[0], dropconnect=lab.dropconnect, mode=lab.dropout_form))
+    after(0)
+    for i, w in enumerate(h[1:], start=1):
+        if lab.skip == "none":
+            out.append(Dense(w, dropconnect=lab.dropconnect, mode=lab.dropout_form))
+            after(i)
+        elif lab.skip == "residual":
+            out.append(Residual(lab.activation, hidden=w))
+            after(i, act=False)
+        else:
+            out.append(Highway(lab.activation))
+            after(i, act=False)
+    loss = lab.loss or natural_loss(lab.dataset)
+    out.append(Dense(output_width(lab.dataset, loss)))
+    return out
+
+
+def racers(lab: LabOptions) -> list[Racer]:
+    """The enabled contenders as racers; ``lab.l2`` becomes each one's weight_decay (the
+    gradient of l2/2 |w|^2 added to its gradient) unless the contender sets its own."""
+    out = []
+    for i, c in enumerate(lab.contenders):
+        if not c.enabled:
+            continue
+        r = c.to_racer()
+        if lab.l2 > 0.0 and "weight_decay" not in c.hyper:
+            if "weight_decay" not in [h.name for h in r.spec.hyper]:
+                raise LabError(f"lab.l2: contenders[{i}] ({c.optimizer}) has no weight_decay to carry the L2 "
+                               "penalty; set lab.l2 to 0 or choose another optimizer")
+            r = replace(r, hyper={**r.hyper, "weight_decay": lab.l2})
+        out.append(r)
+    if not out:
+        raise LabError("lab.contenders: no contender is enabled")
+    return out
+
+
+def build(lab: LabOptions) -> tuple[Network, DATA.Split, list[Racer]]:
+    """The lab's network (initialised from ``lab.seed``), its data split and its enabled
+    contenders; raises LabError naming the field when an option cannot be honoured."""
+    Scenario(mode="lab", lab=lab).validate("lab options")
+    loss = lab.loss or natural_loss(lab.dataset)
+    _check_loss(lab, loss)
+    problem = init_problem(lab)
+    if problem:
+        raise LabError(f"lab.init: {problem}")
+    s = DATA.spec(lab.dataset)
+    split = DATA.load(lab.dataset, None if s.fixed_size else lab.n, None if s.fixed_size else lab.noise,
+                      seed=lab.data_seed, val_fraction=lab.val_fraction)
+    if lab.batch_size > split.X_train.shape[0]:
+        raise LabError(f"lab.batch_size: {lab.batch_size} is more than the {split.X_train.shape[0]} training "
+                       "examples")
+    if lab.norm == "batch" and lab.batch_size < 2:
+        raise LabError("lab.batch_size: batch norm needs batches of at least 2")
+    try:
+        net = build_network(s.input_dim, layers(lab), loss=loss, init=lab.init, seed=lab.seed)
+    except ValueError as e:
+        raise LabError(f"lab: {e}") from None
+    return net, split, racers(lab)
+
+
+def lab_race(lab: LabOptions, **kwargs) -> NetRace:
+    """Every enabled contender trained from the same initialisation on the same mini-batch
+    order (and the same dropout masks: they are keyed by ``lab.seed``, the step and the layer).
+    ``kwargs`` go to :class:`~engine.nn.train.NetRace` (val_every, tel_every, snapshot_every...)."""
+    net, split, rs = build(lab)
+    return NetRace(net, split, rs, batch_size=lab.batch_size, seed=lab.seed, **kwargs)
