@@ -6,9 +6,8 @@ in the caller's thread (a step, a run-to in the shell's worker, a screenshot).
 
 What a frame shows comes from two recorders: every step's mini-batch loss, and every
 ``CHECK_EVERY`` steps the validation loss and accuracy and the per-layer gradient telemetry;
-the expensive parts (the network's output over the input plane) are computed at about the
-views' rate, each labelled with the step it belongs to, and the dropout masks of the shown step
-are the engine's exact masks of that step."""
+the expensive parts (the network's output over the input plane, the dropout masks) are taken
+at about the views' rate, each labelled with the step it belongs to."""
 from __future__ import annotations
 
 import threading
@@ -35,7 +34,10 @@ OUTPUT_EVERY_S = 0.1  # the worker computes the network's output at most this of
 CHUNK_S = 0.02  # wall time of one training chunk in the worker
 AHEAD_S = 0.25  # the worker keeps about this much training ready ahead of playback
 MAX_OUTPUTS = 256  # outputs kept for scrubbing back (older ones are thinned)
-MASK_EVERY_S = 0.05  # while training runs, the masks of the shown step at most this often
+
+# The per-layer telemetry recorded at each check: series name -> the engine's column.
+TELEMETRY = {"gnorm": ops.W_GRAD_NORM, "gmean": ops.W_GRAD_MEANABS, "gmax": ops.W_GRAD_MAX,
+             "update": ops.W_UPDATE_RATIO}
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Output:
 
     step: int
     values: np.ndarray
+    masks: tuple[dict[str, np.ndarray], ...]  # per contender, the dropout masks of ``step``
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,12 @@ class LabFrame:
     status: np.ndarray  # (K,) Status codes as of ``step``
     status_step: np.ndarray
     history: Recorder  # per step: "loss" (K,)
-    checks: Recorder  # per check (entry i is step i * CHECK_EVERY): val_loss, val_acc, gnorm, gmean (K, L)
+    checks: Recorder  # per check (entry i is step i * CHECK_EVERY): val_loss, val_acc, TELEMETRY (K, L)
     layers: tuple[str, ...]  # the dense layers, input to output
-    output: Output | None  # the latest output at or before ``step``
+    output: Output  # the latest output at or before ``step``
     extent: tuple[float, float, float, float] | None  # of a 2-D output image
     line: np.ndarray | None  # the inputs of a 1-D output curve
-    masks: dict[str, np.ndarray] | None  # the selected contender's masks of step ``mask_step``
+    masks: dict[str, np.ndarray] | None  # the selected contender's masks of step ``mask_step`` (None at 0)
     mask_step: int
     dropouts: tuple[tuple[str, float], ...]  # (mask name, drop probability) per dropout layer
     dropout_form: str
@@ -123,8 +126,7 @@ class LabSession:
         L = len(self.layers)
         nan = np.full(K, np.nan)
         self.history = Recorder({"loss": nan}, capacity)
-        self.checks = Recorder({"val_loss": nan, "val_acc": nan, "gnorm": np.full((K, L), np.nan),
-                                "gmean": np.full((K, L), np.nan)}, capacity)
+        self.checks = Recorder({"val_loss": nan, "val_acc": nan, **{k: np.full((K, L), np.nan) for k in TELEMETRY}}, capacity)
         self.dropouts = tuple(
             (f"op{o}.dropout", float(net.opf[o, ops.P])) for o in range(net.opi.shape[0])
             if net.opi[o, ops.KIND] == ops.DROPOUT)
@@ -148,8 +150,6 @@ class LabSession:
         self._worker: Worker | None = None
         self._rate = 1000.0  # steps per second, measured in the worker
         self.ahead = 200  # steps the worker keeps ready; the mode sets it from the playback speed
-        self._masks: tuple[int, dict | None] = (-1, None)
-        self._masks_at = 0.0
 
     # -- the worker ahead of playback ---------------------------------------------------------
     @property
@@ -205,7 +205,7 @@ class LabSession:
             values = np.stack([r.network(i).predict(self.line[:, None]) for i in range(r.K)])
         else:
             values = np.stack([np.argmax(r.network(i).predict(r.Xv), axis=1) for i in range(r.K)])
-        return Output(r.t, values)
+        return Output(r.t, values, tuple(r.masks(i) for i in range(r.K)) if self.dropouts else ())
 
     # -- the Session protocol -------------------------------------------------------------------
     @property
@@ -253,7 +253,7 @@ class LabSession:
             j = c.tel_steps - c.first - 1
             self.checks.append(int(c.tel_steps[0]) // CHECK_EVERY - 1, {
                 "val_loss": c.val_loss[:, j], "val_acc": c.val_acc[:, j],
-                "gnorm": c.dense[..., ops.W_GRAD_NORM], "gmean": c.dense[..., ops.W_GRAD_MEANABS]})
+                **{k: c.dense[..., col] for k, col in TELEMETRY.items()}})
         self._status, self._status_step = c.status.copy(), c.status_step.copy()
         self._computed = c.first + k
         if out is not None:
@@ -273,31 +273,18 @@ class LabSession:
         status_step = np.where(ended, self._status_step, 0)
         i = self.history.count_upto(step) - 1
         j = self.checks.count_upto(step // CHECK_EVERY) - 1
-        out = next((o for o in reversed(self._outputs) if o.step <= step), None)
+        out = next(o for o in reversed(self._outputs) if o.step <= step)
         return LabFrame(
             step=step, computed=self._computed, looks=self.looks, loss=self.history["loss"][:, i].copy(),
             val_loss=self.checks["val_loss"][:, j].copy(), val_acc=self.checks["val_acc"][:, j].copy(),
             check_step=int(self.checks.steps[j]) * CHECK_EVERY, status=status, status_step=status_step,
             history=self.history, checks=self.checks, layers=self.layers, output=out, extent=self.extent,
-            line=self.line, masks=self._masks_of(step)[1], mask_step=self._masks[0], dropouts=self.dropouts,
+            line=self.line, masks=out.masks[self.selected] if out.masks and out.step else None,
+            mask_step=out.step, dropouts=self.dropouts,
             dropout_form=self.dropout_form, selected=self.selected, data=self.data, generation=self.generation)
-
-    def _masks_of(self, step: int):
-        """The selected contender's exact masks of ``step`` (none at step 0: no step yet); while
-        training runs, recomputed at most every MASK_EVERY_S (the frame says which step's)."""
-        if not self.dropouts and not self.race.net.wm_size:
-            return self._masks
-        if step == 0:
-            self._masks = (0, None)
-        elif self._masks[0] != step and (not self.live or time.perf_counter() - self._masks_at >= MASK_EVERY_S):
-            with self._advance:
-                self._masks = (step, self.race.masks_at(self.selected, step))
-            self._masks_at = time.perf_counter()
-        return self._masks
 
     def select(self, r: int) -> None:
         self.selected = min(max(r, 0), self.race.K - 1)
-        self._masks = (-1, None)
 
     def shutdown(self) -> None:
         self.stop_worker(wait=True)

@@ -163,7 +163,7 @@ class SetupPanel(QWidget):
             why = LAB.init_problem(lab, init)
             it = items.item(row)
             it.setEnabled(not why or init == lab.init)
-            it.setToolTip(why or INIT.get(init).caption if hasattr(INIT.get(init), "caption") else why)
+            it.setToolTip(why or INIT.get(init).formula)
 
     def show_problem(self, text: str) -> None:
         self.problem.setText(text)

@@ -37,8 +37,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.theme = theme
         self.lines = self.addPlot(row=0, col=0)
         self.lines.setLogMode(y=True)
-        self.bars_plot = self.addPlot(row=0, col=1)
-        self.bars_plot.setLogMode(y=True)
+        self.bars_plot = self.addPlot(row=0, col=1)  # heights are log10 |g|
         self.heat_plot = self.addPlot(row=1, col=0, colspan=2)
         self.ci.layout.setColumnStretchFactor(0, 3)
         self.ci.layout.setColumnStretchFactor(1, 2)
@@ -47,6 +46,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             p.setMenuEnabled(False)
             p.setMouseEnabled(False, False)
         self.lines.showGrid(x=True, y=True, alpha=0.25)
+        self.lines.getAxis("left").enableAutoSIPrefix(False)
         self.curves: list[pg.PlotDataItem] = []
         self.bar_norm = pg.BarGraphItem(x=[], height=[], width=0.38)
         self.bar_mean = pg.BarGraphItem(x=[], height=[], width=0.38)
@@ -69,6 +69,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             style_axes(p, theme, theme.axis_pt - 1, 1.2)
         self.lines.setLabel("left", "|g| per layer", color=theme.foreground)
         self.lines.setLabel("bottom", "step", color=theme.foreground)
+        self.bars_plot.setLabel("left", "log₁₀ |g|", color=theme.foreground)
         self.heat_plot.setLabel("left", "layer", color=theme.foreground)
         self.heat_plot.setLabel("bottom", "step", color=theme.foreground)
         self.cursor.setPen(pg.mkPen(theme.foreground, width=1.5))
@@ -100,10 +101,11 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         if f.layers != self.layers:
             self._build(f.layers)
         r, L = f.selected, len(f.layers)
-        n = f.checks.count_upto(f.step // CHECK_EVERY)
-        steps = f.checks.steps[:n] * CHECK_EVERY
-        norms = f.checks["gnorm"][r, :n]  # (n, L)
-        means = f.checks["gmean"][r, :n]
+        n = f.checks.count_upto(f.step // CHECK_EVERY)  # entry 0 is step 0: no gradient yet
+        steps = f.checks.steps[1:n] * CHECK_EVERY
+        norms = f.checks["gnorm"][r, 1:n]  # (n - 1, L)
+        means = f.checks["gmean"][r, 1:n]
+        n -= 1
         every = max(1, -(-n // 600))
         for i, c in enumerate(self.curves):
             y = norms[::every, i]
@@ -122,7 +124,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         hi = np.log10(now_n[ok].max()) + 0.5 if ok.any() else 1
         self.bars_plot.setYRange(lo, hi, padding=0)
         self.bars_plot.setXRange(-0.7, L - 0.3, padding=0)
-        _label(self.bars_plot, f"step {int(steps[-1]) if n else 0:,}: |g| (colour), mean |gᵢ| (grey)", self.theme)
+        _label(self.bars_plot, f"step {int(steps[-1]) if n else 0:,}: |g|, mean |gᵢ| (grey)", self.theme)
         self._heat(steps, norms)
 
     def _heat(self, steps: np.ndarray, norms: np.ndarray) -> None:
@@ -144,8 +146,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.heat.setRect(QRectF(s0, 0, max(s1 - s0, CHECK_EVERY), w.shape[1]))
         self.heat_plot.setXRange(s0, max(s1, s0 + CHECK_EVERY), padding=0)
         self.heat_plot.setYRange(0, w.shape[1], padding=0)
-        _label(self.heat_plot, f"log₁₀ |g|, colours {lo:.1f} … {hi:.1f} (2nd–98th percentile of the window)",
-               self.theme)
+        _label(self.heat_plot, f"log₁₀ |g| per layer: {lo:.1f} … {hi:.1f} (2–98 % of the window)", self.theme)
         self.diverged.setText("magenta: diverged (NaN / inf)" if bad.any() else "")
         self.diverged.setPos(s0, w.shape[1])
 
@@ -272,7 +273,7 @@ class OutputView(pg.PlotWidget):
             self._points(kind, f)
         r = f.selected
         out = f.output
-        title = f"{f.looks[r].name} after step {out.step:,}" if out is not None else f.looks[r].name
+        title = f"{f.looks[r].name} · step {out.step:,}"
         if kind == "plane":
             g = out.values[r]
             colors = self._class_colors(d.classes)
@@ -290,7 +291,6 @@ class OutputView(pg.PlotWidget):
             p1 = probs[..., 1]
             self.contour.setData(p1 if d.classes == 2 else None)
             self.contour.setVisible(d.classes == 2)
-            title += "  —  line: p = 0.5"
         elif kind == "line":
             self.fit.setData(f.line, out.values[r][:, 0])
         else:
