@@ -7,7 +7,7 @@ import csv
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QScrollArea, QSplitter, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QScrollArea, QSizePolicy, QSplitter, QWidget
 
 from engine.lab import LabError
 from engine.race.status import Status
@@ -57,6 +57,10 @@ class NetworkLabMode(Mode):
         self.centre_split = QSplitter(Qt.Horizontal)
         self.centre_split.addWidget(self.output_view)
         self.centre_split.addWidget(self.flow_view)
+        for w in (self.output_view, self.flow_view):
+            # Long plot titles must not widen the centre past the window (it was clipped).
+            w.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Expanding)
+            w.setMinimumWidth(200)
         self.centre_split.setSizes([500, 600])
         self.masks_view = MasksView(theme)
         self.leaderboard = Leaderboard(theme, COLUMNS)

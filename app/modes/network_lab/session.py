@@ -30,8 +30,8 @@ from ...views.look import Look
 CHECK_EVERY = 10  # validation and gradient telemetry every this many steps
 GRID_RES = 48  # the output image over the input plane, res x res
 CURVE_RES = 200  # points of a 1-D regression's fitted curve
-OUTPUT_EVERY_S = 0.1  # the worker computes the network's output at most this often
-CHUNK_S = 0.02  # wall time of one training chunk in the worker
+OUTPUT_EVERY_S = 0.25  # the worker computes the network's output at most this often (4 a second)
+CHUNK_S = 0.04  # wall time of one training chunk in the worker
 AHEAD_S = 0.25  # the worker keeps about this much training ready ahead of playback
 MAX_OUTPUTS = 256  # outputs kept for scrubbing back (older ones are thinned)
 
@@ -213,14 +213,9 @@ class LabSession:
         return self._computed
 
     def compute(self, n: int) -> None:
-        """Take up to about n ready steps from the worker (waiting for its next chunk if none is
-        ready); with no worker running, train n steps here."""
-        if self._take(n):
-            return
-        if self.live:
-            with self._cond:
-                self._cond.wait_for(lambda: self._queue or not self.live, timeout=1.0)
-            self._take(n)
+        """Take up to about n ready steps from the worker (none may be ready: playback then
+        shows what there is, never waiting); with no worker running, train n steps here."""
+        if self._take(n) or self.live:
             return
         with self._advance:
             self._take(None)

@@ -9,6 +9,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ...theme import Theme, style_axes
+from ...views.curves import LossAxis
 from .session import CHECK_EVERY, LabFrame
 
 WINDOW = 200  # checks shown in the heat map (a rolling window of the latest ones)
@@ -23,6 +24,17 @@ def layer_colors(n: int) -> list:
 
 
 def _label(plot, text: str, theme: Theme) -> None:
+    """A plot's title that never widens its plot (a long one is cut on a narrow panel)."""
+    t = plot.titleLabel
+    if "updateMin" not in vars(t):
+        plain = t.updateMin
+
+        def narrow():
+            plain()
+            t.setMinimumWidth(0)
+            t._sizeHint = {k: (0, v[1]) for k, v in t._sizeHint.items()}
+
+        t.updateMin = narrow
     plot.setTitle(text, color=theme.foreground, size=f"{theme.font_pt}pt")
 
 
@@ -35,12 +47,13 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
     def __init__(self, theme: Theme, parent=None):
         super().__init__(parent)
         self.theme = theme
-        self.lines = self.addPlot(row=0, col=0)
+        # One column: the centre is often narrower than it is tall.
+        self.lines = self.addPlot(row=0, col=0, axisItems={"left": LossAxis("left")})
         self.lines.setLogMode(y=True)
-        self.bars_plot = self.addPlot(row=0, col=1)  # heights are log10 |g|
-        self.heat_plot = self.addPlot(row=1, col=0, colspan=2)
-        self.ci.layout.setColumnStretchFactor(0, 3)
-        self.ci.layout.setColumnStretchFactor(1, 2)
+        self.bars_plot = self.addPlot(row=1, col=0)  # heights are log10 |g|
+        self.heat_plot = self.addPlot(row=2, col=0)
+        for row, share in enumerate((4, 2, 3)):
+            self.ci.layout.setRowStretchFactor(row, share)
         for p in (self.lines, self.bars_plot, self.heat_plot):
             p.hideButtons()
             p.setMenuEnabled(False)
@@ -117,11 +130,12 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         now_n, now_m = (norms[-1], means[-1]) if n else (np.full(L, np.nan), np.full(L, np.nan))
         x = np.arange(L)
         ok = np.isfinite(now_n) & (now_n > 0)
-        self.bar_norm.setOpts(x=x[ok] - 0.2, height=np.log10(now_n[ok]), y0=-12 * np.ones(ok.sum()))
         okm = np.isfinite(now_m) & (now_m > 0)
-        self.bar_mean.setOpts(x=x[okm] + 0.2, height=np.log10(now_m[okm]), y0=-12 * np.ones(okm.sum()))
-        lo = np.log10(np.concatenate([now_n[ok], now_m[okm]]).min()) - 1 if ok.any() else -6
-        hi = np.log10(now_n[ok].max()) + 0.5 if ok.any() else 1
+        with np.errstate(divide="ignore"):
+            lo = np.log10(np.concatenate([now_n[ok], now_m[okm]]).min()) - 0.5 if ok.any() else -6.0
+            hi = np.log10(now_n[ok].max()) + 0.3 if ok.any() else 1.0
+        self.bar_norm.setOpts(x=x[ok] - 0.2, y0=lo, y1=np.log10(now_n[ok]), height=None)
+        self.bar_mean.setOpts(x=x[okm] + 0.2, y0=lo, y1=np.log10(now_m[okm]), height=None)
         self.bars_plot.setYRange(lo, hi, padding=0)
         self.bars_plot.setXRange(-0.7, L - 0.3, padding=0)
         _label(self.bars_plot, f"step {int(steps[-1]) if n else 0:,}: |g|, mean |gᵢ| (grey)", self.theme)
@@ -249,8 +263,8 @@ class OutputView(pg.PlotWidget):
         self.val = pg.ScatterPlotItem(size=9)
         self.plot.addItem(self.train)
         self.plot.addItem(self.val)
-        self.kind = ""
         self.data_key = None
+        self.shown = None  # (output step, contender, data key) drawn
         self.set_theme(theme)
 
     def set_theme(self, theme: Theme) -> None:
@@ -273,6 +287,9 @@ class OutputView(pg.PlotWidget):
             self._points(kind, f)
         r = f.selected
         out = f.output
+        if (out.step, r, self.data_key) == self.shown:
+            return  # the network's output changes at the views' rate, not every frame
+        self.shown = (out.step, r, self.data_key)
         title = f"{f.looks[r].name} · step {out.step:,}"
         if kind == "plane":
             g = out.values[r]
