@@ -92,7 +92,8 @@ class NetworkLabMode(Mode):
 
     def layout_docks(self, w: int, h: int) -> None:
         docks = self.shell.docks
-        self.shell.resizeDocks([docks["setup"], docks["leaderboard"]], [int(0.2 * w), int(0.28 * w)], Qt.Horizontal)
+        right = min(max(int(0.28 * w), self.leaderboard.essential_width(self.shell.theme)), int(0.34 * w))
+        self.shell.resizeDocks([docks["setup"], docks["leaderboard"]], [int(0.2 * w), right], Qt.Horizontal)
         right = [docks[k] for k in ("leaderboard", "masks", "val_loss", "accuracy") if docks[k].isVisible()]
         if right:
             self.shell.resizeDocks(right, [h // len(right)] * len(right), Qt.Vertical)

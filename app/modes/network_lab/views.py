@@ -24,7 +24,8 @@ def layer_colors(n: int) -> list:
 
 
 def _label(plot, text: str, theme: Theme) -> None:
-    """A plot's title that never widens its plot (a long one is cut on a narrow panel)."""
+    """A plot's title that never widens its plot (on a narrow panel a long one loses its end,
+    never its start)."""
     t = plot.titleLabel
     if "updateMin" not in vars(t):
         plain = t.updateMin
@@ -35,7 +36,7 @@ def _label(plot, text: str, theme: Theme) -> None:
             t._sizeHint = {k: (0, v[1]) for k, v in t._sizeHint.items()}
 
         t.updateMin = narrow
-    plot.setTitle(text, color=theme.foreground, size=f"{theme.font_pt}pt")
+    plot.setTitle(text, color=theme.foreground, size=f"{theme.font_pt}pt", justify="left")
 
 
 class GradientFlowView(pg.GraphicsLayoutWidget):
