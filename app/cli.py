@@ -10,7 +10,8 @@ from pathlib import Path
 from engine.optim import optimizers as O
 from engine.surfaces import catalog as S
 from engine.optim.registry import UnknownId
-from engine.scenario import COLORMAPS
+from engine import data as DATA
+from engine.scenario import COLORMAPS, MODES
 
 from .export.cli import size_type
 
@@ -18,6 +19,13 @@ from .export.cli import size_type
 def _surface(text: str) -> str:
     try:
         return S.get(text).id
+    except UnknownId as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _dataset(text: str) -> str:
+    try:
+        return DATA.spec(text).id
     except UnknownId as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -42,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--theme", choices=("light", "dark"), help="colour theme")
     p.add_argument("--projector", action="store_true", help="large fonts and thick lines")
     p.add_argument("--colormap", choices=COLORMAPS, help="height shading of the map")
+    p.add_argument("--mode", choices=tuple(MODES), help="open in this mode (surface: the surface race, "
+                   "lab: the network lab)")
+    p.add_argument("--dataset", type=_dataset, help=f"with --mode lab: the data set ({', '.join(DATA.DATA_SETS.ids())})")
     p.add_argument("--size", type=size_type(320, 240), help="window size, e.g. 1920x1080")
     p.add_argument("--screenshot", metavar="FILE.png", help="render the window to FILE.png and exit")
     p.add_argument("--after-steps", type=int, default=300, metavar="N",
@@ -72,6 +83,10 @@ def scenario_from_args(args):
         sc = load_lesson(args.lesson)
     elif args.scenario:
         sc = io.load(args.scenario)
+    elif args.mode == "lab" or args.dataset:
+        sc = Scenario(mode="lab")
+        if args.dataset:
+            sc.lab.dataset = args.dataset
     elif args.surface or args.racers or args.screenshot or args.colormap:
         surface = args.surface or "beale"
         if args.racers:
@@ -143,7 +158,7 @@ def screenshot(app, win, path: str, steps: int) -> int:
     win.controller.run_to(max(0, steps))
     for _ in range(3):
         app.processEvents()
-    with win.mode.surface_view.whole_layers():
+    with win.mode.for_picture():
         ok = win.grab().save(path)
     win.save_settings = lambda: None  # a screenshot run leaves the user's settings alone
     win.close()

@@ -19,6 +19,7 @@ from .theme import PALETTE
 
 class ScenarioModel(QObject):
     race_changed = Signal()
+    lab_changed = Signal()  # the network lab's options: rebuild its network and restart
     racers_changed = Signal()
     surface_changed = Signal()
     view_changed = Signal(str)
@@ -179,6 +180,30 @@ class ScenarioModel(QObject):
         self.scenario.racers[i].label = label
         self.racers_changed.emit()
 
+    # -- the network lab ------------------------------------------------------------------------
+    def set_lab(self, name: str, value) -> None:
+        """Set one of the lab's options, checked against the scenario's field table."""
+        f = field_spec("lab", name)
+        value = f.parse(value, f"lab.{name}")
+        f.check(value, f"lab.{name}")
+        lab = self.scenario.lab
+        if getattr(lab, name) == value:
+            return
+        setattr(lab, name, value)
+        self.lab_changed.emit()
+
+    def set_layers(self, hidden: list[int], dropout: list[float]) -> None:
+        """The hidden layers' widths and their dropout rates (all zero: no dropout) at once."""
+        for name, v in (("hidden", hidden), ("dropout", dropout)):
+            f = field_spec("lab", name)
+            f.check(f.parse(list(v), f"lab.{name}"), f"lab.{name}")
+        if len(dropout) != len(hidden):
+            raise ValueError(f"one dropout rate per hidden layer: {len(hidden)} layers, {len(dropout)} rates")
+        lab = self.scenario.lab
+        lab.hidden = [int(w) for w in hidden]
+        lab.dropout = [float(p) for p in dropout] if any(dropout) else []
+        self.lab_changed.emit()
+
     # -- view options -------------------------------------------------------------------------
     def set_view(self, name: str, value) -> None:
         """Set a view option, checked against the scenario's field table (type, range, choices)."""
@@ -217,6 +242,117 @@ class ScenarioModel(QObject):
 
     def enabled_indices(self) -> list[int]:
         return [i for i, r in enumerate(self.scenario.racers) if r.enabled]
+
+    # -- what the racer editors edit (app.panels.racers; LabContenders offers the same) ---------
+    def racer_configs(self) -> list[RacerConfig]:
+        return self.scenario.racers
+
+    def selected_racer(self) -> int:
+        return self.scenario.view.selected
+
+    def select_racer(self, i: int) -> None:
+        self.set_view("selected", i)
+
+
+class LabContenders(QObject):
+    """The network lab's contenders with the racer-editing methods and signals of
+    ScenarioModel, so that the shared racer editors edit them; every edit restarts the lab.
+    The selected contender (whose gradients and masks the lab shows) is not saved."""
+
+    racers_changed = Signal()
+    race_changed = Signal()
+    view_changed = Signal(str)
+
+    def __init__(self, model: ScenarioModel):
+        super().__init__(model)
+        self.model = model
+        self.selected = 0
+        model.lab_changed.connect(self.race_changed)
+
+    @property
+    def scenario(self):
+        return self.model.scenario
+
+    def racer_configs(self) -> list[RacerConfig]:
+        return self.scenario.lab.contenders
+
+    def selected_racer(self) -> int:
+        return self.selected
+
+    def select_racer(self, i: int) -> None:
+        if i != self.selected:
+            self.selected = i
+            self.view_changed.emit("selected")
+
+    def enabled_indices(self) -> list[int]:
+        return [i for i, c in enumerate(self.racer_configs()) if c.enabled]
+
+    def _changed(self, listed: bool = False) -> None:
+        if listed:
+            self.racers_changed.emit()
+        self.model.lab_changed.emit()
+
+    def add_racer(self, optimizer: str, hyper: dict | None = None, label: str = "") -> int:
+        O.spec(optimizer).pack(hyper or {})
+        cs = self.racer_configs()
+        used = {c.color for c in cs}
+        color = next((c for c in PALETTE if c not in used), PALETTE[len(cs) % len(PALETTE)])
+        cs.append(RacerConfig(optimizer, dict(hyper or {}), label=label, color=color))
+        self._changed(True)
+        return len(cs) - 1
+
+    def remove_racer(self, i: int) -> None:
+        del self.racer_configs()[i]
+        self.selected = min(self.selected, max(len(self.racer_configs()) - 1, 0))
+        self._changed(True)
+
+    def set_optimizer(self, i: int, optimizer: str) -> None:
+        spec = O.spec(optimizer)
+        c = self.racer_configs()[i]
+        keep = {k: v for k, v in c.hyper.items() if k == "lr"}
+        try:
+            spec.pack(keep)
+        except ValueError:
+            keep = {}
+        self.racer_configs()[i] = replace(c, optimizer=optimizer, hyper=keep)
+        self._changed(True)
+
+    def set_hyper(self, i: int, name: str, value) -> None:
+        c = self.racer_configs()[i]
+        hyper = {**c.hyper, name: value}
+        O.spec(c.optimizer).pack(hyper)
+        c.hyper = hyper
+        self._changed()
+
+    def set_schedule(self, i: int, schedule: dict) -> None:
+        self.racer_configs()[i].schedule = dict(schedule)
+        self._changed()
+
+    def set_clip(self, i: int, clip: dict) -> None:
+        self.racer_configs()[i].clip = dict(clip)
+        self._changed()
+
+    def set_enabled(self, i: int, enabled: bool) -> None:
+        c = self.racer_configs()[i]
+        if c.enabled != enabled:
+            c.enabled = bool(enabled)
+            self._changed(True)
+
+    def set_color(self, i: int, color: str) -> None:
+        self.racer_configs()[i].color = color
+        self._changed(True)
+
+    def set_label(self, i: int, label: str) -> None:
+        self.racer_configs()[i].label = label
+        self._changed(True)
+
+    def racer_names(self) -> list[str]:
+        cs = self.racer_configs()
+        base = [c.label or O.spec(c.optimizer).name for c in cs]
+        return [f"{n} #{base[:i + 1].count(n)}" if base.count(n) > 1 else n for i, n in enumerate(base)]
+
+    def color_of(self, i: int) -> str:
+        return self.racer_configs()[i].color or PALETTE[i % len(PALETTE)]
 
 
 def default_scenario() -> Scenario:

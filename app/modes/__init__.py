@@ -7,6 +7,7 @@ from importlib import import_module
 # id -> (menu title, module, class)
 MODES = {
     "surface": ("Surface race", "app.modes.surface_race.mode", "SurfaceRaceMode"),
+    "lab": ("Network lab", "app.modes.network_lab.mode", "NetworkLabMode"),
 }
 
 

@@ -2,6 +2,7 @@
 images and exports.  A mode builds its own session and hands it to the shell's playback."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt
@@ -78,6 +79,10 @@ class Mode(QObject):
     def frozen_while_relayout(self) -> list[QWidget]:
         """Widgets that skip the relayouts of a projector switch and paint once at its end."""
         return []
+
+    def for_picture(self):
+        """A context in which the mode's views are drawn whole for a picture (a screenshot)."""
+        return nullcontext()
 
     def write_image(self, path: str) -> bool:
         raise NotImplementedError

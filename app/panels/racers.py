@@ -13,7 +13,6 @@ from engine.optim import optimizers as O
 from engine.race.gradients import CLIPS, NOISE
 from engine.race.schedules import SCHEDULES, WARMUP
 
-from ..model import ScenarioModel
 from .editors import ChoiceEditor, HyperEditor
 
 
@@ -24,7 +23,11 @@ def swatch(color: str, size: int = 18) -> QIcon:
 
 
 class RacersPanel(QWidget):
-    def __init__(self, model: ScenarioModel, parent=None):
+    """Edits ``racers``: the surface race's (the model itself, the default) or another list
+    offering the same methods and signals (the lab's ``LabContenders``); ``extras`` adds the
+    presets and the gradient noise, which only the surface race has."""
+
+    def __init__(self, model, parent=None, extras: bool = True):
         super().__init__(parent)
         self.model = model
         self.editors: dict[str, HyperEditor] = {}
@@ -60,6 +63,8 @@ class RacersPanel(QWidget):
             b.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
             buttons.addWidget(b, i // 2, i % 2)
         lay.addLayout(buttons)
+        for b in (self.classic_button, self.all_button):
+            b.setVisible(extras)
 
         self.editor_box = QGroupBox("Selected racer")
         form = QFormLayout(self.editor_box)
@@ -96,7 +101,11 @@ class RacersPanel(QWidget):
         self.noise.setToolTip(NOISE.describe())
         self.noise.changed.connect(lambda _n, v: self.model.set_noise(float(v)))
         noise_row.addRow(NOISE.name, self.noise)
-        lay.addLayout(noise_row)
+        self.extras = extras
+        if extras:
+            lay.addLayout(noise_row)
+        else:
+            self.noise.hide()
 
         model.racers_changed.connect(self.refresh_list)
         model.race_changed.connect(self.refresh_editor)
@@ -106,30 +115,31 @@ class RacersPanel(QWidget):
 
     # -- model -> widgets -----------------------------------------------------------------------
     def refresh_list(self) -> None:
-        sc = self.model.scenario
+        racers = self.model.racer_configs()
         names = self.model.racer_names()
         with QSignalBlocker(self.list):
             self.list.clear()
-            for i, r in enumerate(sc.racers):
+            for i, r in enumerate(racers):
                 it = QListWidgetItem(swatch(self.model.color_of(i)), names[i])
                 it.setFlags(it.flags() | Qt.ItemIsUserCheckable)
                 it.setCheckState(Qt.Checked if r.enabled else Qt.Unchecked)
                 it.setToolTip(O.spec(r.optimizer).caption)
                 self.list.addItem(it)
-            sel = min(sc.view.selected, len(sc.racers) - 1)
+            sel = min(self.model.selected_racer(), len(racers) - 1)
             self.list.setCurrentRow(sel)
-        self.remove_button.setEnabled(bool(sc.racers))
+        self.remove_button.setEnabled(bool(racers))
         self._built_for = None
         self.refresh_editor()
 
     def refresh_editor(self) -> None:
-        sc = self.model.scenario
+        racers = self.model.racer_configs()
         i = self.list.currentRow()
-        self.editor_box.setEnabled(0 <= i < len(sc.racers))
-        self.noise.set_value(sc.noise)
-        if not 0 <= i < len(sc.racers):
+        self.editor_box.setEnabled(0 <= i < len(racers))
+        if self.extras:
+            self.noise.set_value(self.model.scenario.noise)
+        if not 0 <= i < len(racers):
             return
-        r = sc.racers[i]
+        r = racers[i]
         spec = O.spec(r.optimizer)
         with QSignalBlocker(self.optimizer):
             self.optimizer.setCurrentIndex(self.optimizer.findData(r.optimizer))
@@ -158,7 +168,7 @@ class RacersPanel(QWidget):
 
     def _view_changed(self, name: str) -> None:
         if name == "selected":
-            sel = self.model.scenario.view.selected
+            sel = self.model.selected_racer()
             if sel != self.list.currentRow() and sel < self.list.count():
                 self.list.setCurrentRow(sel)
 
@@ -170,12 +180,12 @@ class RacersPanel(QWidget):
     # -- widgets -> model -----------------------------------------------------------------------
     def _with_row(self, fn) -> None:
         i = self.list.currentRow()
-        if 0 <= i < len(self.model.scenario.racers):
+        if 0 <= i < len(self.model.racer_configs()):
             fn(i)
 
     def _row_changed(self, row: int) -> None:
         if row >= 0:
-            self.model.set_view("selected", row)
+            self.model.select_racer(row)
         self.refresh_editor()
 
     def _item_changed(self, item: QListWidgetItem) -> None:
@@ -196,7 +206,7 @@ class RacersPanel(QWidget):
 
     def _pick_color(self) -> None:
         i = self.list.currentRow()
-        if not 0 <= i < len(self.model.scenario.racers):
+        if not 0 <= i < len(self.model.racer_configs()):
             return
         c = QColorDialog.getColor(QColor(self.model.color_of(i)), self, "Racer colour")
         if c.isValid():

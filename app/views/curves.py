@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QGraphicsItem
 
@@ -77,10 +78,12 @@ class CurvePlot(pg.PlotWidget):
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
+        axis.enableAutoSIPrefix(False)  # "(x0.001)" beside an accuracy reads as a unit
         self.curves: list[pg.PlotDataItem] = []
         self.cursor = pg.InfiniteLine(angle=90, movable=False)
         self.plot.addItem(self.cursor, ignoreBounds=True)
         self.looks: tuple = ()
+        self.events: list[pg.InfiniteLine] = []
         self.scale = None
         self._label = ("", "")
         self._horizon = None
@@ -146,6 +149,23 @@ class CurvePlot(pg.PlotWidget):
         if end != self._horizon:
             self._horizon = end
             self.plot.setXRange(0, end, padding=0.0)
+
+    def set_events(self, events) -> None:
+        """Dashed lines at the steps where a racer stopped: (step, word, colour) each, e.g.
+        (1200, "diverged", "#D55E00")."""
+        events = list(events)
+        while len(self.events) < len(events):
+            line = pg.InfiniteLine(angle=90, movable=False, label="", labelOpts={"position": 0.9})
+            self.plot.addItem(line, ignoreBounds=True)
+            self.events.append(line)
+        for line, (step, word, color) in zip(self.events, events):
+            line.setPen(pg.mkPen(color, width=2, style=Qt.DashLine))
+            line.setPos(step)
+            line.label.setFormat(word)
+            line.label.setColor(color)
+            line.setVisible(True)
+        for line in self.events[len(events):]:
+            line.setVisible(False)
 
     @property
     def step(self) -> float:

@@ -20,7 +20,9 @@ WAITING_TIP = "waiting: at the start while the engine is prepared for this compu
 # Order of the status groups in the ranking.
 # Escaping happens only on surfaces unbounded below (elsewhere the escape box is infinite),
 # where running off downhill is the right behaviour: escaped racers rank like finishers.
-GROUP = {Status.FINISHED: 0, Status.ESCAPED: 0, Status.RACING: 1, Status.CONVERGED: 2, Status.DIVERGED: 4}
+# Networks in training rank with racers still racing; stopped early ranks by its best loss.
+GROUP = {Status.FINISHED: 0, Status.ESCAPED: 0, Status.RACING: 1, Status.TRAINING: 1, Status.CONVERGED: 2,
+         Status.STOPPED: 2, Status.DIVERGED: 4}
 
 
 def number(v: float) -> str:

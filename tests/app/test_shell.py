@@ -58,8 +58,8 @@ def with_notes_mode(monkeypatch):
 
 def test_a_new_mode_is_one_row_of_the_table(with_notes_mode, qtbot):
     win = make_window(qtbot)
-    assert set(win.mode_actions) == {"surface", "notes"}
-    assert win.mode_actions["notes"].shortcut().toString() == "Ctrl+2"
+    assert set(win.mode_actions) == {"surface", "lab", "notes"}
+    assert win.mode_actions["notes"].shortcut().toString() == "Ctrl+3"
     win.mode_actions["notes"].trigger()
     assert isinstance(win.mode, NotesMode) and win.mode.started
     assert set(win.docks) == {"jot"} and win.controller.session is None

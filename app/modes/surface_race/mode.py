@@ -251,6 +251,9 @@ class SurfaceRaceMode(Mode):
         self.surface_view.set_theory(q.lines, "\n".join(lines))
         self.racers_panel.set_lr_marks(marks)
 
+    def for_picture(self):
+        return self.surface_view.whole_layers()
+
     # -- view settings ------------------------------------------------------------------------
     def themed(self) -> list:
         views = [self.surface_view, self.leaderboard, self.loss_plot, self.grad_plot, self.inspector]

@@ -1,0 +1,1 @@
+"""The network lab: networks trained side by side by several optimizers, seen from inside."""

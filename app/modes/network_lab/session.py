@@ -1,0 +1,285 @@
+"""The network lab as a playback session.  The engine's NetRace (built by ``engine.lab``)
+trains in a worker thread, chunk by chunk (its kernels release the GIL), keeping a little
+ahead of playback; ``compute`` hands over the chunks that are ready, so the playback's budgeted
+tick never waits for training.  Paused, the worker stops within one chunk and ``compute`` trains
+in the caller's thread (a step, a run-to in the shell's worker, a screenshot).
+
+What a frame shows comes from two recorders: every step's mini-batch loss, and every
+``CHECK_EVERY`` steps the validation loss and accuracy and the per-layer gradient telemetry;
+the expensive parts (the network's output over the input plane, the dropout masks) are taken
+at about the views' rate, each labelled with the step it belongs to."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine import lab as LAB
+from engine.nn import ops
+from engine.nn.train import Chunk
+from engine.race.status import Status
+
+from ...model import ScenarioModel
+from ...shell.recorder import Recorder
+from ...shell.worker import Worker
+from ...theme import MARKERS, PALETTE
+from ...views.look import Look
+
+CHECK_EVERY = 10  # validation and gradient telemetry every this many steps
+GRID_RES = 48  # the output image over the input plane, res x res
+CURVE_RES = 200  # points of a 1-D regression's fitted curve
+OUTPUT_EVERY_S = 0.25  # the worker computes the network's output at most this often (4 a second)
+CHUNK_S = 0.04  # wall time of one training chunk in the worker
+AHEAD_S = 0.25  # the worker keeps about this much training ready ahead of playback
+MAX_OUTPUTS = 256  # outputs kept for scrubbing back (older ones are thinned)
+
+# The per-layer telemetry recorded at each check: series name -> the engine's column.
+TELEMETRY = {"gnorm": ops.W_GRAD_NORM, "gmean": ops.W_GRAD_MEANABS, "gmax": ops.W_GRAD_MAX,
+             "update": ops.W_UPDATE_RATIO}
+
+
+@dataclass(frozen=True)
+class Output:
+    """Every contender's output after ``step``: over the input plane (2-D data, (K, res, res,
+    outputs), rows y) or along the input line (1-D, (K, CURVE_RES, outputs)), or its
+    predicted classes of the validation examples (more inputs, (K, n_val))."""
+
+    step: int
+    values: np.ndarray
+    masks: tuple[dict[str, np.ndarray], ...]  # per contender, the dropout masks of ``step``
+
+
+@dataclass(frozen=True)
+class Points:
+    """The race's standardised examples: class indices, or the regression's targets."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    classes: int  # 0 for regression
+
+
+@dataclass(frozen=True)
+class LabFrame:
+    """The lab as it stands after ``step`` for every enabled contender (row r)."""
+
+    step: int
+    computed: int
+    looks: tuple[Look, ...]
+    loss: np.ndarray  # (K,) latest recorded mini-batch loss at or before ``step``
+    val_loss: np.ndarray  # (K,) at the latest check at or before ``step``
+    val_acc: np.ndarray  # (K,) NaN for regression
+    check_step: int  # the step of that check
+    status: np.ndarray  # (K,) Status codes as of ``step``
+    status_step: np.ndarray
+    history: Recorder  # per step: "loss" (K,)
+    checks: Recorder  # per check (entry i is step i * CHECK_EVERY): val_loss, val_acc, TELEMETRY (K, L)
+    layers: tuple[str, ...]  # the dense layers, input to output
+    output: Output  # the latest output at or before ``step``
+    extent: tuple[float, float, float, float] | None  # of a 2-D output image
+    line: np.ndarray | None  # the inputs of a 1-D output curve
+    masks: dict[str, np.ndarray] | None  # the selected contender's masks of step ``mask_step`` (None at 0)
+    mask_step: int
+    dropouts: tuple[tuple[str, float], ...]  # (mask name, drop probability) per dropout layer
+    dropout_form: str
+    selected: int
+    data: Points
+    generation: int
+
+    @property
+    def n_racers(self) -> int:
+        return len(self.looks)
+
+
+def contender_looks(model: ScenarioModel) -> tuple[Look, ...]:
+    lab = model.scenario.lab
+    names = lab.names()
+    out = []
+    for i, c in enumerate(lab.enabled_contenders()):
+        out.append(Look(names[i], c.color or PALETTE[lab.contenders.index(c) % len(PALETTE)], MARKERS[i % len(MARKERS)]))
+    return tuple(out)
+
+
+class LabSession:
+    """One race of the lab's enabled contenders; raises engine.lab.LabError when the lab's
+    options cannot be built."""
+
+    def __init__(self, model: ScenarioModel, generation: int = 0, selected: int = 0, capacity: int = 16384):
+        self.model = model
+        self.generation = generation
+        lab = model.scenario.lab
+        self.race = LAB.lab_race(lab, val_every=CHECK_EVERY, tel_every=CHECK_EVERY)
+        r = self.race
+        loss = r.net.loss.id
+        if loss == "softmax_ce":
+            self.data = Points(r.X, r.yi, r.Xv, r.yvi, r.net.output_dim)
+        else:  # bce's targets are the classes 0 and 1, mse's the regression's values
+            ys = (r.yf[:, 0], r.yvf[:, 0]) if loss == "mse" else (r.yf[:, 0].astype(np.int64), r.yvf[:, 0].astype(np.int64))
+            self.data = Points(r.X, ys[0], r.Xv, ys[1], 0 if loss == "mse" else 2)
+        self.looks = contender_looks(model)
+        self.selected = min(max(selected, 0), self.race.K - 1)
+        K, net = self.race.K, self.race.net
+        self.layers = tuple(d.name for d in net.dense)
+        L = len(self.layers)
+        nan = np.full(K, np.nan)
+        self.history = Recorder({"loss": nan}, capacity)
+        self.checks = Recorder({"val_loss": nan, "val_acc": nan, **{k: np.full((K, L), np.nan) for k in TELEMETRY}}, capacity)
+        self.dropouts = tuple(
+            (f"op{o}.dropout", float(net.opf[o, ops.P])) for o in range(net.opi.shape[0])
+            if net.opi[o, ops.KIND] == ops.DROPOUT)
+        self.dropout_form = lab.dropout_form
+        self.extent = self.race.extent() if net.input_dim == 2 else None
+        if net.input_dim == 1:
+            x = np.concatenate([self.race.X[:, 0], self.race.Xv[:, 0]])
+            pad = 0.1 * (x.max() - x.min())
+            self.line = np.linspace(x.min() - pad, x.max() + pad, CURVE_RES)
+        else:
+            self.line = None
+        self._status = np.full(K, int(Status.TRAINING))
+        self._status_step = np.zeros(K, dtype=np.int64)
+        self._outputs: list[Output] = [self._output()]
+        self._output_at = time.perf_counter()
+        self._computed = 0
+        self._queue: list[tuple[Chunk, Output | None]] = []
+        self._queued = 0
+        self._advance = threading.Lock()  # one thread advances the race (and reads its buffers)
+        self._cond = threading.Condition()  # guards the queue
+        self._worker: Worker | None = None
+        self._rate = 1000.0  # steps per second, measured in the worker
+        self.ahead = 200  # steps the worker keeps ready; the mode sets it from the playback speed
+
+    # -- the worker ahead of playback ---------------------------------------------------------
+    @property
+    def live(self) -> bool:
+        return self._worker is not None and self._worker.running
+
+    def start_worker(self, parent=None) -> None:
+        """Train ahead of playback in a worker until ``stop_worker``."""
+        if self.live or self.done():
+            return
+        self._worker = Worker(self._produce, "lab-training", parent).start()
+
+    def stop_worker(self, wait: bool = False) -> None:
+        """The worker ends after its current chunk (``wait``: before this returns)."""
+        w, self._worker = self._worker, None
+        if w is not None:
+            w.cancel()
+            with self._cond:
+                self._cond.notify_all()
+            if wait:
+                w.wait()
+
+    def _produce(self, job) -> None:
+        while not job.cancelled:
+            with self._cond:
+                while not job.cancelled and self._queued >= max(self.ahead, self._rate * AHEAD_S):
+                    self._cond.wait(0.05)
+            if job.cancelled:
+                return
+            with self._advance:
+                if not self.race.active.any():
+                    return
+                k = max(1, int(self._rate * CHUNK_S))
+                t0 = time.perf_counter()
+                chunk = self.race.advance(k)
+                dt = time.perf_counter() - t0
+                out = None
+                if time.perf_counter() - self._output_at >= OUTPUT_EVERY_S:
+                    out = self._output()
+                    self._output_at = time.perf_counter()
+                with self._cond:
+                    self._queue.append((chunk, out))
+                    self._queued += k
+                    self._cond.notify_all()
+            if dt > 0:
+                self._rate = 0.7 * self._rate + 0.3 * max(k / dt, 10.0)
+
+    def _output(self) -> Output:
+        r, net = self.race, self.race.net
+        if net.input_dim == 2:
+            values = np.stack([r.decision_grid(i, GRID_RES, self.extent) for i in range(r.K)])
+        elif net.input_dim == 1:
+            values = np.stack([r.network(i).predict(self.line[:, None]) for i in range(r.K)])
+        else:
+            values = np.stack([np.argmax(r.network(i).predict(r.Xv), axis=1) for i in range(r.K)])
+        return Output(r.t, values, tuple(r.masks(i) for i in range(r.K)) if self.dropouts else ())
+
+    # -- the Session protocol -------------------------------------------------------------------
+    @property
+    def computed(self) -> int:
+        return self._computed
+
+    def compute(self, n: int) -> None:
+        """Take up to about n ready steps from the worker (none may be ready: playback then
+        shows what there is, never waiting); with no worker running, train n steps here."""
+        if self._take(n) or self.live:
+            return
+        with self._advance:
+            self._take(None)
+            if not self.race.active.any():
+                return
+            chunk = self.race.advance(n)
+            out = self._output()
+            self._output_at = time.perf_counter()
+        self._ingest(chunk, out)
+
+    def _take(self, n: int | None) -> int:
+        with self._cond:
+            got, taken = [], 0
+            while self._queue and (n is None or taken < n):
+                c = self._queue.pop(0)
+                got.append(c)
+                taken += c[0].loss.shape[1]
+            self._queued -= taken
+            self._cond.notify_all()
+        for chunk, out in got:
+            self._ingest(chunk, out)
+        return taken
+
+    def _ingest(self, c: Chunk, out: Output | None) -> None:
+        k = c.loss.shape[1]
+        if k == 0:
+            return
+        self.history.append(c.first, {"loss": c.loss})
+        if c.tel_steps.size:
+            j = c.tel_steps - c.first - 1
+            self.checks.append(int(c.tel_steps[0]) // CHECK_EVERY - 1, {
+                "val_loss": c.val_loss[:, j], "val_acc": c.val_acc[:, j],
+                **{k: c.dense[..., col] for k, col in TELEMETRY.items()}})
+        self._status, self._status_step = c.status.copy(), c.status_step.copy()
+        self._computed = c.first + k
+        if out is not None:
+            self._outputs.append(out)
+            if len(self._outputs) > MAX_OUTPUTS:
+                self._outputs = self._outputs[:1] + self._outputs[2::2]
+
+    def done(self) -> bool:
+        return bool(np.all(self._status != Status.TRAINING))
+
+    def end_step(self) -> int:
+        return int(self._status_step.max())
+
+    def frame(self, step: int, prev: int | None) -> LabFrame:
+        ended = (self._status != Status.TRAINING) & (self._status_step <= step)
+        status = np.where(ended, self._status, int(Status.TRAINING))
+        status_step = np.where(ended, self._status_step, 0)
+        i = self.history.count_upto(step) - 1
+        j = self.checks.count_upto(step // CHECK_EVERY) - 1
+        out = next(o for o in reversed(self._outputs) if o.step <= step)
+        return LabFrame(
+            step=step, computed=self._computed, looks=self.looks, loss=self.history["loss"][:, i].copy(),
+            val_loss=self.checks["val_loss"][:, j].copy(), val_acc=self.checks["val_acc"][:, j].copy(),
+            check_step=int(self.checks.steps[j]) * CHECK_EVERY, status=status, status_step=status_step,
+            history=self.history, checks=self.checks, layers=self.layers, output=out, extent=self.extent,
+            line=self.line, masks=out.masks[self.selected] if out.masks and out.step else None,
+            mask_step=out.step, dropouts=self.dropouts,
+            dropout_form=self.dropout_form, selected=self.selected, data=self.data, generation=self.generation)
+
+    def select(self, r: int) -> None:
+        self.selected = min(max(r, 0), self.race.K - 1)
+
+    def shutdown(self) -> None:
+        self.stop_worker(wait=True)

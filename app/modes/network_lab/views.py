@@ -1,0 +1,358 @@
+"""The network lab's own views, each fed a LabFrame: the gradient flow through the layers, the
+dropout masks of the shown step and the network's output over the data.  Plot items are built
+once (again only when the network's shape changes) and updated with setData / setImage."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from ...theme import Theme, style_axes
+from ...views.curves import LossAxis
+from .session import CHECK_EVERY, LabFrame
+
+WINDOW = 200  # checks shown in the heat map (a rolling window of the latest ones)
+REF_RATIO = 1e-3  # the rule-of-thumb update size |Δw|/|w|
+LAYER_MAP = pg.colormap.get("viridis")  # layers input (dark) to output (light)
+HEAT_MAP = pg.colormap.get("inferno")
+DIVERGED_RGBA = (255, 0, 200, 255)  # a NaN or infinite gradient: a cell no colour map has
+
+
+def layer_colors(n: int) -> list:
+    return [LAYER_MAP.map(0.15 + 0.75 * i / max(n - 1, 1), mode="qcolor") for i in range(n)]
+
+
+def _label(plot, text: str, theme: Theme) -> None:
+    """A plot's title that never widens its plot (on a narrow panel a long one loses its end,
+    never its start)."""
+    t = plot.titleLabel
+    if "updateMin" not in vars(t):
+        plain = t.updateMin
+
+        def narrow():
+            plain()
+            t.setMinimumWidth(0)
+            t._sizeHint = {k: (0, v[1]) for k, v in t._sizeHint.items()}
+
+        t.updateMin = narrow
+    plot.setTitle(text, color=theme.foreground, size=f"{theme.font_pt}pt", justify="left")
+
+
+class GradientFlowView(pg.GraphicsLayoutWidget):
+    """The selected contender's gradient per layer: norm against the step (log, one curve per
+    layer, input dark to output light), bars of the current step, and a heat map of
+    log10 |g| layer x step over a rolling window whose colour limits are the window's 2nd and
+    98th percentiles; a NaN or infinite gradient is a magenta "diverged" cell."""
+
+    def __init__(self, theme: Theme, parent=None):
+        super().__init__(parent)
+        self.theme = theme
+        # One column: the centre is often narrower than it is tall.
+        self.lines = self.addPlot(row=0, col=0, axisItems={"left": LossAxis("left")})
+        self.lines.setLogMode(y=True)
+        self.bars_plot = self.addPlot(row=1, col=0)  # heights are log10 |g|
+        self.heat_plot = self.addPlot(row=2, col=0)
+        for row, share in enumerate((4, 2, 3)):
+            self.ci.layout.setRowStretchFactor(row, share)
+        for p in (self.lines, self.bars_plot, self.heat_plot):
+            p.hideButtons()
+            p.setMenuEnabled(False)
+            p.setMouseEnabled(False, False)
+        self.lines.showGrid(x=True, y=True, alpha=0.25)
+        self.lines.getAxis("left").enableAutoSIPrefix(False)
+        self.curves: list[pg.PlotDataItem] = []
+        self.bar_norm = pg.BarGraphItem(x=[], height=[], width=0.38)
+        self.bar_mean = pg.BarGraphItem(x=[], height=[], width=0.38)
+        self.bars_plot.addItem(self.bar_norm)
+        self.bars_plot.addItem(self.bar_mean)
+        self.heat = pg.ImageItem(axisOrder="row-major")
+        self.heat_plot.addItem(self.heat)
+        self.diverged = pg.TextItem("", color=DIVERGED_RGBA[:3], anchor=(0, 0))
+        self.heat_plot.addItem(self.diverged, ignoreBounds=True)
+        self.cursor = pg.InfiniteLine(angle=90, movable=False)
+        self.lines.addItem(self.cursor, ignoreBounds=True)
+        self.layers: tuple[str, ...] = ()
+        self.last: tuple[np.ndarray, np.ndarray] | None = None  # (steps, norms) of the curves drawn
+        self.set_theme(theme)
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.setBackground(theme.background)
+        for p in (self.lines, self.bars_plot, self.heat_plot):
+            style_axes(p, theme, theme.axis_pt - 1, 1.2)
+        self.lines.setLabel("left", "|g| per layer", color=theme.foreground)
+        self.lines.setLabel("bottom", "step", color=theme.foreground)
+        self.bars_plot.setLabel("left", "log₁₀ |g|", color=theme.foreground)
+        self.heat_plot.setLabel("left", "layer", color=theme.foreground)
+        self.heat_plot.setLabel("bottom", "step", color=theme.foreground)
+        self.cursor.setPen(pg.mkPen(theme.foreground, width=1.5))
+        self._pens()
+
+    def _build(self, layers: tuple[str, ...]) -> None:
+        self.layers = layers
+        for c in self.curves:
+            self.lines.removeItem(c)
+        self.curves = []
+        colors = layer_colors(len(layers))
+        for name, col in zip(layers, colors):
+            c = pg.PlotDataItem(name=name)
+            self.lines.addItem(c)
+            self.curves.append(c)
+        self.bar_norm.setOpts(brushes=colors)
+        ticks = [[(i, f"L{i + 1}") for i in range(len(layers))]]
+        self.bars_plot.getAxis("bottom").setTicks(ticks)
+        self.heat_plot.getAxis("left").setTicks([[(i + 0.5, f"L{i + 1}") for i in range(len(layers))]])
+        self._pens()
+
+    def _pens(self) -> None:
+        for c, col in zip(self.curves, layer_colors(len(self.curves))):
+            c.setPen(pg.mkPen(col, width=self.theme.curve_width * 0.8))
+        fg = self.theme.foreground
+        self.bar_mean.setOpts(brush=pg.mkBrush(fg + "60") if len(fg) == 7 else fg, pen=pg.mkPen(fg))
+
+    def set_frame(self, f: LabFrame) -> None:
+        if f.layers != self.layers:
+            self._build(f.layers)
+        r, L = f.selected, len(f.layers)
+        n = f.checks.count_upto(f.step // CHECK_EVERY)  # entry 0 is step 0: no gradient yet
+        steps = f.checks.steps[1:n] * CHECK_EVERY
+        norms = f.checks["gnorm"][r, 1:n]  # (n - 1, L)
+        means = f.checks["gmean"][r, 1:n]
+        n -= 1
+        every = max(1, -(-n // 600))
+        for i, c in enumerate(self.curves):
+            y = norms[::every, i]
+            ok = np.isfinite(y) & (y > 0)
+            c.setData(steps[::every][ok], y[ok])
+        self.last = (steps, norms)
+        self.cursor.setPos(f.step)
+        _label(self.lines, f"Gradient flow — {f.looks[r].name}", self.theme)
+        now_n, now_m = (norms[-1], means[-1]) if n else (np.full(L, np.nan), np.full(L, np.nan))
+        x = np.arange(L)
+        ok = np.isfinite(now_n) & (now_n > 0)
+        okm = np.isfinite(now_m) & (now_m > 0)
+        with np.errstate(divide="ignore"):
+            lo = np.log10(np.concatenate([now_n[ok], now_m[okm]]).min()) - 0.5 if ok.any() else -6.0
+            hi = np.log10(now_n[ok].max()) + 0.3 if ok.any() else 1.0
+        self.bar_norm.setOpts(x=x[ok] - 0.2, y0=lo, y1=np.log10(now_n[ok]), height=None)
+        self.bar_mean.setOpts(x=x[okm] + 0.2, y0=lo, y1=np.log10(now_m[okm]), height=None)
+        self.bars_plot.setYRange(lo, hi, padding=0)
+        self.bars_plot.setXRange(-0.7, L - 0.3, padding=0)
+        _label(self.bars_plot, f"step {int(steps[-1]) if n else 0:,}: |g|, mean |gᵢ| (grey)", self.theme)
+        self._heat(steps, norms)
+
+    def _heat(self, steps: np.ndarray, norms: np.ndarray) -> None:
+        w = norms[-WINDOW:]
+        if not len(w):
+            self.heat.clear()
+            self.diverged.setText("")
+            return
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log10(w)
+        bad = ~np.isfinite(logs)
+        fin = logs[~bad]
+        lo, hi = (np.percentile(fin, 2), np.percentile(fin, 98)) if fin.size else (0.0, 1.0)
+        hi = max(hi, lo + 1e-6)
+        rgba = HEAT_MAP.map(np.clip((np.where(bad, lo, logs) - lo) / (hi - lo), 0, 1), mode="byte")
+        rgba[bad] = DIVERGED_RGBA
+        s0, s1 = float(steps[-len(w)]), float(steps[-1])
+        self.heat.setImage(np.ascontiguousarray(rgba.transpose(1, 0, 2)), autoLevels=False)
+        self.heat.setRect(QRectF(s0, 0, max(s1 - s0, CHECK_EVERY), w.shape[1]))
+        self.heat_plot.setXRange(s0, max(s1, s0 + CHECK_EVERY), padding=0)
+        self.heat_plot.setYRange(0, w.shape[1], padding=0)
+        _label(self.heat_plot, f"log₁₀ |g| per layer: {lo:.1f} … {hi:.1f} (2–98 % of the window)", self.theme)
+        self.diverged.setText("magenta: diverged (NaN / inf)" if bad.any() else "")
+        self.diverged.setPos(s0, w.shape[1])
+
+
+class MasksView(QWidget):
+    """Per dropout layer, which units of each example of the batch were dropped at the shown
+    step (dark: dropped), from the engine's exact masks; the rescaling of the kept ones stated."""
+
+    def __init__(self, theme: Theme, parent=None):
+        super().__init__(parent)
+        self.theme = theme
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        lay.addWidget(self.note)
+        self.plots = pg.GraphicsLayoutWidget()
+        lay.addWidget(self.plots, 1)
+        self.images: dict[str, tuple] = {}
+        self.shown: dict[str, np.ndarray] = {}  # the masks on screen, by name
+        self.set_theme(theme)
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.plots.setBackground(theme.background)
+        for p, _ in self.images.values():
+            style_axes(p, theme, theme.axis_pt - 2, 1.0)
+
+    def _build(self, names: list[str]) -> None:
+        self.plots.clear()
+        self.images = {}
+        for i, name in enumerate(names):
+            p = self.plots.addPlot(row=0, col=i)
+            p.hideButtons()
+            p.setMenuEnabled(False)
+            p.setMouseEnabled(False, False)
+            p.invertY(True)
+            img = pg.ImageItem(axisOrder="row-major")
+            img.setLevels((0, 1))
+            img.setLookupTable(np.array([[25, 25, 30], [235, 235, 225]], dtype=np.uint8))
+            p.addItem(img)
+            style_axes(p, self.theme, self.theme.axis_pt - 2, 1.0)
+            p.setLabel("left", "example of the batch", color=self.theme.foreground)
+            p.setLabel("bottom", "unit", color=self.theme.foreground)
+            self.images[name] = (p, img)
+
+    def set_frame(self, f: LabFrame) -> None:
+        if not f.dropouts:
+            self.note.setText("No dropout in this network: give a hidden layer a dropout rate in Setup.")
+            if self.images:
+                self._build([])
+            self.shown = {}
+            return
+        names = [n for n, _ in f.dropouts]
+        if list(self.images) != names:
+            self._build(names)
+        if f.masks is None:
+            self.note.setText("Masks appear from step 1 (step 0 has drawn none).")
+            for _, img in self.images.values():
+                img.clear()
+            self.shown = {}
+            return
+        kept = []
+        for i, (name, p) in enumerate(f.dropouts):
+            m = f.masks[name]
+            plot, img = self.images[name]
+            img.setImage(m, autoLevels=False)
+            _label(plot, f"dropout {i + 1}: p = {p:g}, {100 * m.mean():.0f}% kept", self.theme)
+            kept.append(p)
+        self.shown = {n: f.masks[n] for n in names}
+        p = kept[0]
+        if f.dropout_form == "inverted":
+            rule = (f"Inverted dropout: while training, kept units are multiplied by 1/(1−p) "
+                    f"(= {1 / (1 - p):.3g} at p = {p:g}); nothing changes at test time.")
+        else:
+            rule = (f"Original dropout: kept units pass unscaled while training; at test time every "
+                    f"unit is multiplied by (1−p) (= {1 - p:.3g} at p = {p:g}).")
+        self.note.setText(f"Masks of step {f.mask_step:,} for {f.looks[f.selected].name} — dark: dropped. {rule}")
+
+
+class OutputView(pg.PlotWidget):
+    """What the selected contender has learned: for 2-D classification its class probability
+    over the plane with the p = 0.5 boundary and the examples (training filled, validation
+    hollow); for 1-D regression its fitted curve over the data; otherwise the confusion matrix
+    of the validation examples."""
+
+    def __init__(self, theme: Theme, parent=None):
+        super().__init__(parent)
+        self.theme = theme
+        self.plot = self.getPlotItem()
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.contour = pg.IsocurveItem(level=0.5, axisOrder="row-major")
+        self.contour.setParentItem(self.image)
+        self.fit = pg.PlotDataItem()
+        self.plot.addItem(self.fit)
+        self.train = pg.ScatterPlotItem(size=7)
+        self.val = pg.ScatterPlotItem(size=9)
+        self.plot.addItem(self.train)
+        self.plot.addItem(self.val)
+        self.data_key = None
+        self.shown = None  # (output step, contender, data key) drawn
+        self.set_theme(theme)
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.setBackground(theme.background)
+        style_axes(self.plot, theme, theme.axis_pt - 1, 1.2)
+        self.contour.setPen(pg.mkPen(theme.foreground, width=3))
+        self.fit.setPen(pg.mkPen("#E69F00", width=theme.curve_width))
+        self.data_key = None
+
+    def _class_colors(self, n: int) -> np.ndarray:
+        base = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#F0E442", "#56B4E9", "#E69F00", "#999999"]
+        return np.array([pg.mkColor(base[i % len(base)]).getRgb()[:3] for i in range(n)], dtype=float)
+
+    def set_frame(self, f: LabFrame) -> None:
+        d = f.data
+        kind = "plane" if f.extent is not None and d.classes else "line" if f.line is not None else "confusion"
+        if (kind, f.generation, self.theme.name) != self.data_key:
+            self.data_key = (kind, f.generation, self.theme.name)
+            self._points(kind, f)
+        r = f.selected
+        out = f.output
+        if (out.step, r, self.data_key) == self.shown:
+            return  # the network's output changes at the views' rate, not every frame
+        self.shown = (out.step, r, self.data_key)
+        title = f"{f.looks[r].name} · step {out.step:,}"
+        if kind == "plane":
+            g = out.values[r]
+            colors = self._class_colors(d.classes)
+            if g.shape[-1] == 1:  # one sigmoid output: p(class 1)
+                probs = np.concatenate([1 - g, g], axis=-1)
+            else:
+                probs = g
+            rgb = probs @ colors
+            bg = np.array(pg.mkColor(self.theme.background).getRgb()[:3], dtype=float)
+            conf = np.clip(2 * probs.max(axis=-1, keepdims=True) - 1, 0, 1) if d.classes == 2 else 0.7
+            rgb = (0.35 + 0.45 * conf) * rgb + (0.65 - 0.45 * conf) * bg
+            self.image.setImage(rgb.astype(np.uint8), autoLevels=False, levels=(0, 255))
+            x0, x1, y0, y1 = f.extent
+            self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+            p1 = probs[..., 1]
+            self.contour.setData(p1 if d.classes == 2 else None)
+            self.contour.setVisible(d.classes == 2)
+        elif kind == "line":
+            self.fit.setData(f.line, out.values[r][:, 0])
+        else:
+            pred = out.values[r]
+            C = max(d.classes, 1)
+            cm = np.zeros((C, C))
+            np.add.at(cm, (d.y_val, pred), 1)
+            self.image.setImage(cm, levels=(0, max(cm.max(), 1)))
+            self.image.setRect(QRectF(-0.5, -0.5, C, C))
+            acc = np.trace(cm) / max(cm.sum(), 1)
+            title += f"  —  validation confusion, {100 * acc:.1f}% right"
+        _label(self.plot, title, self.theme)
+
+    def _points(self, kind: str, f: LabFrame) -> None:
+        d = f.data
+        self.image.setVisible(kind != "line")
+        self.fit.setVisible(kind == "line")
+        self.train.setVisible(kind != "confusion")
+        self.val.setVisible(kind != "confusion")
+        self.contour.setVisible(kind == "plane")
+        fg = self.theme.foreground
+        if kind == "plane":
+            colors = self._class_colors(d.classes).astype(int)
+            self.train.setData(d.X_train[:, 0], d.X_train[:, 1], brush=[pg.mkBrush(*colors[c]) for c in d.y_train],
+                               pen=pg.mkPen(fg, width=0.8))
+            self.val.setData(d.X_val[:, 0], d.X_val[:, 1], brush=pg.mkBrush(0, 0, 0, 0),
+                             pen=[pg.mkPen(*colors[c], width=2.2) for c in d.y_val])
+            x0, x1, y0, y1 = f.extent
+            self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+            self.plot.setAspectLocked(True)
+            self.plot.setLabel("bottom", "x₁ (standardised)", color=fg)
+            self.plot.setLabel("left", "x₂", color=fg)
+        elif kind == "line":
+            self.train.setData(d.X_train[:, 0], d.y_train, brush=pg.mkBrush(fg), pen=None)
+            self.val.setData(d.X_val[:, 0], d.y_val, brush=pg.mkBrush(0, 0, 0, 0), pen=pg.mkPen(fg, width=1.5))
+            self.plot.setAspectLocked(False)
+            self.plot.enableAutoRange()
+            self.plot.setLabel("bottom", "x (standardised)", color=fg)
+            self.plot.setLabel("left", "y", color=fg)
+        else:
+            C = d.classes
+            self.image.setColorMap(pg.colormap.get("viridis"))
+            self.plot.setAspectLocked(True)
+            self.plot.setRange(xRange=(-0.5, C - 0.5), yRange=(-0.5, C - 0.5), padding=0)
+            self.plot.setLabel("bottom", "predicted class", color=fg)
+            self.plot.setLabel("left", "true class", color=fg)
+
