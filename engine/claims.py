@@ -20,26 +20,38 @@ class ClaimError(ValueError):
     """A claim is malformed (unknown kind, missing or unknown field, wrong type)."""
 
 
+SURFACE, LAB = "surface", "lab"
+
+
 @dataclass(frozen=True)
 class Series:
     id: str
     scale: str  # LOG: positive, compared by ratios, margins are factors; LINEAR: margins are amounts
     doc: str
+    modes: tuple[str, ...] = (SURFACE,)  # the modes whose runs record it
+    layered: tuple[str, ...] = ()  # the modes in which it is per layer: (R, layers, steps+1), read with layer = i
 
 
-# The surface race's series.  A mode adds its own rows (the network lab: per-layer gradient
-# norms as arrays (R, layers, steps+1) that a claim picks with ``layer``, validation accuracy).
+# One row per series id, for every mode that records it: the surface race's, and the network
+# lab's (engine/lessons.py builds both Runs).
 SERIES: dict[str, Series] = {s.id: s for s in (
     Series("f", LINEAR, "the loss f(x, y)"),
     Series("f - f*", LOG, "the loss above the surface's global minimum (surfaces bounded below only)"),
-    Series("grad_norm", LOG, "the norm of the true gradient at the racer's point"),
+    Series("grad_norm", LOG, "surface: the norm of the true gradient at the racer's point; lab: per layer "
+           "(layer = i, the i-th weight matrix from the input), the L2 norm of its weight gradient on the "
+           "mini-batch", (SURFACE, LAB), (LAB,)),
     Series("distance", LOG, "the distance to the nearest global minimum (surfaces bounded below only)"),
     Series("step", LOG, "the length of the step that led to this point (0 at the start)"),
     Series("x", LINEAR, "the racer's x coordinate"),
     Series("y", LINEAR, "the racer's y coordinate"),
+    Series("train_loss", LOG, "the loss on the mini-batch (with dropout's masks), at the weights", (LAB,)),
+    Series("val_loss", LOG, "the loss on the validation set (test mode: no dropout)", (LAB,)),
+    Series("val_acc", LINEAR, "the fraction of the validation set classified right (classification only)",
+           (LAB,)),
 )}
 # The statuses a claim may name, by the labels lesson files write: where a racer's race ends.
-STATUSES = {s.label: s for s in (Status.FINISHED, Status.CONVERGED, Status.ESCAPED, Status.DIVERGED)}
+STATUSES = {s.label: s for s in (Status.FINISHED, Status.CONVERGED, Status.ESCAPED, Status.DIVERGED,
+                                 Status.STOPPED)}
 
 
 @dataclass(frozen=True)
@@ -60,10 +72,19 @@ class Run:
         if sid not in self.series:
             raise ClaimError(f"series {sid!r} is not recorded by this run; it has: {', '.join(self.series)}")
         a = self.series[sid]
+        return self.layer(a, sid, claim.get("layer"), "layer")
+
+    @staticmethod
+    def layer(a: np.ndarray, sid: str, layer, field: str) -> np.ndarray:
+        """(R, steps+1): layer ``layer`` (1-based) of a per-layer series, or the series itself."""
         if a.ndim == 3:
-            if "layer" not in claim:
-                raise ClaimError(f"series {sid!r} is per layer: give layer = 1..{a.shape[1]}")
-            return a[:, int(claim["layer"]) - 1]
+            if layer is None:
+                raise ClaimError(f"series {sid!r} is per layer: give {field} = 1..{a.shape[1]}")
+            if not 1 <= int(layer) <= a.shape[1]:
+                raise ClaimError(f"{field} must be in 1..{a.shape[1]} (the layers of {sid!r}), got {layer}")
+            return a[:, int(layer) - 1]
+        if layer is not None:
+            raise ClaimError(f"series {sid!r} is not per layer in this run: leave out {field}")
         return a
 
     def reached(self, r: int, status: Status) -> int | None:
@@ -108,6 +129,11 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
+def _what(c: Mapping) -> str:
+    """The claim's series in words, with its layer."""
+    return f"{c['series']} (layer {c['layer']})" if "layer" in c else c["series"]
+
+
 def _window(claim: Mapping, a: np.ndarray, favour_low: bool) -> tuple[float, str]:
     """The measured value of a 1-D series and the words for when: at a step, the best value by
     a step, or the worst value through a step (best = the one the claim wants)."""
@@ -135,7 +161,7 @@ def _value(below: bool):
             bound = v - m if below else v + m
         ok = bool(got <= bound) if below else bool(got >= bound)
         word = "below" if below else "above"
-        return Verdict(ok, f"{c['racer']}'s {c['series']} {word} {_fmt(v)} {when} (margin: {word} {_fmt(bound)})",
+        return Verdict(ok, f"{c['racer']}'s {_what(c)} {word} {_fmt(v)} {when} (margin: {word} {_fmt(bound)})",
                        f"{_fmt(got)}")
     return check
 
@@ -151,7 +177,7 @@ def _ahead(run: Run, c: Mapping) -> Verdict:
     else:
         ok = bool(mine + m <= theirs)
         rule = f"lower by {_fmt(m)}"
-    return Verdict(ok, f"{c['racer']}'s {c['series']} {rule} than {c['other']}'s at step {k}",
+    return Verdict(ok, f"{c['racer']}'s {_what(c)} {rule} than {c['other']}'s at step {k}",
                    f"{c['racer']} {_fmt(mine)}, {c['other']} {_fmt(theirs)}")
 
 
@@ -176,8 +202,28 @@ def _rank(run: Run, c: Mapping) -> Verdict:
         ok = apart(float(a[r]), float(a[order[got]]))
     gap = f"{m:g} times" if scale == LOG else f"by {_fmt(m)}"
     ranking = ", ".join(f"{run.names[i]} {_fmt(a[i])}" for i in order)
-    return Verdict(ok, f"{c['racer']} is number {want} of {R} by {c['series']} at step {k}, "
+    return Verdict(ok, f"{c['racer']} is number {want} of {R} by {_what(c)} at step {k}, "
                        f"apart from its neighbours {gap}", f"number {got}: {ranking}")
+
+
+def _ratio(below: bool):
+    def check(run: Run, c: Mapping) -> Verdict:
+        _, m = _factor_or_amount(c)
+        v, k, r = float(c["value"]), int(c["at_step"]), run.racer(c["racer"])
+        if c["series"] not in run.series:
+            run.values(c)  # raises, naming the series the run has
+        a = run.series[c["series"]]
+        num = float(Run.layer(a, c["series"], c["layer"], "layer")[r, k])
+        den = float(Run.layer(a, c["series"], c["over_layer"], "over_layer")[r, k])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            got = float(np.float64(num) / np.float64(den))
+        bound = v / m if below else v * m
+        ok = bool(got <= bound) if below else bool(got >= bound)
+        word = "below" if below else "above"
+        return Verdict(ok, f"{c['racer']}'s {c['series']} of layer {c['layer']} over layer {c['over_layer']} "
+                           f"{word} {_fmt(v)} at step {k} (margin: {word} {_fmt(bound)})",
+                       f"{_fmt(got)} ({_fmt(num)} / {_fmt(den)})")
+    return check
 
 
 def _steps_margin(c: Mapping) -> int:
@@ -192,7 +238,7 @@ def _describe_step(run: Run, r: int, status: Status) -> str:
     if step is not None:
         return f"{run.names[r]} {status.label} at {step}"
     kind, at = run.status[r]
-    return f"{run.names[r]} " + (f"{kind.label} at {at}" if kind != Status.RACING else f"still racing at step {run.steps}")
+    return f"{run.names[r]} " + (f"{kind.label} at {at}" if not kind.moving else f"still {kind.label} at step {run.steps}")
 
 
 def _before(run: Run, c: Mapping) -> Verdict:
@@ -224,9 +270,9 @@ def _still_racing(run: Run, c: Mapping) -> Verdict:
     k = int(c["until_step"])
     r = run.racer(c["racer"])
     kind, at = run.status[r]
-    stopped = at if kind != Status.RACING else run.steps + 1  # never stopped: later than the run
+    stopped = at if not kind.moving else run.steps + 1  # never stopped: later than the run
     ok = stopped > k + m
-    measured = f"{kind.label} at {at}" if kind != Status.RACING else f"still racing at step {run.steps}"
+    measured = f"{kind.label} at {at}" if not kind.moving else f"still {kind.label} at step {run.steps}"
     return Verdict(ok, f"{c['racer']} still racing through step {k + m} (step {k} plus a margin of {m})",
                    f"{c['racer']} {measured}")
 
@@ -254,6 +300,16 @@ KINDS: dict[str, Kind] = {k.id: k for k in (
          "its value is apart from the racers just before and after it by the factor margin "
          "(default 2; an amount for linear series)",
          _rank),
+    Kind("ratio_below", ("racer", "series", "layer", "over_layer", "value", "at_step"), ("margin",),
+         "the racer's per-layer series at layer over its value at over_layer is below value at a step "
+         "(log series only)",
+         "below value / margin (default factor 2)",
+         _ratio(True)),
+    Kind("ratio_above", ("racer", "series", "layer", "over_layer", "value", "at_step"), ("margin",),
+         "the racer's per-layer series at layer over its value at over_layer is above value at a step "
+         "(log series only)",
+         "above value x margin (default factor 2)",
+         _ratio(False)),
     Kind("finishes_before", ("racer", "other"), ("status", "margin", "ratio"),
          "the racer reaches status (default 'finished') before the other racer does (or the other "
          "never does during the run)",
@@ -271,12 +327,13 @@ KINDS: dict[str, Kind] = {k.id: k for k in (
          _still_racing),
 )}
 _TYPES = {"racer": str, "other": str, "series": str, "status": str, "value": float, "margin": float, "ratio": float,
-          "at_step": int, "by_step": int, "until_step": int, "place": int, "layer": int}
+          "at_step": int, "by_step": int, "until_step": int, "place": int, "layer": int, "over_layer": int}
 
 
-def validate(claim: Mapping, names: tuple[str, ...], last_step: int) -> None:
-    """Check a claim's form against the tables, the racers' names and the run's length;
-    raises ClaimError naming the field."""
+def validate(claim: Mapping, names: tuple[str, ...], last_step: int, mode: str | None = None) -> None:
+    """Check a claim's form against the tables, the racers' names and the run's length (and,
+    given the lesson's ``mode``, that the mode records its series, per layer or not); raises
+    ClaimError naming the field."""
     if not isinstance(claim, Mapping):
         raise ClaimError(f"a claim is a table such as {{ kind = \"finishes_before\", ... }}, got {claim!r}")
     kind = KINDS.get(claim.get("kind"))
@@ -308,10 +365,25 @@ def validate(claim: Mapping, names: tuple[str, ...], last_step: int) -> None:
     for f in _WHEN:
         if f in claim and not 0 <= claim[f] <= last_step:
             raise ClaimError(f"{kind.id}: {f} must be in 0..{last_step} (the lesson's last step), got {claim[f]}")
+    if kind.id.startswith("ratio_") and SERIES[claim["series"]].scale != LOG:
+        raise ClaimError(f"{kind.id}: a ratio needs a log series (positive values), {claim['series']!r} is linear")
     if "series" in claim and (SERIES[claim["series"]].scale == LINEAR) and "margin" not in claim:
         raise ClaimError(f"{kind.id}: series {claim['series']!r} is linear: give margin as an amount")
     if "margin" in claim and claim["margin"] < 0:
         raise ClaimError(f"{kind.id}: margin must be >= 0, got {claim['margin']}")
+    for f in ("layer", "over_layer"):
+        if f in claim and claim[f] < 1:
+            raise ClaimError(f"{kind.id}: {f} counts from 1 (the first weight matrix), got {claim[f]}")
+    if mode is not None and "series" in claim:
+        s = SERIES[claim["series"]]
+        if mode not in s.modes:
+            have = ", ".join(x.id for x in SERIES.values() if mode in x.modes)
+            raise ClaimError(f"{kind.id}: series {s.id!r} is not recorded in {mode} mode; it records: {have}")
+        if mode in s.layered and "layer" not in claim:
+            raise ClaimError(f"{kind.id}: series {s.id!r} is per layer in {mode} mode: give layer = i "
+                             "(1 is the first weight matrix)")
+        if mode not in s.layered and ("layer" in claim or "over_layer" in claim):
+            raise ClaimError(f"{kind.id}: series {s.id!r} is not per layer in {mode} mode: leave out layer")
 
 
 def check(run: Run, claim: Mapping) -> Verdict:

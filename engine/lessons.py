@@ -6,9 +6,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from . import claims as C
 from . import scenario as io
+from .lab import lab_race
+from .nn import ops
 from .race.race import run_race
+from .race.status import Standing, Status
 from .scenario import Scenario, ScenarioError
 
 
@@ -47,6 +52,10 @@ def lesson_files(folder: str | Path) -> dict[str, Path]:
 
 def run(sc: Scenario) -> C.Run:
     """The lesson's race from step 0 to export.last, as the claims read it."""
+    if sc.mode == "lab":
+        return lab_run(sc)
+    if sc.mode != "surface":
+        raise ScenarioError(f"lessons in {sc.mode} mode cannot be run headless yet")
     if sc.formula:
         surface = sc.surface_spec()
     else:
@@ -55,6 +64,14 @@ def run(sc: Scenario) -> C.Run:
                    noise=sc.noise, seed=sc.seed, surface_params=sc.surface_params)
     b = res.race.surface
     return C.surface_run(res.names, res.positions, res.losses, res.grad_norms, res.status, b.minima, b.f_min)
+
+
+def _check(r: C.Run, claim) -> C.Verdict:
+    """The claim's verdict; a claim the run cannot answer (a layer the network lacks) fails."""
+    try:
+        return C.check(r, claim)
+    except C.ClaimError as e:
+        return C.Verdict(False, repr(dict(claim)), f"nothing: {e}")
 
 
 def check(sc: Scenario) -> Report:
@@ -66,5 +83,39 @@ def check(sc: Scenario) -> Report:
     claims = [(f"claims[{i}]", c) for i, c in enumerate(sc.lesson.claims)]
     for p in sc.lesson.pauses:
         claims += [(f"pause at {p.step}, claims[{i}]", c) for i, c in enumerate(p.claims)]
-    verdicts = tuple((where, C.check(r, c)) for where, c in claims)
+    verdicts = tuple((where, _check(r, c)) for where, c in claims)
     return Report(sc.lesson.id, verdicts, time.perf_counter() - t0)
+
+
+def lab_run(sc: Scenario) -> C.Run:
+    """The Network lab's race from step 0 to export.last, validation and telemetry at every
+    step.  Column k of every series is the network after k steps: ``val_loss`` and
+    ``val_acc`` on the validation set (column 0 before training), ``train_loss`` and the
+    per-layer ``grad_norm`` on the mini-batch of step k + 1 (computed at those weights, before
+    that step's update), so the race runs one step beyond export.last.  Columns after a
+    contender diverged are NaN; its status is kept with its step unless it happened on that
+    extra step (then it was still training at export.last)."""
+    last = sc.export.last
+    race = lab_race(sc.lab, val_every=1, tel_every=1)
+    R, L = race.K, len(race.net.dense)
+    yv = race.yvi if race.net.loss.id == "softmax_ce" else race.yvf
+    v0, a0 = race.net.evaluate(race.Xv, yv)  # every contender starts from these weights
+    ch = race.run(last + 1)
+    n = ch.loss.shape[1]  # fewer than last + 1 when every contender stopped early
+    train, val, acc = (np.full((R, last + 1), np.nan) for _ in range(3))
+    grad = np.full((R, L, last + 1), np.nan)
+    train[:, :n] = ch.loss
+    q = min(n, last)  # validation after step j fills column j
+    val[:, 0], acc[:, 0] = v0, a0
+    val[:, 1:q + 1] = ch.val_loss[:, :q]
+    acc[:, 1:q + 1] = ch.val_acc[:, :q]
+    rows = ch.tel_steps <= last + 1  # telemetry of step t fills column t - 1
+    grad[:, :, ch.tel_steps[rows] - 1] = ch.dense[..., ops.W_GRAD_NORM][:, rows].transpose(0, 2, 1)
+    status = []
+    for r in range(R):
+        st = race.status_of(r)
+        status.append(st if st.kind.moving or st.step <= last else Standing(Status.TRAINING, 0))
+    series = {"train_loss": train, "val_loss": val, "grad_norm": grad}
+    if race.net.loss.id != "mse":  # classification
+        series["val_acc"] = acc
+    return C.Run(tuple(r.name for r in race.racers), last, series, tuple(status))

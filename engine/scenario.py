@@ -515,7 +515,7 @@ class Scenario:
             claims += [(f"pauses[{j}].claims[{i}]", c) for i, c in enumerate(p.claims)]
         for at, c in claims:
             try:
-                C.validate(c, names, last)
+                C.validate(c, names, last, self.mode)
             except C.ClaimError as e:
                 raise ScenarioError(f"{where}.{at}: {e}") from None
         dup = sorted({n for n in names if names.count(n) > 1})

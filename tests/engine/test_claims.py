@@ -128,3 +128,96 @@ def test_the_docs_describe_every_kind_and_series():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "lessons.md").read_text()
     for name in [*C.KINDS, *C.SERIES]:
         assert f"`{name}`" in doc, name
+
+
+# -- the network lab's claims: per-layer series, ratios of layers, statuses of training ---------
+def layered_run(status=((Status.TRAINING, 0), (Status.DIVERGED, 7), (Status.STOPPED, 9))) -> C.Run:
+    # grad_norm (3 racers, 4 layers, 11 steps): layer i of every racer is 10^(i - 4) at every
+    # step, so layer 1 over layer 4 is 1e-3 and layer 4 over layer 1 is 1e3.
+    g = np.broadcast_to(10.0 ** (np.arange(4) - 3.0)[None, :, None], (3, 4, 11)).copy()
+    return C.Run(NAMES, 10, {"grad_norm": g, "val_acc": np.full((3, 11), 0.9)}, tuple(Standing(*s) for s in status))
+
+
+def lab_claim(**kw):
+    C.validate(kw, NAMES, 10, "lab")
+    return kw
+
+
+@pytest.mark.parametrize("c,ok", [
+    # 1e-3 below 1e-2 by the default factor 2 (5e-3): holds; at exactly the margin (10) it holds,
+    # a hair beyond it fails.
+    (dict(kind="ratio_below", racer="A", series="grad_norm", layer=1, over_layer=4, value=1e-2, at_step=0), True),
+    (dict(kind="ratio_below", racer="A", series="grad_norm", layer=1, over_layer=4, value=1e-2, at_step=0,
+          margin=10.0), True),
+    (dict(kind="ratio_below", racer="A", series="grad_norm", layer=1, over_layer=4, value=1e-2, at_step=0,
+          margin=10.01), False),
+    (dict(kind="ratio_below", racer="A", series="grad_norm", layer=4, over_layer=1, value=1e-2, at_step=5), False),
+    (dict(kind="ratio_above", racer="B", series="grad_norm", layer=4, over_layer=1, value=100.0, at_step=3,
+          margin=10.0), True),
+    (dict(kind="ratio_above", racer="B", series="grad_norm", layer=4, over_layer=1, value=100.0, at_step=3,
+          margin=10.01), False),
+    (dict(kind="ratio_above", racer="B", series="grad_norm", layer=1, over_layer=4, value=1e-4, at_step=3), True),
+    (dict(kind="value_below", racer="C", series="grad_norm", layer=2, value=0.03, at_step=10, margin=3.0), True),
+    (dict(kind="value_below", racer="C", series="grad_norm", layer=2, value=0.03, at_step=10, margin=3.01), False),
+    (dict(kind="value_above", racer="A", series="val_acc", value=0.85, at_step=10, margin=0.05), True),
+    (dict(kind="value_above", racer="A", series="val_acc", value=0.85, at_step=10, margin=0.06), False),
+    # A network still training counts as not stopped; diverged and stopped early are statuses.
+    (dict(kind="still_racing", racer="A", until_step=10, margin=0), True),
+    (dict(kind="still_racing", racer="B", until_step=6, margin=0), True),
+    (dict(kind="still_racing", racer="B", until_step=7, margin=0), False),
+    (dict(kind="reaches", racer="B", status="diverged", by_step=8, margin=1), True),
+    (dict(kind="reaches", racer="B", status="diverged", by_step=8, margin=2), False),
+    (dict(kind="reaches", racer="C", status="stopped early", by_step=10, margin=1), True),
+    (dict(kind="reaches", racer="C", status="stopped early", by_step=10, margin=2), False),
+    (dict(kind="finishes_before", racer="B", other="C", status="diverged", margin=4), True),
+])
+def test_lab_kinds_hold_or_fail_at_their_margin(c, ok):
+    v = C.check(layered_run(), lab_claim(**c))
+    assert v.ok is ok, (v.claim, v.measured)
+
+
+def test_a_ratio_verdict_names_the_layers_and_both_values():
+    v = C.check(layered_run(), lab_claim(kind="ratio_below", racer="A", series="grad_norm", layer=1, over_layer=4,
+                                         value=1e-4, at_step=0, margin=5.0))
+    assert not v.ok
+    assert v.claim == "A's grad_norm of layer 1 over layer 4 below 0.0001 at step 0 (margin: below 2e-05)"
+    assert v.measured == "0.001 (0.001 / 1)"
+    v = C.check(layered_run(), lab_claim(kind="still_racing", racer="A", until_step=10, margin=0))
+    assert v.measured == "A still training at step 10"
+
+
+@pytest.mark.parametrize("c,mode,message", [
+    (dict(kind="value_below", racer="A", series="f - f*", value=1.0, at_step=1), "lab",
+     "series 'f - f*' is not recorded in lab mode; it records: grad_norm, train_loss, val_loss, val_acc"),
+    (dict(kind="value_below", racer="A", series="val_loss", value=1.0, at_step=1), "surface",
+     "series 'val_loss' is not recorded in surface mode"),
+    (dict(kind="value_below", racer="A", series="grad_norm", value=1.0, at_step=1), "lab",
+     "series 'grad_norm' is per layer in lab mode: give layer"),
+    (dict(kind="value_below", racer="A", series="grad_norm", layer=1, value=1.0, at_step=1), "surface",
+     "series 'grad_norm' is not per layer in surface mode"),
+    (dict(kind="value_below", racer="A", series="grad_norm", layer=0, value=1.0, at_step=1), "lab",
+     "layer counts from 1"),
+    (dict(kind="ratio_below", racer="A", series="grad_norm", layer=1, value=1.0, at_step=1), "lab",
+     "missing field(s) ['over_layer']"),
+    (dict(kind="ratio_below", racer="A", series="val_acc", layer=1, over_layer=2, value=1.0, at_step=1), "lab",
+     "a ratio needs a log series"),
+    (dict(kind="ratio_above", racer="A", series="grad_norm", layer=1, over_layer=2, value=1.0, by_step=1), "lab",
+     "unknown field(s) ['by_step']"),
+    (dict(kind="reaches", racer="A", status="stopped", by_step=1), "lab", "status must be one of"),
+])
+def test_lab_claims_are_checked_against_the_mode(c, mode, message):
+    with pytest.raises(C.ClaimError) as e:
+        C.validate(c, NAMES, 10, mode)
+    assert message in str(e.value)
+
+
+def test_a_layer_the_run_lacks_is_an_error_not_another_layer():
+    run = layered_run()
+    for layer in (5, 0):
+        with pytest.raises(C.ClaimError, match=r"layer must be in 1..4"):
+            C.check(run, dict(kind="value_below", racer="A", series="grad_norm", layer=layer, value=1.0, at_step=0))
+    with pytest.raises(C.ClaimError, match=r"over_layer must be in 1..4"):
+        C.check(run, dict(kind="ratio_below", racer="A", series="grad_norm", layer=1, over_layer=9, value=1.0,
+                          at_step=0))
+    with pytest.raises(C.ClaimError, match="not per layer in this run"):
+        C.check(run, dict(kind="value_below", racer="A", series="val_acc", layer=1, value=1.0, at_step=0, margin=0.1))

@@ -1,0 +1,105 @@
+"""Lab lessons headless: engine.lessons.lab_run's series line up with the network as the
+claims read them (column k is the network after k steps), checked against the network's own
+loss and gradient, and statuses keep their steps."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from engine import lab as L
+from engine import lessons
+from engine.nn import ops
+from engine.race.status import Status
+from engine.scenario import ExportOptions, LabOptions, Lesson, RacerConfig, Scenario
+
+LAST = 12
+
+
+def lab_scenario(last=LAST, **kw) -> Scenario:
+    lab = LabOptions(dataset="moons", n=80, hidden=[6, 5], batch_size=8, seed=3,
+                     contenders=[RacerConfig("sgd", {"lr": 0.1}), RacerConfig("adam", {"lr": 0.01}, label="fast")])
+    return Scenario(mode="lab", lab=replace(lab, **kw), export=ExportOptions(last=last))
+
+
+def layer_grad_norms(net, g):
+    return np.array([np.linalg.norm(g[d.w.offset: d.w.offset + d.w.size]) for d in net.dense])
+
+
+def test_column_k_is_the_network_after_k_steps():
+    sc = lab_scenario()
+    run = lessons.lab_run(sc)
+    assert run.names == ("SGD", "fast") and run.steps == LAST
+    assert set(run.series) == {"grad_norm", "train_loss", "val_loss", "val_acc"}
+    assert run.series["grad_norm"].shape == (2, 3, LAST + 1) and run.series["val_loss"].shape == (2, LAST + 1)
+    assert all(np.isfinite(a).all() for a in run.series.values())
+    # Replay by hand: the network as built, stepped by plain SGD on the race's mini-batches.
+    net, split, _ = L.build(sc.lab)
+    race = L.lab_race(sc.lab)
+    for k in range(LAST + 1):
+        v, a = net.evaluate(split.X_val, split.y_val)
+        assert run.series["val_loss"][0, k] == pytest.approx(v, rel=1e-9)
+        assert run.series["val_acc"][0, k] == pytest.approx(a, rel=1e-12)
+        rows = race.batch_rows(k + 1)  # the next step's mini-batch, at these weights
+        lv, g = net.loss_and_grad(split.X_train[rows], split.y_train[rows])
+        assert run.series["train_loss"][0, k] == pytest.approx(lv, rel=1e-9)
+        np.testing.assert_allclose(run.series["grad_norm"][0, :, k], layer_grad_norms(net, g), rtol=1e-9)
+        net.params -= 0.1 * g
+    # Every contender starts from the same weights: step 0 is the same for both.
+    for s in ("val_loss", "train_loss", "grad_norm"):
+        np.testing.assert_array_equal(run.series[s][0, ..., 0], run.series[s][1, ..., 0])
+    assert [st.kind for st in run.status] == [Status.TRAINING] * 2
+
+
+def test_the_series_match_the_races_telemetry():
+    sc = lab_scenario()
+    run = lessons.lab_run(sc)
+    ch = L.lab_race(sc.lab, val_every=1, tel_every=1).run(LAST + 1)
+    np.testing.assert_array_equal(run.series["grad_norm"], ch.dense[..., ops.W_GRAD_NORM].transpose(0, 2, 1))
+    np.testing.assert_array_equal(run.series["train_loss"], ch.loss)
+    np.testing.assert_array_equal(run.series["val_loss"][:, 1:], ch.val_loss[:, :LAST])
+
+
+def test_divergence_keeps_its_step_and_leaves_nan_after_it():
+    # A linear network at a learning rate of 3 blows up after a few steps (step 12 here).
+    sc = lab_scenario(last=40, activation="identity", contenders=[RacerConfig("sgd", {"lr": 3.0}, label="wild"),
+                                                                  RacerConfig("sgd", {"lr": 0.05})])
+    run = lessons.lab_run(sc)
+    kind, at = run.status[0]
+    assert kind == Status.DIVERGED and 1 <= at <= 40
+    # Step `at` blew up: the weights after it are never validated; its own loss (at the weights
+    # after at - 1 steps) may already be huge.
+    assert np.isnan(run.series["val_loss"][0, at:]).all() and np.isfinite(run.series["val_loss"][0, :at]).all()
+    assert np.isnan(run.series["train_loss"][0, at:]).all()
+    assert run.status[1].kind == Status.TRAINING and np.isfinite(run.series["val_loss"][1]).all()
+    from engine import claims as C
+
+    assert C.check(run, dict(kind="reaches", racer="wild", status="diverged", by_step=at, margin=0)).ok
+    assert not C.check(run, dict(kind="still_racing", racer="wild", until_step=at, margin=0)).ok
+    assert C.check(run, dict(kind="still_racing", racer="SGD", until_step=40, margin=0)).ok
+
+
+def test_a_divergence_on_the_extra_step_is_still_training_at_the_last():
+    # Find the step a contender diverges at, then end the lesson one step before it: the run
+    # trains one step beyond export.last to read that step's gradient, but the contender was
+    # still training at export.last.
+    wild = [RacerConfig("sgd", {"lr": 3.0}, label="wild")]
+    kind, at = lessons.lab_run(lab_scenario(last=40, activation="identity", contenders=wild)).status[0]
+    assert kind == Status.DIVERGED and at >= 2
+    run = lessons.lab_run(lab_scenario(last=at - 1, activation="identity", contenders=wild))
+    assert run.status[0].kind == Status.TRAINING
+    assert np.isfinite(run.series["val_loss"][0]).all()
+
+
+def test_regression_records_no_accuracy_and_a_missing_layer_fails_the_claim():
+    sc = lab_scenario(dataset="sine", contenders=[RacerConfig("adam", {"lr": 0.01})])
+    run = lessons.lab_run(sc)
+    assert "val_acc" not in run.series
+    sc.lesson = Lesson("t", claims=[
+        dict(kind="value_above", racer="Adam", series="grad_norm", layer=9, value=1e-9, at_step=0),
+        dict(kind="value_above", racer="Adam", series="grad_norm", layer=3, value=1e-9, at_step=0),
+    ])
+    report = lessons.check(sc)
+    (_, bad), (_, good) = report.verdicts
+    assert not bad.ok and "layer must be in 1..3" in bad.measured and good.ok
