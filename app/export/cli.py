@@ -162,6 +162,11 @@ class _Reporter:
 
 def _export_one(sc, output, args, name: str, signals: _Signals, **over) -> Path:
     from .job import ExportJob, settings_for
+    from .render import VIDEO_MODES
+
+    if sc.mode not in VIDEO_MODES:
+        raise ExportError(f"{name}: video export of the {sc.mode!r} mode is not built yet "
+                          f"(it exports: {', '.join(VIDEO_MODES)}); File > Export image saves a picture of it")
 
     settings = settings_for(sc, output, format=getattr(args, "x_format", None), size=args.x_size,
                             fps=args.x_fps, theme=args.x_theme, **over)
@@ -219,8 +224,8 @@ def run_export(args) -> int:
 
 
 def run_all_lessons(args) -> int:
-    from ..modes import MODES
     from .encoder import get_format
+    from .render import VIDEO_MODES
     from .lessons import lesson_ids, load_lesson
 
     def body(signals: _Signals) -> int:
@@ -236,8 +241,8 @@ def run_all_lessons(args) -> int:
             if signals.cancelled():
                 break
             sc = load_lesson(id)
-            if sc.mode not in MODES:  # a lesson for a mode this window does not have yet (the lab)
-                print(f"{id}: skipped: the window has no {sc.mode!r} mode to render it", file=sys.stderr)
+            if sc.mode not in VIDEO_MODES:
+                print(f"{id}: skipped: video export of the {sc.mode!r} mode is not built yet", file=sys.stderr)
                 continue
             _export_one(sc, folder / f"{id}{suffix}", args, id, signals, duration=args.x_duration,
                         hold_last=args.x_hold)

@@ -52,6 +52,11 @@ def steps_per_frame_for(first: int, last: int, fps: int, duration: float) -> int
     return max(1, math.ceil((last - first) / (frames - 1)))
 
 
+# Modes whose runs the export canvas draws (the surface race's map, board and curves); the
+# network lab's video export is still to come.
+VIDEO_MODES = ("surface",)
+
+
 class FrameSource:
     """The Frames the window would show at given steps, from the window's own controller.
 

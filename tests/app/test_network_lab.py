@@ -63,7 +63,8 @@ def test_after_n_steps_the_views_hold_the_engines_numbers(lab_window):
     np.testing.assert_array_equal(norms[-1], s.checks["gnorm"][f.selected, i])
     for k, c in enumerate(win.mode.flow_view.curves):
         assert c.yData[-1] == s.checks["gnorm"][f.selected, i, k]
-    # The mask grid is the engine's mask of the step shown (the chunk ended at step 100).
+    # The mask grid is the engine's mask of the step shown (the chunk ended at step 100, so the
+    # masks the race holds are that step's).
     assert f.mask_step == 100
     for name, _p in f.dropouts:
         np.testing.assert_array_equal(win.mode.masks_view.shown[name], s.race.masks(f.selected)[name])
@@ -83,6 +84,13 @@ def test_masks_stay_exact_when_stepping_back(lab_window):
     assert win.controller.frame.mask_step == 50
     for k in m50:
         np.testing.assert_array_equal(win.mode.masks_view.shown[k], m50[k])
+    # Any step, not only the ends of the chunks training ran: the masks that step drew.
+    win.controller.seek(37)
+    f = win.controller.frame
+    exact = win.mode.session.race.masks_at(f.selected, 37)
+    assert f.mask_step == 37 and win.mode.masks_view.shown
+    for k, shown in win.mode.masks_view.shown.items():
+        np.testing.assert_array_equal(shown, exact[k])
 
 
 def test_a_diverging_contender_is_marked_while_the_others_train_on(qtbot):

@@ -6,7 +6,7 @@ in the caller's thread (a step, a run-to in the shell's worker, a screenshot).
 
 What a frame shows comes from two recorders: every step's mini-batch loss, and every
 ``CHECK_EVERY`` steps the validation loss and accuracy and the per-layer gradient telemetry;
-the expensive parts (the network's output over the input plane, the dropout masks) are taken
+the expensive part (the network's output over the input plane) is taken
 at about the views' rate, each labelled with the step it belongs to."""
 from __future__ import annotations
 
@@ -48,7 +48,6 @@ class Output:
 
     step: int
     values: np.ndarray
-    masks: tuple[dict[str, np.ndarray], ...]  # per contender, the dropout masks of ``step``
 
 
 @dataclass(frozen=True)
@@ -205,7 +204,7 @@ class LabSession:
             values = np.stack([r.network(i).predict(self.line[:, None]) for i in range(r.K)])
         else:
             values = np.stack([np.argmax(r.network(i).predict(r.Xv), axis=1) for i in range(r.K)])
-        return Output(r.t, values, tuple(r.masks(i) for i in range(r.K)) if self.dropouts else ())
+        return Output(r.t, values)
 
     # -- the Session protocol -------------------------------------------------------------------
     @property
@@ -274,8 +273,10 @@ class LabSession:
             val_loss=self.checks["val_loss"][:, j].copy(), val_acc=self.checks["val_acc"][:, j].copy(),
             check_step=int(self.checks.steps[j]) * CHECK_EVERY, status=status, status_step=status_step,
             history=self.history, checks=self.checks, layers=self.layers, output=out, extent=self.extent,
-            line=self.line, masks=out.masks[self.selected] if out.masks and out.step else None,
-            mask_step=out.step, dropouts=self.dropouts,
+            # The exact masks of the step shown, recomputed from (seed, step, op): any step,
+            # scrubbing back included.
+            line=self.line, masks=self.race.masks_at(self.selected, step) if self.dropouts and step else None,
+            mask_step=step, dropouts=self.dropouts,
             dropout_form=self.dropout_form, selected=self.selected, data=self.data, generation=self.generation)
 
     def select(self, r: int) -> None:
