@@ -11,7 +11,7 @@ from typing import Callable
 from engine.scenario import Scenario, ScenarioError, field_spec
 
 from .encoder import ExportError, Format, ThreadedWriter, check_target, format_for, gif_rate, open_writer
-from .render import FrameSource, Plan, steps_per_frame_for
+from .render import Plan, steps_per_frame_for, video_mode
 
 
 @dataclass(frozen=True)
@@ -95,14 +95,17 @@ class ExportJob:
     a timer while ``writer_ready``, then ``finish`` and polls ``done`` before ``result``.
     ``cancel`` at any point leaves no file behind."""
 
-    def __init__(self, scenario: Scenario, settings: ExportSettings, *, overwrite: bool = True):
+    def __init__(self, scenario: Scenario, settings: ExportSettings, *, overwrite: bool = True,
+                 selected: int = 0):
         self.scenario = scenario
         self.settings = settings
+        self.video = video_mode(scenario.mode)  # raises ExportError for a mode that does not export
+        self.selected = selected  # the contender the lab's views show (among the enabled ones)
         check_target(settings.path, settings.format, settings.size, settings.n_frames, overwrite)
         # The 3-D view where it can be drawn: OpenGL needs a display (an X server, xvfb-run
         # too); without one the export draws the 2-D map of the same race and says so (note).
         self.note = ""
-        if scenario.view.mode == "3d":
+        if scenario.mode == "surface" and scenario.view.mode == "3d":
             from app.views.gl import gl_available
 
             ok, why = gl_available()
@@ -125,15 +128,12 @@ class ExportJob:
     def start(self) -> None:
         from app import theme as themes
 
-        from .canvas import Canvas
-
         s = self.settings
         self._t0 = time.perf_counter()
         try:
-            self.source = FrameSource(self.scenario)
+            self.source = self.video.make_source(self.scenario, self.selected)
             theme = themes.get(s.theme, projector=self.scenario.view.projector)  # as the window shows it
-            self.canvas = Canvas(theme, s.size, s.title, s.caption, three_d=self.scenario.view.mode == "3d")
-            self.canvas.surface.set_colormap(self.scenario.view.colormap)
+            self.canvas = self.video.make_canvas(self.scenario, theme, s.size, s.title, s.caption)
             self.writer = ThreadedWriter(open_writer(s.path, s.format, s.size, s.fps))
         except BaseException:
             self._cleanup()

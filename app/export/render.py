@@ -3,6 +3,7 @@ driven step by step to produce the Frame each one shows (never the wall clock)."
 from __future__ import annotations
 
 import copy
+import importlib
 import math
 from dataclasses import dataclass
 
@@ -52,9 +53,45 @@ def steps_per_frame_for(first: int, last: int, fps: int, duration: float) -> int
     return max(1, math.ceil((last - first) / (frames - 1)))
 
 
-# Modes whose runs the export canvas draws (the surface race's map, board and curves); the
-# network lab's video export is still to come.
-VIDEO_MODES = ("surface",)
+@dataclass(frozen=True)
+class VideoMode:
+    """How a mode becomes a video: its frame source, ``source(scenario, selected=0)`` with
+    ``frame_at(step)`` (steps in increasing order) and ``close()``, and its canvas,
+    ``canvas(scenario, theme, size, title, caption)`` (a canvas.CanvasBase).  Both given as
+    "module:attribute", imported only when that mode exports."""
+
+    source: str
+    canvas: str
+
+    def make_source(self, scenario: Scenario, selected: int = 0):
+        return _attr(self.source)(scenario, selected=selected)
+
+    def make_canvas(self, scenario: Scenario, theme, size, title: str, caption: str):
+        return _attr(self.canvas)(scenario, theme, size, title, caption)
+
+
+def _attr(path: str):
+    module, name = path.split(":")
+    obj = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+# One row per mode that exports video (adding a mode adds a row, not a branch).
+VIDEO = {
+    "surface": VideoMode("app.export.render:FrameSource", "app.export.canvas:Canvas.for_scenario"),
+    "lab": VideoMode("app.modes.network_lab.export:LabFrameSource", "app.modes.network_lab.export:LabCanvas.for_scenario"),
+}
+VIDEO_MODES = tuple(VIDEO)
+
+
+def video_mode(mode: str) -> VideoMode:
+    try:
+        return VIDEO[mode]
+    except KeyError:
+        raise ExportError(f"video export of the {mode!r} mode is not built yet "
+                          f"(it exports: {', '.join(VIDEO_MODES)})") from None
 
 
 class FrameSource:
@@ -63,7 +100,7 @@ class FrameSource:
     Works on a copy of the scenario, so the window's race is never touched; steps must be
     asked for in increasing order (each frame then carries the exact path since the last)."""
 
-    def __init__(self, scenario: Scenario):
+    def __init__(self, scenario: Scenario, selected: int = 0):
         from app.model import ScenarioModel
         from app.modes.surface_race.session import SurfaceSession
         from app.shell.playback import PlaybackController

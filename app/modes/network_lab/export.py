@@ -1,0 +1,128 @@
+"""The network lab as a video: a frame source that trains the lab synchronously, step by step
+(no worker: the same scenario gives the same frames, whatever the machine's speed), and a canvas
+of the lab's own views (what the selected contender has learned, its gradient flow, its dropout
+masks, the leaderboard, the validation loss and accuracy) under the lesson's title and caption."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout
+
+from engine.lab import LabError
+from engine.race.status import Status
+from engine.scenario import Scenario
+
+from ...export.canvas import CanvasBase
+from ...export.encoder import ExportError
+from ...theme import Theme
+from ...views.curves import CurvePlot
+from ...views.leaderboard import Leaderboard
+from .mode import COLUMNS, MAX_POINTS
+from .session import CHECK_EVERY, LabFrame, LabSession
+from .views import GradientFlowView, MasksView, OutputView
+
+
+class LabFrameSource:
+    """The LabFrames the window would show at given steps, through the window's own playback
+    controller over a LabSession that trains in this thread (it never starts its worker), so
+    the network's output is taken at every frame's step exactly.  Works on a copy of the
+    scenario; steps must be asked for in increasing order."""
+
+    def __init__(self, scenario: Scenario, selected: int = 0):
+        from ...model import ScenarioModel
+        from ...shell.playback import PlaybackController
+
+        sc = copy.deepcopy(scenario)
+        if not sc.lab.enabled_contenders():
+            raise ExportError("nothing to export: the lab has no enabled contender")
+        self.model = ScenarioModel(sc)
+        try:
+            self.session = LabSession(self.model, selected=selected)
+        except LabError as e:
+            self.model.deleteLater()
+            raise ExportError(str(e)) from None
+        self.controller = PlaybackController()
+        self._frame: LabFrame | None = None
+        self.controller.frame_ready.connect(self._take)
+        self.controller.set_session(self.session)
+
+    def _take(self, frame: LabFrame) -> None:
+        self._frame = frame
+
+    def frame_at(self, step: int) -> LabFrame:
+        self.controller.run_to(step)
+        return self._frame
+
+    def close(self) -> None:
+        self.session.shutdown()
+        self.controller.shutdown()
+        self.controller.deleteLater()
+        self.model.deleteLater()
+
+
+def show_board(board: Leaderboard, f: LabFrame) -> None:
+    step = np.where(f.status_step > 0, f.status_step, f.step)
+    board.set_rows(f.looks, np.column_stack([f.val_loss, f.val_acc, step]), f.status, f.status_step)
+
+
+def show_curves(plots: list[tuple[CurvePlot, str]], f: LabFrame) -> None:
+    """Each plot's series: ``"loss"`` (mini-batch, per step) or a check's series (val_loss, val_acc)."""
+    for plot, series in plots:
+        if series == "loss":
+            x, y = f.history.sample(f.step, ("loss",), MAX_POINTS)
+        else:
+            x, y = f.checks.sample(f.step // CHECK_EVERY, (series,), MAX_POINTS)
+            x = x * CHECK_EVERY
+        plot.set_looks(f.looks)
+        plot.set_cursor(f.step, max(f.step, f.computed))
+        plot.set_series(x, y)
+        plot.set_events([(int(f.status_step[r]), Status(int(f.status[r])).short, f.looks[r].color)
+                         for r in range(f.n_racers) if f.status[r] != Status.TRAINING])
+
+
+class LabCanvas(CanvasBase):
+    """Title; the selected contender's output over the data and its gradient flow; on the
+    right the leaderboard, the dropout masks (when the network has dropout), the validation
+    loss and accuracy; caption."""
+
+    @classmethod
+    def for_scenario(cls, scenario: Scenario, theme: Theme, size, title: str, caption: str) -> "LabCanvas":
+        return cls(theme, size, title, caption, dropout=any(p > 0 for p in scenario.lab.dropout))
+
+    def __init__(self, theme: Theme, size: tuple[int, int], title: str = "", caption: str = "",
+                 dropout: bool = False):
+        super().__init__(theme, size, title, caption, dropout=dropout)
+
+    def _body(self, dropout: bool) -> QHBoxLayout:
+        t = self.theme
+        self.output = OutputView(t)
+        self.flow = GradientFlowView(t)
+        self.board = Leaderboard(t, COLUMNS)
+        self.masks = MasksView(t) if dropout else None
+        self.val_plot = CurvePlot(t)
+        self.acc_plot = CurvePlot(t)
+        self.val_plot.set_axis("val loss  (log)", "Validation loss of every contender, log scale", "log")
+        self.acc_plot.set_axis("val accuracy", "Validation accuracy of every contender", "linear")
+        row = QHBoxLayout()
+        row.setSpacing(14)
+        row.addWidget(self.output, 4)
+        row.addWidget(self.flow, 4)
+        side = QVBoxLayout()
+        side.setSpacing(10)
+        for w in (self.board, self.masks, self.val_plot, self.acc_plot):
+            if w is not None:
+                side.addWidget(w, 1)
+        row.addLayout(side, 3)
+        return row
+
+    def _cached_plots(self) -> list:
+        return [self.output.getPlotItem(), self.val_plot.getPlotItem(), self.acc_plot.getPlotItem()]
+
+    def set_frame(self, f: LabFrame) -> None:
+        self.output.set_frame(f)
+        self.flow.set_frame(f)
+        if self.masks is not None:
+            self.masks.set_frame(f)
+        show_board(self.board, f)
+        show_curves([(self.val_plot, "val_loss"), (self.acc_plot, "val_acc")], f)
