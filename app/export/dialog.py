@@ -201,7 +201,7 @@ class ExportDialog(QDialog):
             self.export_button.setEnabled(False)
             return
         note = ""
-        if self.scenario.view.mode == "3d":
+        if self.scenario.mode == "surface" and self.scenario.view.mode == "3d":
             ok, why = gl_available()
             note = ("<br>The video shows the 3-D view." if ok else
                     f"<br>{why}: the video shows the 2-D map of the same race (run under an X server for 3-D).")
@@ -303,14 +303,15 @@ class ExportProgress(QDialog):
         super().reject()
 
 
-def export_video(parent: QWidget | None, scenario: Scenario, path: str | Path = "") -> Path | None:
+def export_video(parent: QWidget | None, scenario: Scenario, path: str | Path = "", selected: int = 0) -> Path | None:
     """File > Export video…: ask for the settings, export with progress; the file's path, or
-    None when cancelled.  Errors are shown to the user, never raised."""
+    None when cancelled.  Errors are shown to the user, never raised.  ``selected``: the
+    contender the lab's views follow (among the enabled ones)."""
     sc = copy.deepcopy(scenario)
     dialog = ExportDialog(sc, path, parent)
     while dialog.exec() == QDialog.Accepted:
         try:
-            job = ExportJob(sc, dialog.settings())
+            job = ExportJob(sc, dialog.settings(), selected=selected)
         except ExportError as e:
             QMessageBox.warning(dialog, "Export video", str(e))
             continue  # back to the settings, with what to change

@@ -91,12 +91,12 @@ def test_usage_errors_exit_2(tmp_path):
 def test_export_all_lessons_renders_every_lesson(tmp_path):
     r = optirace("export-all-lessons", str(tmp_path), "--duration", "0.3", *SMALL, timeout=400)
     assert r.returncode == 0, r.stderr
-    # Lessons of a mode whose video export is not built yet (the network lab's) are skipped, saying so.
+    # Every lesson exports, the network lab's too (a mode without video export would be skipped, saying so).
     modes = {i: load_lesson(i).mode for i in lesson_ids()}
     ids = [i for i, m in modes.items() if m in VIDEO_MODES]
-    assert len(ids) >= 4 and "classic_six_beale" in ids and len(ids) < len(modes)
-    for i, m in modes.items():
-        assert (f"{i}: skipped: video export of the {m!r} mode is not built yet" in r.stderr) == (m not in VIDEO_MODES)
+    assert ids == list(modes) and "classic_six_beale" in ids
+    assert {"surface", "lab"} <= set(modes.values())
+    assert "skipped" not in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{i}.mp4" for i in ids)
     for i in ids:
         assert frame_count(tmp_path / f"{i}.mp4")[0] == 3

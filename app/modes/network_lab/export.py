@@ -110,14 +110,16 @@ class LabCanvas(CanvasBase):
         row.addWidget(self.flow, 4)
         side = QVBoxLayout()
         side.setSpacing(10)
-        for w in (self.board, self.masks, self.val_plot, self.acc_plot):
+        # The leaderboard needs a row per contender; the masks their note and a grid each.
+        for w, share in ((self.board, 2), (self.masks, 4), (self.val_plot, 3), (self.acc_plot, 3)):
             if w is not None:
-                side.addWidget(w, 1)
+                side.addWidget(w, share)
         row.addLayout(side, 3)
         return row
 
     def _cached_plots(self) -> list:
-        return [self.output.getPlotItem(), self.val_plot.getPlotItem(), self.acc_plot.getPlotItem()]
+        return [self.output.getPlotItem(), self.val_plot.getPlotItem(), self.acc_plot.getPlotItem(),
+                self.flow.lines, self.flow.bars_plot, self.flow.heat_plot]
 
     def set_frame(self, f: LabFrame) -> None:
         self.output.set_frame(f)

@@ -200,9 +200,12 @@ class NetworkLabMode(Mode):
         return self.shell.grab().save(path)
 
     def export_video(self) -> None:
-        QMessageBox.information(self.shell, "Export video",
-                                "Video export covers the surface race for now; File > Export image saves "
-                                "this view, File > Export data its curves.")
+        from ...export.dialog import export_video
+
+        self.shell.controller.pause()
+        path = export_video(self.shell, self.model.snapshot(), selected=self._enabled_selected())
+        if path:
+            self.shell.statusBar().showMessage(f"Exported {path}", 8000)
 
     def export_data(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.shell, "Export data", "lab.csv", "CSV (*.csv)")
