@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's app and engine
 
 from engine import lab as LAB  # noqa: E402
 from engine.scenario import RacerConfig, Scenario  # noqa: E402

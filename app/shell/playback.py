@@ -37,6 +37,9 @@ class Session(Protocol):
         """What the views draw at ``step`` (0 <= step <= computed); ``prev`` is the step shown
         before when playback moved on continuously from it, None after a jump."""
 
+    # Optional: ``frame_ms``, the clock's period for this session (default FRAME_MS): a session
+    # whose frames are dear to draw caps the frame rate to leave the cores to its computing.
+
 
 class PlaybackController(QObject):
     frame_ready = Signal(object)
@@ -64,6 +67,7 @@ class PlaybackController(QObject):
     def set_session(self, session: Session | None) -> None:
         """Show a new run from step 0 (keeps playing if it was)."""
         self.session = session
+        self.timer.setInterval(getattr(session, "frame_ms", FRAME_MS))
         self.frame = None
         self.k = 0
         self._hold = 0

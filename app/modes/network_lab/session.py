@@ -34,6 +34,9 @@ OUTPUT_EVERY_S = 0.25  # the worker computes the network's output at most this o
 CHUNK_S = 0.04  # wall time of one training chunk in the worker
 AHEAD_S = 0.25  # the worker keeps about this much training ready ahead of playback
 MAX_OUTPUTS = 256  # outputs kept for scrubbing back (older ones are thinned)
+# The clock's period while the lab plays: at most 30 frames a second.  Every frame redraws plots
+# (mostly their axes), and what the GUI thread takes the training worker loses on 2 cores.
+FRAME_MS = 33
 
 # The per-layer telemetry recorded at each check: series name -> the engine's column.
 TELEMETRY = {"gnorm": ops.W_GRAD_NORM, "gmean": ops.W_GRAD_MEANABS, "gmax": ops.W_GRAD_MAX,
@@ -42,12 +45,18 @@ TELEMETRY = {"gnorm": ops.W_GRAD_NORM, "gmean": ops.W_GRAD_MEANABS, "gmax": ops.
 
 @dataclass(frozen=True)
 class Output:
-    """Every contender's output after ``step``: over the input plane (2-D data, (K, res, res,
+    """The contenders' output after ``step``: over the input plane (2-D data, (K, res, res,
     outputs), rows y) or along the input line (1-D, (K, CURVE_RES, outputs)), or its
-    predicted classes of the validation examples (more inputs, (K, n_val))."""
+    predicted classes of the validation examples (more inputs, (K, n_val)).  Only the row of
+    ``contender`` is computed (the one the views show; -1: every row): a grid per contender
+    cost as much training time as the views' whole redraw."""
 
     step: int
     values: np.ndarray
+    contender: int = -1
+
+    def has(self, r: int) -> bool:
+        return self.contender in (-1, r)
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,8 @@ class LabSession:
     """One race of the lab's enabled contenders; raises engine.lab.LabError when the lab's
     options cannot be built."""
 
+    frame_ms = FRAME_MS
+
     def __init__(self, model: ScenarioModel, generation: int = 0, selected: int = 0, capacity: int = 16384):
         self.model = model
         self.generation = generation
@@ -139,7 +150,7 @@ class LabSession:
             self.line = None
         self._status = np.full(K, int(Status.TRAINING))
         self._status_step = np.zeros(K, dtype=np.int64)
-        self._outputs: list[Output] = [self._output()]
+        self._outputs: list[Output] = [self._output(range(self.race.K))]
         self._output_at = time.perf_counter()
         self._computed = 0
         self._queue: list[tuple[Chunk, Output | None]] = []
@@ -196,15 +207,23 @@ class LabSession:
             if dt > 0:
                 self._rate = 0.7 * self._rate + 0.3 * max(k / dt, 10.0)
 
-    def _output(self) -> Output:
+    def _output(self, rows: range | None = None) -> Output:
+        """The output of the selected contender (``rows``: of these, every one at step 0)."""
         r, net = self.race, self.race.net
+        sel = self.selected
+        rows = range(sel, sel + 1) if rows is None else rows
         if net.input_dim == 2:
-            values = np.stack([r.decision_grid(i, GRID_RES, self.extent) for i in range(r.K)])
+            one = lambda i: r.decision_grid(i, GRID_RES, self.extent)  # noqa: E731
         elif net.input_dim == 1:
-            values = np.stack([r.network(i).predict(self.line[:, None]) for i in range(r.K)])
+            one = lambda i: r.network(i).predict(self.line[:, None])  # noqa: E731
         else:
-            values = np.stack([np.argmax(r.network(i).predict(r.Xv), axis=1) for i in range(r.K)])
-        return Output(r.t, values)
+            one = lambda i: np.argmax(r.network(i).predict(r.Xv), axis=1)  # noqa: E731
+        got = {i: one(i) for i in rows}
+        first = next(iter(got.values()))
+        values = np.zeros((r.K, *first.shape), dtype=first.dtype)
+        for i, v in got.items():
+            values[i] = v
+        return Output(r.t, values, sel if len(rows) == 1 and r.K > 1 else -1)
 
     # -- the Session protocol -------------------------------------------------------------------
     @property
@@ -267,7 +286,8 @@ class LabSession:
         status_step = np.where(ended, self._status_step, 0)
         i = self.history.count_upto(step) - 1
         j = self.checks.count_upto(step // CHECK_EVERY) - 1
-        out = next(o for o in reversed(self._outputs) if o.step <= step)
+        r = self.selected
+        out = next(o for o in reversed(self._outputs) if o.step <= step and o.has(r))
         return LabFrame(
             step=step, computed=self._computed, looks=self.looks, loss=self.history["loss"][:, i].copy(),
             val_loss=self.checks["val_loss"][:, j].copy(), val_acc=self.checks["val_acc"][:, j].copy(),
@@ -280,7 +300,15 @@ class LabSession:
             dropout_form=self.dropout_form, selected=self.selected, data=self.data, generation=self.generation)
 
     def select(self, r: int) -> None:
+        """Show contender r; paused, its output at the latest step is computed now (the
+        worker computes only the shown contender's)."""
         self.selected = min(max(r, 0), self.race.K - 1)
+        if self.live or any(o.step == self._computed and o.has(self.selected) for o in self._outputs[-2:]):
+            return
+        with self._advance:
+            self._take(None)
+            if self.race.t == self._computed:
+                self._outputs.append(self._output())
 
     def shutdown(self) -> None:
         self.stop_worker(wait=True)
