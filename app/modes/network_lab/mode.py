@@ -104,7 +104,7 @@ class NetworkLabMode(Mode):
         line = int(theme.font_pt * 2.4)  # a table row or a line of text, in pixels (about)
         rows = max(len(self.contenders.enabled_indices()), 2)
         sizes = {"leaderboard": int(min(0.3 * h, (rows + 1.6) * line)),
-                 "masks": int(min(0.4 * h, 2 * line + 9 * theme.axis_pt)) if self._has_dropout() else 2 * line}
+                 "masks": int(min(0.4 * h, 2 * line + 15 * theme.axis_pt)) if self._has_dropout() else 2 * line}
         curves = [k for k in ("val_loss", "accuracy") if docks[k].isVisible()]
         rest = max(h - sum(sizes.values()) - 120, 160)
         sizes.update({k: rest // max(len(curves), 1) for k in curves})

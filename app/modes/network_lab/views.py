@@ -342,6 +342,7 @@ class MasksView(QWidget):
             p.addItem(img)
             style_axes(p, self.theme, self.theme.axis_pt - 2, 1.0)
             p.setLabel("left", "example", color=self.theme.foreground)
+            p.getAxis("left").setTicks([[(0, "0")]])  # rows are examples; one tick, never a pile
             p.setLabel("bottom", "unit", color=self.theme.foreground)
             self.images[name] = (p, img)
 
