@@ -168,3 +168,100 @@ def test_leaderboard_row_selects_the_contender_shown(lab_window):
     win.mode._select_enabled(1)
     assert win.controller.frame.selected == 1
     assert "Adam" in win.mode.flow_view.lines.titleLabel.text
+
+
+def test_gradient_bars_hold_the_engines_max_mean_and_update_of_step_n(lab_window):
+    win = lab_window
+    win.controller.run_to(100)
+    f, s, view = win.controller.frame, win.mode.session, win.mode.flow_view
+    i = s.checks.index_of(100 // CHECK_EVERY)
+    assert view.now["step"] == 100
+    for key, series in (("max", "gmax"), ("mean", "gmean"), ("update", "update")):
+        np.testing.assert_array_equal(view.now[key], s.checks[series][f.selected, i])
+    # The bars' tops are log10 of those numbers, one bar a layer, on axes labelled in decades.
+    for bars, key in ((view.bar_max, "max"), (view.bar_mean, "mean"), (view.bar_update, "update")):
+        np.testing.assert_allclose(bars.opts["y1"], np.log10(view.now[key]))
+        assert len(bars.opts["x"]) == len(s.layers)
+    assert view.ref.value() == pytest.approx(-3.0)  # the 1e-3 rule of thumb
+    # A legend names the input and output layers' colours.
+    names = [label.text for _sample, label in view.legend.items]
+    assert names[0] == "L1 input" and names[-1] == f"L{len(s.layers)} output"
+
+
+def test_a_regression_shows_its_fitted_curve_over_the_data(qtbot):
+    from app.model import ScenarioModel
+    from app.shell.window import ShellWindow
+
+    win = ShellWindow(ScenarioModel(lab_scenario(dataset="sine")), restore=False, warm_up=False)
+    qtbot.addWidget(win)
+    win.show()
+    win.controller.run_to(60)
+    qtbot.waitUntil(lambda: win.mode.output_view.shown is not None and win.mode.output_view.shown[0] > 0)
+    f, view = win.controller.frame, win.mode.output_view
+    assert view.fit.isVisible() and not view.image.isVisible()
+    np.testing.assert_array_equal(view.fit.xData, f.line)
+    np.testing.assert_array_equal(view.fit.yData, f.output.values[f.selected][:, 0])
+    np.testing.assert_array_equal(view.train.data["x"], f.data.X_train[:, 0])
+    np.testing.assert_array_equal(view.train.data["y"], f.data.y_train)
+    assert "step" in view.plot.titleLabel.text
+    win.close()
+
+
+def test_digits_show_the_validation_confusion_matrix(qtbot):
+    from app.model import ScenarioModel
+    from app.shell.window import ShellWindow
+
+    win = ShellWindow(ScenarioModel(lab_scenario(dataset="digits")), restore=False, warm_up=False)
+    qtbot.addWidget(win)
+    win.show()
+    win.controller.run_to(30)
+    qtbot.waitUntil(lambda: win.mode.output_view.shown is not None and win.mode.output_view.shown[0] > 0)
+    f, view = win.controller.frame, win.mode.output_view
+    pred, true = f.output.values[f.selected], f.data.y_val
+    cm = view.image.image
+    assert cm.shape == (10, 10) and cm.sum() == len(true)
+    for t, p in [(0, 0), (3, 5), (9, 9)]:
+        assert cm[t, p] == np.sum((true == t) & (pred == p))
+    assert not view.train.isVisible()
+    assert f"{100 * np.mean(pred == true):.1f}% right" in view.plot.titleLabel.text
+    win.close()
+
+
+def wait_restyled(win, qtbot):
+    qtbot.waitUntil(lambda: not win.restyling, timeout=5000)
+
+
+def test_light_theme_restyles_the_lab_views(lab_window, qtbot):
+    win = lab_window
+    win.controller.run_to(20)
+    win.act_light.trigger()
+    wait_restyled(win, qtbot)
+    m = win.mode
+    for v in (m.flow_view, m.masks_view, m.output_view):
+        assert v.theme is win.theme and v.theme.name == "light"
+    assert m.flow_view.backgroundBrush().color().name() == win.theme.background
+    assert m.flow_view.legend.labelTextColor().name() == win.theme.foreground
+    assert m.output_view.backgroundBrush().color().name() == win.theme.background
+
+
+def test_projector_mode_keeps_the_lessons_views_and_folds_the_editors(lab_window, qtbot):
+    win = lab_window
+    win.resize(1280, 720)
+    win.controller.run_to(20)
+    m = win.mode
+    base_pt, board_pt = m.flow_view.theme.axis_pt, m.leaderboard.font().pointSize()
+    win.act_projector.trigger()
+    wait_restyled(win, qtbot)
+    for k in ("setup", "contenders", "train_loss", "accuracy"):
+        assert not win.docks[k].isVisible(), k
+    for k in ("leaderboard", "masks", "val_loss"):
+        assert win.docks[k].isVisible(), k
+    assert m.output_view.isVisible() and m.flow_view.isVisible()
+    assert m.flow_view.theme.axis_pt > base_pt and m.leaderboard.font().pointSize() > board_pt
+    # The masks are shown, not squeezed away under their note.
+    qtbot.waitUntil(lambda: m.masks_view.plots.height() >= m.masks_view.plots.minimumHeight() > 0)
+    win.act_projector.trigger()
+    wait_restyled(win, qtbot)
+    for k in ("setup", "accuracy"):  # back as they were (training loss is a tab behind validation's)
+        assert win.docks[k].isVisible(), k
+    assert m.flow_view.theme.axis_pt == base_pt

@@ -42,7 +42,9 @@ class NetworkLabMode(Mode):
     id = "lab"
     title = "Network lab"
     menu_title = "&Train"
-    presentation_hides = ("setup", "contenders", "train_loss")
+    # Projector mode keeps the decision boundary, the gradient flow, the masks, the leaderboard
+    # and the validation loss (the accuracy is in the leaderboard) on a 1280x720 screen.
+    presentation_hides = ("setup", "contenders", "train_loss", "accuracy")
     status_tip = "Space: play / pause   ←/→: step   R: reset   click a leaderboard row: inspect that network"
 
     def __init__(self, shell):
@@ -51,6 +53,7 @@ class NetworkLabMode(Mode):
         self.session: LabSession | None = None
         self._generation = 0
         self._frames = 0
+        self._laid_dropout = False
         self.contenders = LabContenders(self.model)
         self.output_view = OutputView(theme)
         self.flow_view = GradientFlowView(theme)
@@ -91,14 +94,28 @@ class NetworkLabMode(Mode):
                 DockSpec("accuracy", "Accuracy", self.acc_plot, right)]
 
     def layout_docks(self, w: int, h: int) -> None:
-        docks = self.shell.docks
-        right = min(max(int(0.28 * w), self.leaderboard.essential_width(self.shell.theme)), int(0.34 * w))
+        """The right column as wide as the leaderboard's essential columns (status included)
+        need, up to 0.42 of the window; its heights from the fonts: the leaderboard its rows, the
+        masks a line of text (no dropout) or a line and the mask grids, the curves the rest."""
+        docks, theme = self.shell.docks, self.shell.theme
+        self._laid_dropout = self._has_dropout()
+        right = min(max(int(0.28 * w), self.leaderboard.essential_width(theme)), int(0.42 * w))
         self.shell.resizeDocks([docks["setup"], docks["leaderboard"]], [int(0.2 * w), right], Qt.Horizontal)
-        right = [docks[k] for k in ("leaderboard", "masks", "val_loss", "accuracy") if docks[k].isVisible()]
-        if right:
-            self.shell.resizeDocks(right, [h // len(right)] * len(right), Qt.Vertical)
+        line = int(theme.font_pt * 2.4)  # a table row or a line of text, in pixels (about)
+        rows = max(len(self.contenders.enabled_indices()), 2)
+        sizes = {"leaderboard": int(min(0.3 * h, (rows + 1.6) * line)),
+                 "masks": int(min(0.4 * h, 2 * line + 15 * theme.axis_pt)) if self._has_dropout() else 2 * line}
+        curves = [k for k in ("val_loss", "accuracy") if docks[k].isVisible()]
+        rest = max(h - sum(sizes.values()) - 120, 160)
+        sizes.update({k: rest // max(len(curves), 1) for k in curves})
+        keys = [k for k in sizes if docks[k].isVisible()]
+        if keys:
+            self.shell.resizeDocks([docks[k] for k in keys], [sizes[k] for k in keys], Qt.Vertical)
         docks["setup"].raise_()
         docks["val_loss"].raise_()
+
+    def _has_dropout(self) -> bool:
+        return any(p > 0 for p in self.model.scenario.lab.dropout or ())
 
     # -- the lab ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -119,6 +136,9 @@ class NetworkLabMode(Mode):
             self.shell.controller.set_session(None)
             return
         self.setup_panel.show_problem("")
+        if self._has_dropout() != self._laid_dropout:  # the masks dock needs another height
+            self._laid_dropout = self._has_dropout()
+            self.shell.layout_docks()
         self.shell.controller.set_session(self.session)
         if playing:
             self.on_playing_changed(True)

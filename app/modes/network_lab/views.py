@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ...theme import Theme, style_axes
 from ...views.curves import LossAxis
@@ -39,33 +40,80 @@ def _label(plot, text: str, theme: Theme) -> None:
     plot.setTitle(text, color=theme.foreground, size=f"{theme.font_pt}pt", justify="left")
 
 
+class DecadeAxis(LossAxis):
+    """A left axis over log10 values (the bars' heights) labelled as powers of ten, whole
+    decades only and never closer than a line of text apart."""
+
+    def tickValues(self, minVal, maxVal, size):
+        font = self.style.get("tickFont") or QFont()
+        per = 1.3 * QFontMetrics(font).height() * (maxVal - minVal) / max(size, 1)  # decades a label needs
+        k = max(1, int(np.ceil(per)))
+        first = int(np.ceil(minVal / k) * k)
+        return [(None, [float(v) for v in range(first, int(np.floor(maxVal)) + 1, k)])]
+
+
+def _font(pt: int) -> QFont:
+    f = QFont()
+    f.setPointSize(max(pt, 6))
+    return f
+
+
+def _bars(bars, x, values, other=None, ox=None, ovalues=None, keep=None) -> tuple[float, float]:
+    """Bars from a common floor up to log10 of each finite, positive value (the others are
+    left out); returns the y range that shows them all (and ``keep``, a range to include)."""
+    tops = []
+    for item, xs, v in ((bars, x, values), (other, ox, ovalues)):
+        if item is None:
+            continue
+        ok = np.isfinite(v) & (v > 0)
+        with np.errstate(divide="ignore"):
+            tops.append((item, xs[ok], np.log10(v[ok])))
+    allv = np.concatenate([t for *_, t in tops] + ([np.asarray(keep, float)] if keep else []))
+    lo = np.floor(allv.min() - 0.3) if allv.size else -6.0
+    hi = allv.max() + 0.3 if allv.size else 1.0
+    for item, xs, t in tops:
+        item.setOpts(x=xs, y0=lo, y1=t, height=None)
+    return lo, max(hi, lo + 1)
+
+
 class GradientFlowView(pg.GraphicsLayoutWidget):
     """The selected contender's gradient per layer: norm against the step (log, one curve per
-    layer, input dark to output light), bars of the current step, and a heat map of
-    log10 |g| layer x step over a rolling window whose colour limits are the window's 2nd and
-    98th percentiles; a NaN or infinite gradient is a magenta "diverged" cell."""
+    layer, input dark to output light, with a legend), bars of the current step (max and mean
+    |gᵢ| per layer on a log axis; the update size |Δw|/|w| per layer against the 1e-3 rule of
+    thumb), and a heat map of log10 |g| layer x step over a rolling window whose colour limits
+    are the window's 2nd and 98th percentiles; a NaN or infinite gradient is a magenta
+    "diverged" cell.  Taller than wide it stacks the plots; wider, it sets them two by two."""
 
     def __init__(self, theme: Theme, parent=None):
         super().__init__(parent)
         self.theme = theme
-        # One column: the centre is often narrower than it is tall.
         self.lines = self.addPlot(row=0, col=0, axisItems={"left": LossAxis("left")})
         self.lines.setLogMode(y=True)
-        self.bars_plot = self.addPlot(row=1, col=0)  # heights are log10 |g|
+        # Bar heights are log10 of the values; the axes label them as powers of ten.
+        self.bars_plot = self.addPlot(row=1, col=0, axisItems={"left": DecadeAxis("left")})
+        self.update_plot = self.addPlot(row=1, col=1, axisItems={"left": DecadeAxis("left")})
         self.heat_plot = self.addPlot(row=2, col=0)
-        for row, share in enumerate((4, 2, 3)):
-            self.ci.layout.setRowStretchFactor(row, share)
-        for p in (self.lines, self.bars_plot, self.heat_plot):
+        for p in (self.bars_plot, self.update_plot):
+            p.getAxis("left").setLogMode(False, True)
+        self.plots = (self.lines, self.bars_plot, self.update_plot, self.heat_plot)
+        for p in self.plots:
             p.hideButtons()
             p.setMenuEnabled(False)
             p.setMouseEnabled(False, False)
         self.lines.showGrid(x=True, y=True, alpha=0.25)
         self.lines.getAxis("left").enableAutoSIPrefix(False)
+        self.legend = pg.LegendItem(offset=(4, 2), colCount=3, verSpacing=-6, horSpacing=12)
+        self.legend.setParentItem(self.lines.getViewBox())
         self.curves: list[pg.PlotDataItem] = []
-        self.bar_norm = pg.BarGraphItem(x=[], height=[], width=0.38)
+        self.bar_max = pg.BarGraphItem(x=[], height=[], width=0.38)
         self.bar_mean = pg.BarGraphItem(x=[], height=[], width=0.38)
-        self.bars_plot.addItem(self.bar_norm)
+        self.bars_plot.addItem(self.bar_max)
         self.bars_plot.addItem(self.bar_mean)
+        self.bar_update = pg.BarGraphItem(x=[], height=[], width=0.7)
+        self.update_plot.addItem(self.bar_update)
+        self.ref = pg.InfiniteLine(pos=np.log10(REF_RATIO), angle=0, movable=False,
+                                   label="1e-3", labelOpts={"position": 0.05, "anchors": [(0, 0), (0, 0)]})
+        self.update_plot.addItem(self.ref, ignoreBounds=True)
         self.heat = pg.ImageItem(axisOrder="row-major")
         self.heat_plot.addItem(self.heat)
         self.diverged = pg.TextItem("", color=DIVERGED_RGBA[:3], anchor=(0, 0))
@@ -74,20 +122,74 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.lines.addItem(self.cursor, ignoreBounds=True)
         self.layers: tuple[str, ...] = ()
         self.last: tuple[np.ndarray, np.ndarray] | None = None  # (steps, norms) of the curves drawn
+        # The numbers the bars show: step, and per layer "max", "mean" |g_i| and "update" |Δw|/|w|.
+        self.now: dict[str, np.ndarray] = {}
+        self.shape: str | None = None
+        self._arrange("tall")
         self.set_theme(theme)
 
+    # -- layout -------------------------------------------------------------------------------
+    def _arrange(self, shape: str) -> None:
+        """"tall": curves, then the two bar plots side by side, then the heat map, one under
+        the other.  "wide": curves | heat map over max/mean bars | update bars.  "short" (under
+        about 30 lines of tick labels, e.g. the centre at 1280x720 with the lesson shown): the
+        curves over the two bar plots, without the heat map (the curves show the same numbers),
+        so that what is left stays readable."""
+        if shape == getattr(self, "shape", None) or not hasattr(self, "plots"):
+            return
+        self.shape = shape
+        lay = self.ci
+        for p in self.plots:
+            if p.scene() is not None and p in lay.items:
+                lay.removeItem(p)
+        self.heat_plot.setVisible(shape != "short")
+        if shape == "wide":
+            places = ((self.lines, 0, 0, 1), (self.heat_plot, 0, 1, 1), (self.bars_plot, 1, 0, 1),
+                      (self.update_plot, 1, 1, 1))
+            stretch = (1, 1, 0)
+        elif shape == "short":
+            places = ((self.lines, 0, 0, 2), (self.bars_plot, 1, 0, 1), (self.update_plot, 1, 1, 1))
+            stretch = (1, 1, 0)
+        else:
+            places = ((self.lines, 0, 0, 2), (self.bars_plot, 1, 0, 1), (self.update_plot, 1, 1, 1),
+                      (self.heat_plot, 2, 0, 2))
+            stretch = (4, 3, 3)
+        for p, row, col, span in places:
+            lay.addItem(p, row=row, col=col, colspan=span)
+        for row, share in enumerate(stretch):
+            lay.layout.setRowStretchFactor(row, share)
+        for col in (0, 1):
+            lay.layout.setColumnStretchFactor(col, 1)
+
+    def resizeEvent(self, ev) -> None:
+        w, h = self.width(), self.height()
+        if w > 0 and h > 0:
+            line = QFontMetrics(_font(self.theme.axis_pt)).height() if hasattr(self, "theme") else 20
+            self._arrange("short" if h < 24 * line else "wide" if w > 1.15 * h else "tall")
+            self._ticks()
+        super().resizeEvent(ev)
+
+    # -- style --------------------------------------------------------------------------------
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
         self.setBackground(theme.background)
-        for p in (self.lines, self.bars_plot, self.heat_plot):
+        for p in self.plots:
             style_axes(p, theme, theme.axis_pt - 1, 1.2)
-        self.lines.setLabel("left", "|g| per layer", color=theme.foreground)
-        self.lines.setLabel("bottom", "step", color=theme.foreground)
-        self.bars_plot.setLabel("left", "log₁₀ |g|", color=theme.foreground)
-        self.heat_plot.setLabel("left", "layer", color=theme.foreground)
-        self.heat_plot.setLabel("bottom", "step", color=theme.foreground)
-        self.cursor.setPen(pg.mkPen(theme.foreground, width=1.5))
+        fg = theme.foreground
+        self.lines.setLabel("left", "|g|", color=fg)
+        for p in (self.lines, self.heat_plot):
+            p.setLabel("bottom", "step", color=fg)
+        self.cursor.setPen(pg.mkPen(fg, width=1.5))
+        self.ref.setPen(pg.mkPen(fg, width=2, style=Qt.DashLine))
+        self.ref.label.setColor(fg)
+        self.ref.label.setFont(_font(theme.axis_pt - 2))
+        self.legend.setLabelTextColor(fg)
+        self.legend.setLabelTextSize(f"{theme.axis_pt - 2}pt")
+        self.legend.setBrush(pg.mkBrush(pg.mkColor(theme.background).getRgb()[:3] + (200,)))
+        self.legend.setPen(pg.mkPen(theme.grid))
         self._pens()
+        if self.layers:
+            self._legend()
 
     def _build(self, layers: tuple[str, ...]) -> None:
         self.layers = layers
@@ -99,18 +201,46 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             c = pg.PlotDataItem(name=name)
             self.lines.addItem(c)
             self.curves.append(c)
-        self.bar_norm.setOpts(brushes=colors)
-        ticks = [[(i, f"L{i + 1}") for i in range(len(layers))]]
-        self.bars_plot.getAxis("bottom").setTicks(ticks)
-        self.heat_plot.getAxis("left").setTicks([[(i + 0.5, f"L{i + 1}") for i in range(len(layers))]])
+        self.bar_max.setOpts(brushes=colors)
+        self.bar_update.setOpts(brushes=colors)
+        self._ticks()
         self._pens()
+        self._legend()
+
+    def _ticks(self) -> None:
+        """Layer names under the bars and beside the heat map, every k-th one so they never
+        run into each other (L10 and L11 did on a narrow panel)."""
+        L = len(getattr(self, "layers", ()))
+        if not L:
+            return
+        fm = QFontMetrics(_font(self.theme.axis_pt - 1))
+        room = max(self.bars_plot.getViewBox().width(), 1)
+        k = max(1, int(np.ceil(L * 1.3 * fm.horizontalAdvance(f"L{L}") / room)))
+        keep = [i for i in range(L) if i % k == 0 or i == L - 1 and (L - 1) % k >= k / 2]
+        major = [(i, f"L{i + 1}") for i in keep]
+        for p in (self.bars_plot, self.update_plot):
+            p.getAxis("bottom").setTicks([major, [(i, "") for i in range(L)]])
+        rows = max(1, int(np.ceil(L * 1.2 * fm.height() / max(self.heat_plot.getViewBox().height(), 1))))
+        self.heat_plot.getAxis("left").setTicks([[(i + 0.5, f"L{i + 1}") for i in range(L)
+                                                  if i % rows == 0 or i == L - 1 and (L - 1) % rows >= rows / 2]])
+
+    def _legend(self) -> None:
+        """Which colour is which layer: all of them for a few layers; else the input, middle and
+        output ones (the colours run evenly from dark to light between them)."""
+        self.legend.clear()
+        L = len(self.curves)
+        keep = range(L) if L <= 4 else sorted({0, L // 2, L - 1})
+        for i in keep:
+            name = f"L{i + 1}" + (" input" if i == 0 else " output" if i == L - 1 else "")
+            self.legend.addItem(self.curves[i], name)
 
     def _pens(self) -> None:
         for c, col in zip(self.curves, layer_colors(len(self.curves))):
             c.setPen(pg.mkPen(col, width=self.theme.curve_width * 0.8))
         fg = self.theme.foreground
-        self.bar_mean.setOpts(brush=pg.mkBrush(fg + "60") if len(fg) == 7 else fg, pen=pg.mkPen(fg))
+        self.bar_mean.setOpts(brush=pg.mkBrush("#888888"), pen=pg.mkPen(fg))
 
+    # -- data ---------------------------------------------------------------------------------
     def set_frame(self, f: LabFrame) -> None:
         if f.layers != self.layers:
             self._build(f.layers)
@@ -118,7 +248,6 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         n = f.checks.count_upto(f.step // CHECK_EVERY)  # entry 0 is step 0: no gradient yet
         steps = f.checks.steps[1:n] * CHECK_EVERY
         norms = f.checks["gnorm"][r, 1:n]  # (n - 1, L)
-        means = f.checks["gmean"][r, 1:n]
         n -= 1
         every = max(1, -(-n // 600))
         for i, c in enumerate(self.curves):
@@ -128,18 +257,22 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.last = (steps, norms)
         self.cursor.setPos(f.step)
         _label(self.lines, f"Gradient flow — {f.looks[r].name}", self.theme)
-        now_n, now_m = (norms[-1], means[-1]) if n else (np.full(L, np.nan), np.full(L, np.nan))
+        nan = np.full(L, np.nan)
+        now = {k: (f.checks[k][r, n] if n else nan) for k in ("gmax", "gmean", "update")}
+        self.now = {"step": int(steps[-1]) if n else 0, "max": now["gmax"], "mean": now["gmean"],
+                    "update": now["update"]}
         x = np.arange(L)
-        ok = np.isfinite(now_n) & (now_n > 0)
-        okm = np.isfinite(now_m) & (now_m > 0)
-        with np.errstate(divide="ignore"):
-            lo = np.log10(np.concatenate([now_n[ok], now_m[okm]]).min()) - 0.5 if ok.any() else -6.0
-            hi = np.log10(now_n[ok].max()) + 0.3 if ok.any() else 1.0
-        self.bar_norm.setOpts(x=x[ok] - 0.2, y0=lo, y1=np.log10(now_n[ok]), height=None)
-        self.bar_mean.setOpts(x=x[okm] + 0.2, y0=lo, y1=np.log10(now_m[okm]), height=None)
+        lo, hi = _bars(self.bar_max, x - 0.2, now["gmax"], self.bar_mean, x + 0.2, now["gmean"])
         self.bars_plot.setYRange(lo, hi, padding=0)
         self.bars_plot.setXRange(-0.7, L - 0.3, padding=0)
-        _label(self.bars_plot, f"step {int(steps[-1]) if n else 0:,}: |g|, mean |gᵢ| (grey)", self.theme)
+        ref = np.log10(REF_RATIO)
+        lo, hi = _bars(self.bar_update, x, now["update"], None, None, None, (ref, ref))
+        self.update_plot.setYRange(lo, hi, padding=0)
+        self.update_plot.setXRange(-0.7, L - 0.3, padding=0)
+        grey = "#888888"
+        _label(self.bars_plot, f'|gᵢ| max, <span style="color:{grey}">mean</span>', self.theme)
+        _label(self.update_plot, "|Δw|/|w|", self.theme)
+        self._ticks()
         self._heat(steps, norms)
 
     def _heat(self, steps: np.ndarray, norms: np.ndarray) -> None:
@@ -161,7 +294,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.heat.setRect(QRectF(s0, 0, max(s1 - s0, CHECK_EVERY), w.shape[1]))
         self.heat_plot.setXRange(s0, max(s1, s0 + CHECK_EVERY), padding=0)
         self.heat_plot.setYRange(0, w.shape[1], padding=0)
-        _label(self.heat_plot, f"log₁₀ |g| per layer: {lo:.1f} … {hi:.1f} (2–98 % of the window)", self.theme)
+        _label(self.heat_plot, f"log₁₀ |g| per layer: {lo:.1f} … {hi:.1f}", self.theme)
         self.diverged.setText("magenta: diverged (NaN / inf)" if bad.any() else "")
         self.diverged.setPos(s0, w.shape[1])
 
@@ -175,8 +308,11 @@ class MasksView(QWidget):
         self.theme = theme
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        # One short line (the full rule is its tooltip): a wrapped paragraph squeezed the masks
+        # to nothing in a short dock.
         self.note = QLabel()
         self.note.setWordWrap(True)
+        self.note.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         lay.addWidget(self.note)
         self.plots = pg.GraphicsLayoutWidget()
         lay.addWidget(self.plots, 1)
@@ -187,6 +323,7 @@ class MasksView(QWidget):
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
         self.plots.setBackground(theme.background)
+        self.plots.setMinimumHeight(7 * theme.axis_pt)  # a title, the masks and the axes
         for p, _ in self.images.values():
             style_axes(p, theme, theme.axis_pt - 2, 1.0)
 
@@ -204,18 +341,22 @@ class MasksView(QWidget):
             img.setLookupTable(np.array([[25, 25, 30], [235, 235, 225]], dtype=np.uint8))
             p.addItem(img)
             style_axes(p, self.theme, self.theme.axis_pt - 2, 1.0)
-            p.setLabel("left", "example of the batch", color=self.theme.foreground)
+            p.setLabel("left", "example", color=self.theme.foreground)
+            p.getAxis("left").setTicks([[(0, "0")]])  # rows are examples; one tick, never a pile
             p.setLabel("bottom", "unit", color=self.theme.foreground)
             self.images[name] = (p, img)
 
     def set_frame(self, f: LabFrame) -> None:
         if not f.dropouts:
-            self.note.setText("No dropout in this network: give a hidden layer a dropout rate in Setup.")
+            self.note.setText("No dropout in this network (Setup: a hidden layer's dropout p).")
+            self.note.setToolTip("")
+            self.plots.setVisible(False)
             if self.images:
                 self._build([])
             self.shown = {}
             return
         names = [n for n, _ in f.dropouts]
+        self.plots.setVisible(True)
         if list(self.images) != names:
             self._build(names)
         if f.masks is None:
@@ -229,17 +370,20 @@ class MasksView(QWidget):
             m = f.masks[name]
             plot, img = self.images[name]
             img.setImage(m, autoLevels=False)
-            _label(plot, f"dropout {i + 1}: p = {p:g}, {100 * m.mean():.0f}% kept", self.theme)
+            _label(plot, f"D{i + 1} p={p:g}: {100 * m.mean():.0f}% kept", self.theme)
             kept.append(p)
         self.shown = {n: f.masks[n] for n in names}
         p = kept[0]
         if f.dropout_form == "inverted":
+            short = f"kept ×{1 / (1 - p):.3g} in training"
             rule = (f"Inverted dropout: while training, kept units are multiplied by 1/(1−p) "
                     f"(= {1 / (1 - p):.3g} at p = {p:g}); nothing changes at test time.")
         else:
+            short = f"all ×{1 - p:.3g} at test"
             rule = (f"Original dropout: kept units pass unscaled while training; at test time every "
                     f"unit is multiplied by (1−p) (= {1 - p:.3g} at p = {p:g}).")
-        self.note.setText(f"Masks of step {f.mask_step:,} for {f.looks[f.selected].name} — dark: dropped. {rule}")
+        self.note.setText(f"Step {f.mask_step:,}, {f.looks[f.selected].name}: dark = dropped; {short}")
+        self.note.setToolTip(f"Masks of step {f.mask_step:,} for {f.looks[f.selected].name} — dark: dropped. {rule}")
 
 
 class OutputView(pg.PlotWidget):
