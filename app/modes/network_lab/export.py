@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout
 
 from engine.lab import LabError
-from engine.race.status import Status
 from engine.scenario import Scenario
 
 from ...export.canvas import CanvasBase
@@ -18,8 +16,9 @@ from ...export.encoder import ExportError
 from ...theme import Theme
 from ...views.curves import CurvePlot
 from ...views.leaderboard import Leaderboard
-from .mode import COLUMNS, MAX_POINTS
-from .session import CHECK_EVERY, LabFrame, LabSession
+from .feeds import show_board, show_curves
+from .mode import COLUMNS
+from .session import LabFrame, LabSession
 from .views import GradientFlowView, MasksView, OutputView
 
 
@@ -59,26 +58,6 @@ class LabFrameSource:
         self.controller.shutdown()
         self.controller.deleteLater()
         self.model.deleteLater()
-
-
-def show_board(board: Leaderboard, f: LabFrame) -> None:
-    step = np.where(f.status_step > 0, f.status_step, f.step)
-    board.set_rows(f.looks, np.column_stack([f.val_loss, f.val_acc, step]), f.status, f.status_step)
-
-
-def show_curves(plots: list[tuple[CurvePlot, str]], f: LabFrame) -> None:
-    """Each plot's series: ``"loss"`` (mini-batch, per step) or a check's series (val_loss, val_acc)."""
-    for plot, series in plots:
-        if series == "loss":
-            x, y = f.history.sample(f.step, ("loss",), MAX_POINTS)
-        else:
-            x, y = f.checks.sample(f.step // CHECK_EVERY, (series,), MAX_POINTS)
-            x = x * CHECK_EVERY
-        plot.set_looks(f.looks)
-        plot.set_cursor(f.step, max(f.step, f.computed))
-        plot.set_series(x, y)
-        plot.set_events([(int(f.status_step[r]), Status(int(f.status[r])).short, f.looks[r].color)
-                         for r in range(f.n_racers) if f.status[r] != Status.TRAINING])
 
 
 class LabCanvas(CanvasBase):

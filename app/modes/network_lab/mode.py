@@ -5,23 +5,21 @@ from __future__ import annotations
 
 import csv
 
-import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QScrollArea, QSizePolicy, QSplitter, QWidget
+from PySide6.QtWidgets import QFileDialog, QScrollArea, QSizePolicy, QSplitter, QWidget
 
 from engine.lab import LabError
-from engine.race.status import Status
 
 from ...model import LabContenders
 from ...panels.racers import RacersPanel
 from ...views.curves import CurvePlot
 from ...views.leaderboard import Column, Leaderboard, count, number
 from ..base import DockSpec, Mode
+from .feeds import show_board, show_curves
 from .session import CHECK_EVERY, LabFrame, LabSession
 from .setup_panel import SetupPanel
 from .views import GradientFlowView, MasksView, OutputView
 
-MAX_POINTS = 400
 COLUMNS = (
     Column("val loss", number, "1.23e-04", sort=lambda v: v, tip="Loss on the validation examples (latest check)"),
     Column("val acc", lambda v: f"{100 * v:.1f}%", "100.0%", tip="Accuracy on the validation examples"),
@@ -188,24 +186,9 @@ class NetworkLabMode(Mode):
         if not playing or n % 3 == 0:
             self.masks_view.set_frame(frame)
         if not playing or n % 3 == 1:
-            self._board(frame)
+            show_board(self.leaderboard, frame)
         if not playing or n % 6 == 2:
-            self._curves(frame)
-
-    def _board(self, f: LabFrame) -> None:
-        step = np.where(f.status_step > 0, f.status_step, f.step)
-        self.leaderboard.set_rows(f.looks, np.column_stack([f.val_loss, f.val_acc, step]), f.status, f.status_step)
-
-    def _curves(self, f: LabFrame) -> None:
-        steps, loss = f.history.sample(f.step, ("loss",), MAX_POINTS)
-        csteps, val, acc = f.checks.sample(f.step // CHECK_EVERY, ("val_loss", "val_acc"), MAX_POINTS)
-        for plot, x, y in ((self.train_plot, steps, loss), (self.val_plot, csteps * CHECK_EVERY, val),
-                           (self.acc_plot, csteps * CHECK_EVERY, acc)):
-            plot.set_looks(f.looks)
-            plot.set_cursor(f.step, max(f.step, f.computed))
-            plot.set_series(x, y)
-            plot.set_events([(int(f.status_step[r]), Status(int(f.status[r])).short, f.looks[r].color)
-                             for r in range(f.n_racers) if f.status[r] != Status.TRAINING])
+            show_curves([(self.train_plot, "loss"), (self.val_plot, "val_loss"), (self.acc_plot, "val_acc")], frame)
 
     # -- view settings ------------------------------------------------------------------------
     def themed(self) -> list:
