@@ -7,7 +7,16 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QScrollArea, QWidget
+
+
+def scrolled(widget: QWidget) -> QScrollArea:
+    """A panel in a frameless scroll area: a dock narrower or shorter than it still shows it all."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.NoFrame)
+    return area
 
 
 @dataclass(frozen=True)

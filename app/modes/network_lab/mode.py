@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QScrollArea, QSizePolicy, QSplitter, QWidget
+from PySide6.QtWidgets import QFileDialog, QSizePolicy, QSplitter, QWidget
 
 from engine.lab import LabError
 
@@ -14,7 +14,7 @@ from ...model import LabContenders
 from ...panels.racers import RacersPanel
 from ...views.curves import CurvePlot
 from ...views.leaderboard import Column, Leaderboard, count, number
-from ..base import DockSpec, Mode
+from ..base import DockSpec, Mode, scrolled
 from .feeds import show_board, show_curves
 from .session import CHECK_EVERY, LabFrame, LabSession
 from .setup_panel import SetupPanel
@@ -26,14 +26,6 @@ COLUMNS = (
     Column("step", count, "1,000,000", essential=False,
            tip="The step reached while training, else the step at which the network stopped"),
 )
-
-
-def _scrolled(w: QWidget) -> QScrollArea:
-    s = QScrollArea()
-    s.setWidget(w)
-    s.setWidgetResizable(True)
-    s.setFrameShape(QScrollArea.NoFrame)
-    return s
 
 
 class NetworkLabMode(Mode):
@@ -83,8 +75,8 @@ class NetworkLabMode(Mode):
 
     def docks(self) -> list[DockSpec]:
         left, right = Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea
-        return [DockSpec("setup", "Setup", _scrolled(self.setup_panel), left),
-                DockSpec("contenders", "Contenders", _scrolled(self.racers_panel), left, tab_with="setup"),
+        return [DockSpec("setup", "Setup", scrolled(self.setup_panel), left),
+                DockSpec("contenders", "Contenders", scrolled(self.racers_panel), left, tab_with="setup"),
                 DockSpec("leaderboard", "Leaderboard", self.leaderboard, right),
                 DockSpec("masks", "Dropout masks", self.masks_view, right),
                 DockSpec("val_loss", "Validation loss", self.val_plot, right),

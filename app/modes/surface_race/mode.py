@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QBuffer, QIODevice, QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QActionGroup
-from PySide6.QtWidgets import QMessageBox, QProgressDialog, QScrollArea, QStackedWidget, QWidget
+from PySide6.QtWidgets import QMessageBox, QProgressDialog, QStackedWidget, QWidget
 
 from engine import scenario as scenario_io
 from engine.surfaces import theory
@@ -16,19 +16,11 @@ from ...views.curves import CurvePlot
 from ...views.inspector import StepInspector
 from ...views.leaderboard import Leaderboard
 from ...views.surface_view import SurfaceView
-from ..base import DockSpec, Mode
+from ..base import DockSpec, Mode, scrolled
 from .feeds import CurveFeed, show_board
 from .session import SurfaceSession
 
 INSPECT_EVERY = 6  # while playing, refresh the inside-the-step arrows every few frames
-
-
-def _scrolled(w: QWidget) -> QScrollArea:
-    scroll = QScrollArea()
-    scroll.setWidget(w)
-    scroll.setWidgetResizable(True)
-    scroll.setFrameShape(QScrollArea.NoFrame)
-    return scroll
 
 
 class SurfaceRaceMode(Mode):
@@ -113,8 +105,8 @@ class SurfaceRaceMode(Mode):
     def docks(self) -> list[DockSpec]:
         left, right = Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea
         # Short titles: the three left panels share one tab bar, which elides long ones.
-        return [DockSpec("racers", "Racers", _scrolled(self.racers_panel), left),
-                DockSpec("surface", "Surface", _scrolled(self.surface_panel), left, tab_with="racers"),
+        return [DockSpec("racers", "Racers", scrolled(self.racers_panel), left),
+                DockSpec("surface", "Surface", scrolled(self.surface_panel), left, tab_with="racers"),
                 DockSpec("leaderboard", "Leaderboard", self.leaderboard, right),
                 DockSpec("loss", "Loss", self.loss_plot, right),
                 DockSpec("grad", "Gradient norm", self.grad_plot, right),
