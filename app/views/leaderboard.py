@@ -80,7 +80,9 @@ def column_widths(font: QFont, icon: int, names, columns: Sequence[Column]) -> l
     bold.setBold(True)
     widest = max((QFontMetrics(bold).horizontalAdvance(n) for n in names), default=60)
     values = [max(fm.horizontalAdvance(c.sample), fm.horizontalAdvance(c.header)) + 14 for c in columns]
-    status = max(fm.horizontalAdvance(s.short) for s in GROUP) + 2 * fm.height()
+    # The status word and the cell's margins (a line's height: twice that elided "training"
+    # on a projector-sized board).
+    status = max(fm.horizontalAdvance(s) for s in (*(g.short for g in GROUP), "waiting")) + fm.height()
     # The racer: a bold name after its marker icon.
     return [fm.horizontalAdvance("99") + 14, widest + icon + 24, *values, status]
 
@@ -163,6 +165,7 @@ class Leaderboard(QTableWidget):
         for col, w in enumerate(widths[:-1]):
             self.setColumnWidth(col, w)
         self._status_width = widths[-1]
+        self._racer_width = widths[1]
         self._fit_columns()
 
     def set_rows(self, looks, values, status, status_step, waiting: bool = False) -> None:
@@ -225,12 +228,18 @@ class Leaderboard(QTableWidget):
 
     def _fit_columns(self) -> None:
         """Hide optional columns while the rest (status included) would not fit without
-        scrolling: the first optional column of the spec goes first."""
+        scrolling: the first optional column of the spec goes first.  Still too narrow, the
+        racer column gives way (down to its marker and a few letters, the name elided; the
+        marker and colour still tell the racers apart) before the status is cut."""
         if not hasattr(self, "_status_width"):
             return
         optional = [2 + i for i, c in enumerate(self.columns) if not c.essential]
         room = self.viewport().width()
-        need = sum(self.columnWidth(c) for c in self._essential()[:-1]) + self._status_width
+        fm = QFontMetrics(self.font())
+        floor = min(self._racer_width, self.iconSize().width() + 24 + fm.horizontalAdvance("Mom…"))
+        short = sum(self.columnWidth(c) for c in self._essential()[:-1] if c != 1) + self._status_width
+        self.setColumnWidth(1, max(floor, min(self._racer_width, room - short)))
+        need = short + self.columnWidth(1)
         for col in optional:
             self.setColumnHidden(col, False)
         hidden = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 
+from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout
 
 from engine.lab import LabError
@@ -107,3 +108,6 @@ class LabCanvas(CanvasBase):
             self.masks.set_frame(f)
         show_board(self.board, f)
         show_curves([(self.val_plot, "val_loss"), (self.acc_plot, "val_acc")], f)
+        # New titles and texts change the plots' layouts; the window lays them out in a later
+        # event, the frame is rendered now: lay them out first (else titles sit over the data).
+        QCoreApplication.sendPostedEvents(None, QEvent.LayoutRequest)

@@ -91,6 +91,9 @@ class NetworkLabMode(Mode):
         self._laid_dropout = self._has_dropout()
         right = min(max(int(0.28 * w), self.leaderboard.essential_width(theme)), int(0.42 * w))
         self.shell.resizeDocks([docks["setup"], docks["leaderboard"]], [int(0.2 * w), right], Qt.Horizontal)
+        # Projector mode: the gradient flow (four plots) gets the larger share of the centre;
+        # the output, a square plane, needs less.
+        self.centre_split.setSizes([450, 600] if self.model.scenario.view.projector else [500, 600])
         line = int(theme.font_pt * 2.4)  # a table row or a line of text, in pixels (about)
         rows = max(len(self.contenders.enabled_indices()), 2)
         sizes = {"leaderboard": int(min(0.3 * h, (rows + 1.6) * line)),

@@ -102,8 +102,9 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             p.setMouseEnabled(False, False)
         self.lines.showGrid(x=True, y=True, alpha=0.25)
         self.lines.getAxis("left").enableAutoSIPrefix(False)
-        self.legend = pg.LegendItem(offset=(4, 2), colCount=3, verSpacing=-6, horSpacing=12)
-        self.legend.setParentItem(self.lines.getViewBox())
+        # The layer legend is a row of its own under the curves (inside the plot it hid them).
+        self.legend = pg.LegendItem(colCount=3, verSpacing=-6, horSpacing=12, frame=False)
+        self.legend.layout.setContentsMargins(0, 0, 0, 0)
         self.curves: list[pg.PlotDataItem] = []
         self.bar_max = pg.BarGraphItem(x=[], height=[], width=0.38)
         self.bar_mean = pg.BarGraphItem(x=[], height=[], width=0.38)
@@ -142,20 +143,26 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         for p in self.plots:
             if p.scene() is not None and p in lay.items:
                 lay.removeItem(p)
+        if self.legend in lay.items:
+            lay.removeItem(self.legend)
         self.heat_plot.setVisible(shape != "short")
+        # (item, row, column, rows, columns); the legend is the row under the curves.
         if shape == "wide":
-            places = ((self.lines, 0, 0, 1), (self.heat_plot, 0, 1, 1), (self.bars_plot, 1, 0, 1),
-                      (self.update_plot, 1, 1, 1))
-            stretch = (1, 1, 0)
+            places = ((self.lines, 0, 0, 1, 1), (self.legend, 1, 0, 1, 1), (self.heat_plot, 0, 1, 2, 1),
+                      (self.bars_plot, 2, 0, 1, 1), (self.update_plot, 2, 1, 1, 1))
+            stretch = (1, 0, 1)
         elif shape == "short":
-            places = ((self.lines, 0, 0, 2), (self.bars_plot, 1, 0, 1), (self.update_plot, 1, 1, 1))
-            stretch = (1, 1, 0)
+            places = ((self.lines, 0, 0, 1, 2), (self.legend, 1, 0, 1, 2), (self.bars_plot, 2, 0, 1, 1),
+                      (self.update_plot, 2, 1, 1, 1))
+            stretch = (3, 0, 2)
         else:
-            places = ((self.lines, 0, 0, 2), (self.bars_plot, 1, 0, 1), (self.update_plot, 1, 1, 1),
-                      (self.heat_plot, 2, 0, 2))
-            stretch = (4, 3, 3)
-        for p, row, col, span in places:
-            lay.addItem(p, row=row, col=col, colspan=span)
+            places = ((self.lines, 0, 0, 1, 2), (self.legend, 1, 0, 1, 2), (self.bars_plot, 2, 0, 1, 1),
+                      (self.update_plot, 2, 1, 1, 1), (self.heat_plot, 3, 0, 1, 2))
+            stretch = (4, 0, 3, 3)
+        for p, row, col, rows, cols in places:
+            lay.addItem(p, row=row, col=col, rowspan=rows, colspan=cols)
+        for row in range(4):
+            lay.layout.setRowStretchFactor(row, 0)
         for row, share in enumerate(stretch):
             lay.layout.setRowStretchFactor(row, share)
         for col in (0, 1):
@@ -183,10 +190,9 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.ref.setPen(pg.mkPen(fg, width=2, style=Qt.DashLine))
         self.ref.label.setColor(fg)
         self.ref.label.setFont(_font(theme.axis_pt - 2))
+        self.ref.label.fill = pg.mkBrush(pg.mkColor(theme.background).getRgb()[:3] + (210,))  # readable over bars
         self.legend.setLabelTextColor(fg)
         self.legend.setLabelTextSize(f"{theme.axis_pt - 2}pt")
-        self.legend.setBrush(pg.mkBrush(pg.mkColor(theme.background).getRgb()[:3] + (200,)))
-        self.legend.setPen(pg.mkPen(theme.grid))
         self._pens()
         if self.layers:
             self._legend()
@@ -266,7 +272,8 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.bars_plot.setYRange(lo, hi, padding=0)
         self.bars_plot.setXRange(-0.7, L - 0.3, padding=0)
         ref = np.log10(REF_RATIO)
-        lo, hi = _bars(self.bar_update, x, now["update"], None, None, None, (ref, ref))
+        # Headroom over the reference line: its "1e-3" label, under it, keeps clear of the title.
+        lo, hi = _bars(self.bar_update, x, now["update"], None, None, None, (ref, ref + 0.7))
         self.update_plot.setYRange(lo, hi, padding=0)
         self.update_plot.setXRange(-0.7, L - 0.3, padding=0)
         grey = "#888888"
@@ -341,8 +348,9 @@ class MasksView(QWidget):
             img.setLookupTable(np.array([[25, 25, 30], [235, 235, 225]], dtype=np.uint8))
             p.addItem(img)
             style_axes(p, self.theme, self.theme.axis_pt - 2, 1.0)
-            p.setLabel("left", "example", color=self.theme.foreground)
-            p.getAxis("left").setTicks([[(0, "0")]])  # rows are examples; one tick, never a pile
+            # Rows are the batch's examples (the note says so): no left axis, its room goes to
+            # the masks and their titles (an "example" label squeezed and cut them).
+            p.hideAxis("left")
             p.setLabel("bottom", "unit", color=self.theme.foreground)
             self.images[name] = (p, img)
 
@@ -382,8 +390,9 @@ class MasksView(QWidget):
             short = f"all ×{1 - p:.3g} at test"
             rule = (f"Original dropout: kept units pass unscaled while training; at test time every "
                     f"unit is multiplied by (1−p) (= {1 - p:.3g} at p = {p:g}).")
-        self.note.setText(f"Step {f.mask_step:,}, {f.looks[f.selected].name}: dark = dropped; {short}")
-        self.note.setToolTip(f"Masks of step {f.mask_step:,} for {f.looks[f.selected].name} — dark: dropped. {rule}")
+        self.note.setText(f"Step {f.mask_step:,}, {f.looks[f.selected].name}: a row per example, dark = dropped; {short}")
+        self.note.setToolTip(f"Masks of step {f.mask_step:,} for {f.looks[f.selected].name} — a row per example of "
+                             f"the batch, a column per unit; dark: dropped. {rule}")
 
 
 class OutputView(pg.PlotWidget):
