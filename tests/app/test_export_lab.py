@@ -98,3 +98,21 @@ def test_file_export_video_in_the_lab_exports_the_lab_following_the_selected_con
     (sc, selected), = calls
     assert sc.mode == "lab" and selected == 1 and not win.controller.playing
     win.close()
+
+
+def test_the_lab_canvas_lays_out_new_titles_above_their_plots(qapp):
+    from app import theme as themes
+
+    vm = video_mode("lab")
+    sc = lab_scenario()
+    src = vm.make_source(sc, selected=0)
+    canvas = vm.make_canvas(sc, themes.get("dark"), (1280, 720), sc.title, sc.caption)
+    try:
+        canvas.set_frame(src.frame_at(30))
+        for plot in (canvas.flow.heat_plot, canvas.flow.lines, *(p for p, _ in canvas.masks.images.values())):
+            title = plot.titleLabel.mapRectToScene(plot.titleLabel.boundingRect())
+            box = plot.getViewBox().sceneBoundingRect()
+            assert title.height() > 0 and title.bottom() <= box.top() + 1, (plot.titleLabel.text, title, box)
+    finally:
+        canvas.dispose()
+        src.close()

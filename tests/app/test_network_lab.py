@@ -265,3 +265,34 @@ def test_projector_mode_keeps_the_lessons_views_and_folds_the_editors(lab_window
     for k in ("setup", "accuracy"):  # back as they were (training loss is a tab behind validation's)
         assert win.docks[k].isVisible(), k
     assert m.flow_view.theme.axis_pt == base_pt
+
+
+def test_at_1280x720_in_projector_mode_the_leaderboard_shows_whole_status_words(qtbot):
+    from app.model import ScenarioModel
+    from app.shell.window import ShellWindow
+    from PySide6.QtGui import QFontMetrics
+
+    sc = lab_scenario(contenders=[RacerConfig("sgd", {"lr": 0.1}), RacerConfig("momentum"), RacerConfig("adam")])
+    win = ShellWindow(ScenarioModel(sc), restore=False, warm_up=False)
+    qtbot.addWidget(win)
+    win.resize(1280, 720)
+    win.show()
+    qtbot.waitExposed(win)
+    win.controller.run_to(20)
+    win.act_projector.trigger()
+    wait_restyled(win, qtbot)
+    board = win.mode.leaderboard
+    col = board.status_column
+    fm = QFontMetrics(board.font())
+    qtbot.waitUntil(lambda: board.viewport().width() > 0 and board.rowCount() == 3)
+    for row in range(3):
+        text = board.item(row, col).text()
+        assert text == Status.TRAINING.short
+        # The whole word and the cell's margins fit: Qt would elide it ("tr…") otherwise.
+        assert board.columnWidth(col) >= fm.horizontalAdvance(text) + 6, (board.columnWidth(col), text)
+    # Every column is on screen: nothing scrolled out of the board.
+    shown = sum(board.columnWidth(c) for c in range(board.columnCount()) if not board.isColumnHidden(c))
+    assert shown <= board.viewport().width() + 1
+    # The racers still tell apart by their marker, their names elided at worst.
+    assert {board.item(r, 1).text() for r in range(3)} == {"SGD", "Momentum", "Adam"}
+    win.close()
