@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from . import data as DATA
 from .nn import initializers as INIT
 from .nn.layers import Activation, BatchNorm, Dense, Dropout, Highway, LayerNorm, Residual
@@ -162,9 +164,56 @@ def build(lab: LabOptions) -> tuple[Network, DATA.Split, list[Racer]]:
     return net, split, racers(lab)
 
 
-def lab_race(lab: LabOptions, **kwargs) -> NetRace:
+def patience_checks(patience: int, val_every: int) -> int:
+    """``lab.patience`` (steps without a better validation loss) as NetRace counts it: in
+    validations, one every ``val_every`` steps, rounded up (0 stays off)."""
+    if patience <= 0:
+        return 0
+    return -(-int(patience) // max(int(val_every), 1))
+
+
+def lab_race(lab: LabOptions, val_every: int = 10, **kwargs) -> NetRace:
     """Every enabled contender trained from the same initialisation on the same mini-batch
-    order (and the same dropout masks: they are keyed by ``lab.seed``, the step and the layer).
-    ``kwargs`` go to :class:`~engine.nn.train.NetRace` (val_every, tel_every, snapshot_every...)."""
+    order (and the same dropout masks: they are keyed by ``lab.seed``, the step and the layer),
+    validated every ``val_every`` steps; with ``lab.patience`` a contender stops early once
+    ``lab.patience`` steps (rounded up to whole validations) brought no better validation loss.
+    ``kwargs`` go to :class:`~engine.nn.train.NetRace` (tel_every, snapshot_every...)."""
     net, split, rs = build(lab)
-    return NetRace(net, split, rs, batch_size=lab.batch_size, seed=lab.seed, **kwargs)
+    if lab.patience and not val_every:
+        raise LabError("lab.patience: early stopping needs validation (val_every >= 1)")
+    return NetRace(net, split, rs, batch_size=lab.batch_size, seed=lab.seed, val_every=val_every,
+                   patience=patience_checks(lab.patience, val_every), **kwargs)
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:
+    """The confusion matrix (classes x classes, int64): entry [i, j] counts the examples of
+    true class i predicted as class j."""
+    C = max(int(classes), 1)
+    t = np.asarray(y_true, dtype=np.int64).ravel()
+    p = np.asarray(y_pred, dtype=np.int64).ravel()
+    if t.shape != p.shape:
+        raise ValueError(f"confusion: {t.size} true classes but {p.size} predictions")
+    if t.size and (min(t.min(), p.min()) < 0 or max(t.max(), p.max()) >= C):
+        raise ValueError(f"confusion: classes must lie in [0, {C})")
+    return np.bincount(t * C + p, minlength=C * C).reshape(C, C)
+
+
+def accuracy(cm: np.ndarray) -> float:
+    """The fraction on the diagonal of a confusion matrix (0 when it is empty)."""
+    n = cm.sum()
+    return float(np.trace(cm) / n) if n else 0.0
+
+
+def log_heat(values: np.ndarray, lo_pct: float = 2.0, hi_pct: float = 98.0) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """A heat map's cells for positive ``values`` (e.g. gradient norms, layer x step): their
+    log10, which cells are not finite (NaN, inf, 0: diverged or empty) and the colour limits,
+    the ``lo_pct`` and ``hi_pct`` percentiles of the finite logs (0 and 1 when none is finite;
+    hi > lo always).  Returns (logs with the bad cells at lo, bad, lo, hi)."""
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log10(v)
+    bad = ~np.isfinite(logs)
+    fin = logs[~bad]
+    lo, hi = (float(np.percentile(fin, lo_pct)), float(np.percentile(fin, hi_pct))) if fin.size else (0.0, 1.0)
+    hi = max(hi, lo + 1e-6)
+    return np.where(bad, lo, logs), bad, lo, hi

@@ -236,6 +236,9 @@ class LabOptions:
     l2: float = 0.0  # L2 penalty l2/2 |w|^2, added to every contender's gradient
     batch_size: int = 64
     seed: int = 0  # weights, mini-batch order and dropout masks
+    # Early stopping: a contender stops once its validation loss has not improved for this many
+    # steps (0: off), keeping its best weights; checked at each validation (engine.lab.lab_race).
+    patience: int = 0
     contenders: list[RacerConfig] = field(default_factory=_default_contenders)
 
     def enabled_contenders(self) -> list[RacerConfig]:
@@ -342,6 +345,7 @@ LAB = Section("lab", LabOptions, (
     Field("l2", "float", 0.0, lo=0.0, hi=1.0),
     Field("batch_size", "int", 64, lo=1, hi=100_000),
     Field("seed", "int", 0, lo=0),
+    Field("patience", "int", 0, lo=0, hi=1_000_000),
     Field("contenders", "records", _default_contenders(), records=RACER),
 ))
 # Sections of modes that have no settings yet: present so that a file may name them.

@@ -100,7 +100,10 @@ class Worker(QObject):
             self._outcome = ("failed", str(e) or type(e).__name__)
         except Exception as e:  # never lose the window to an unexpected failure: say what it was
             self._outcome = ("failed", f"internal error: {type(e).__name__}: {e}")
-        self._ended.emit()
+        try:
+            self._ended.emit()
+        except RuntimeError:  # "Signal source has been deleted": its owner went first, nobody listens
+            pass
 
     def _deliver(self) -> None:
         self._thread.join()

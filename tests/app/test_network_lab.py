@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
 
 from app.modes.network_lab.session import CHECK_EVERY
 from engine import scenario as io
@@ -296,3 +295,80 @@ def test_at_1280x720_in_projector_mode_the_leaderboard_shows_whole_status_words(
     # The racers still tell apart by their marker, their names elided at worst.
     assert {board.item(r, 1).text() for r in range(3)} == {"SGD", "Momentum", "Adam"}
     win.close()
+
+
+def early_scenario() -> Scenario:
+    sc = lab_scenario(dataset="moons", noise=0.4, hidden=[32, 32], batch_size=8, seed=3, patience=30)
+    sc.lab.n = 40
+    sc.lab.contenders = [RacerConfig("adam", {"lr": 0.05}, label="fast"), RacerConfig("sgd", {"lr": 0.001}, label="slow")]
+    return sc
+
+
+def test_patience_is_edited_in_the_setup_and_a_contender_stops_early(qtbot):
+    from app.model import ScenarioModel
+    from app.shell.window import ShellWindow
+
+    sc = early_scenario()
+    sc.lab.patience = 0
+    win = ShellWindow(ScenarioModel(sc), restore=False, warm_up=False)
+    qtbot.addWidget(win)
+    win.show()
+    panel = win.mode.setup_panel
+    assert panel.patience.value() == 0 and panel.patience.text() == "off"
+    panel.patience.setValue(30)  # the widget writes the model, which rebuilds the race
+    assert win.model.scenario.lab.patience == 30 and win.mode.session.race.patience == 3
+    win.model.set_lab("patience", 40)  # and the model updates the widget
+    assert panel.patience.value() == 40
+    panel.patience.setValue(30)
+    win.controller.run_to(300)
+    f, s = win.controller.frame, win.mode.session
+    fast = s.race.status_of(0)
+    assert fast.kind == Status.STOPPED and 0 < fast.step < 300
+    assert f.status[0] == Status.STOPPED and f.status_step[0] == fast.step
+    # The leaderboard says so with its step; the curves mark the step with a dashed line.
+    win.mode.on_frame(f)
+    board = win.mode.leaderboard
+    row = board.order.index(0)
+    assert board.item(row, board.status_column).text() == "stopped"
+    assert "stopped early" in board.item(row, board.status_column).toolTip()
+    assert board.item(row, 4).text() == f"{fast.step:,}"
+    line = win.mode.val_plot.events[0]
+    assert line.isVisible() and line.value() == fast.step and line.label.format == "stopped"
+    # Before that step it was still training.
+    win.controller.seek(fast.step - CHECK_EVERY)
+    assert win.controller.frame.status[0] == Status.TRAINING
+    win.close()
+
+
+def test_closing_a_playing_lab_leaves_no_thread_and_prints_nothing(qtbot, capfd):
+    """A training worker asked to stop by pause still finishes its chunk; closing the window
+    then must join it, else it emits from its thread into deleted QObjects ("Signal source
+    has been deleted")."""
+    import threading
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from app.model import ScenarioModel
+    from app.shell.window import ShellWindow
+
+    errors = []
+    old_hook = threading.excepthook
+    threading.excepthook = lambda a: errors.append(a)
+    try:
+        for pause_first in (True, False):
+            win = ShellWindow(ScenarioModel(lab_scenario(hidden=[64, 64, 64])), restore=False, warm_up=False)
+            win.show()
+            c = win.controller
+            c.play()
+            qtbot.waitUntil(lambda: win.mode.session.live and win.mode.session.computed > 0, timeout=20_000)
+            if pause_first:
+                c.pause()  # the worker is told to stop, and still runs its chunk
+            win.close()
+            assert not [t for t in threading.enumerate() if t.name == "lab-training"]
+            win.deleteLater()
+            QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+            QCoreApplication.processEvents()
+    finally:
+        threading.excepthook = old_hook
+    out, err = capfd.readouterr()
+    assert not errors and "Signal source has been deleted" not in out + err

@@ -6,6 +6,7 @@ import pytest
 
 from engine import lab as L
 from engine import scenario as io
+from engine.race.status import Status
 from engine.scenario import LAB, LabOptions, RacerConfig, Scenario, ScenarioError
 
 
@@ -26,7 +27,7 @@ def test_lab_field_table_is_the_dataclass_and_its_defaults():
 def test_a_lab_scenario_round_trips_every_field(tmp_path):
     lab = LabOptions(dataset="moons", noise=0.3, n=123, val_fraction=0.3, data_seed=5, hidden=[8, 8, 8],
                      activation="relu", init="he_normal", dropout=[0.1, 0.2, 0.5], dropout_form="original",
-                     dropconnect=0.0, norm="layer", skip="residual", loss="bce", l2=1e-4, batch_size=16, seed=7,
+                     dropconnect=0.0, norm="layer", skip="residual", loss="bce", l2=1e-4, batch_size=16, seed=7, patience=40,
                      contenders=[RacerConfig("sgd", {"lr": 0.1}, label="plain", color="#ff0000",
                                              schedule={"kind": "cosine", "every": 100.0},
                                              clip={"mode": "norm", "threshold": 1.0}),
@@ -147,3 +148,72 @@ def test_lab_race_trains_every_contender_from_one_start_on_one_batch_order():
     assert np.array_equal(c.loss[0], c.loss[1]) and not np.array_equal(c.loss[0], c.loss[2])
     assert c.loss[0, 0] == c.loss[2, 0]  # the first step's loss is before any update: same batch, same start
     assert np.isfinite(c.val_loss[:, 4]).all()
+
+
+def test_confusion_and_accuracy_count_like_a_loop():
+    rng = np.random.default_rng(0)
+    t, p = rng.integers(0, 4, 300), rng.integers(0, 4, 300)
+    cm = L.confusion(t, p, 4)
+    ref = np.zeros((4, 4), dtype=np.int64)
+    for a, b in zip(t, p):
+        ref[a, b] += 1
+    np.testing.assert_array_equal(cm, ref)
+    assert L.accuracy(cm) == pytest.approx(np.mean(t == p))
+    assert L.accuracy(L.confusion([], [], 3)) == 0.0
+    with pytest.raises(ValueError, match="classes must lie in"):
+        L.confusion([0, 4], [0, 1], 4)
+    with pytest.raises(ValueError, match="2 true classes but 1"):
+        L.confusion([0, 1], [0], 2)
+
+
+def test_log_heat_limits_are_the_percentiles_of_the_finite_logs():
+    v = np.array([[1e-3, 1e-2, np.nan], [1.0, 0.0, np.inf], [10.0, 1e-1, 1e2]])
+    logs, bad, lo, hi = L.log_heat(v)
+    fin = np.log10(v[np.isfinite(v) & (v > 0)])
+    assert lo == pytest.approx(np.percentile(fin, 2)) and hi == pytest.approx(np.percentile(fin, 98))
+    np.testing.assert_array_equal(bad, [[False, False, True], [False, True, True], [False, False, False]])
+    assert np.all(logs[bad] == lo) and logs[0, 1] == pytest.approx(-2.0)
+    # Nothing finite, or a single value: limits that still span a range.
+    assert L.log_heat(np.full((2, 2), np.nan))[2:] == (0.0, 1.0)
+    _, _, lo, hi = L.log_heat(np.full((2, 2), 5.0))
+    assert hi > lo
+
+
+def early_lab(**kw) -> LabOptions:
+    return LabOptions(dataset="moons", n=40, noise=0.4, hidden=[32, 32], batch_size=8, seed=3, patience=30,
+                      contenders=[RacerConfig("adam", {"lr": 0.05}, label="fast"),
+                                  RacerConfig("sgd", {"lr": 0.001}, label="slow")], **kw)
+
+
+@pytest.mark.parametrize("val_every", [1, 10])
+def test_patience_stops_a_contender_that_no_longer_improves(val_every):
+    from engine.nn import train_kernels as TK
+
+    race = L.lab_race(early_lab(), val_every=val_every)
+    assert race.patience == L.patience_checks(30, val_every) == -(-30 // val_every)
+    race.run(600)
+    for r in range(race.K):
+        st = race.status_of(r)
+        assert st.kind == Status.STOPPED
+        # It stopped patience steps (whole validations) after its best validation loss.
+        assert st.step == int(race.es[r, TK.ES_STEP]) + race.patience * val_every
+    # Off (0): nobody stops.
+    race = L.lab_race(replace(early_lab(), patience=0), val_every=val_every)
+    race.run(300)
+    assert all(race.status_of(r).kind == Status.TRAINING for r in range(race.K))
+
+
+def test_a_lab_claim_names_stopped_early():
+    from engine import claims as C
+    from engine import lessons
+    from engine.scenario import ExportOptions
+
+    sc = Scenario(mode="lab", lab=early_lab(), export=ExportOptions(last=300))
+    run = lessons.lab_run(sc)
+    fast = run.status[0]
+    assert fast.kind == Status.STOPPED
+    claim = {"kind": "reaches", "racer": "fast", "status": "stopped early", "margin": 0}
+    C.validate({**claim, "by_step": 100}, run.names, 300, "lab")
+    assert C.check(run, {**claim, "by_step": fast.step}).ok
+    assert not C.check(run, {**claim, "by_step": fast.step - 1}).ok
+    assert not C.check(run, {"kind": "still_racing", "racer": "fast", "until_step": fast.step, "margin": 0}).ok

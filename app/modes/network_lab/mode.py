@@ -226,4 +226,9 @@ class NetworkLabMode(Mode):
                                 s.checks["val_acc"][r, i], *s.checks["gnorm"][r, i]])
 
     def shutdown(self) -> None:
+        # A mode switched away from must not rebuild a lab on later edits (it did, beside the new one).
+        try:
+            self.model.lab_changed.disconnect(self.rebuild)
+        except (RuntimeError, TypeError):
+            pass
         self._stop_session()

@@ -54,6 +54,10 @@ class Output:
     step: int
     values: np.ndarray
     contender: int = -1
+    # More inputs: each contender's validation confusion matrix (K, C, C; [true, predicted]) and
+    # its accuracy (K,), counted by the engine from ``values`` (rows not computed are zero).
+    confusion: np.ndarray | None = None
+    accuracy: np.ndarray | None = None
 
     def has(self, r: int) -> bool:
         return self.contender in (-1, r)
@@ -158,6 +162,9 @@ class LabSession:
         self._advance = threading.Lock()  # one thread advances the race (and reads its buffers)
         self._cond = threading.Condition()  # guards the queue
         self._worker: Worker | None = None
+        # Workers asked to stop that may still be finishing their chunk: joined by ``shutdown``
+        # so that none emits from its thread once the window's QObjects are gone.
+        self._stopping: list[Worker] = []
         self._rate = 1000.0  # steps per second, measured in the worker
         self.ahead = 200  # steps the worker keeps ready; the mode sets it from the playback speed
 
@@ -179,8 +186,12 @@ class LabSession:
             w.cancel()
             with self._cond:
                 self._cond.notify_all()
-            if wait:
-                w.wait()
+            self._stopping.append(w)
+        self._stopping = [x for x in self._stopping if x.running]
+        if wait:
+            for x in self._stopping:
+                x.wait()
+            self._stopping = []
 
     def _produce(self, job) -> None:
         while not job.cancelled:
@@ -223,7 +234,15 @@ class LabSession:
         values = np.zeros((r.K, *first.shape), dtype=first.dtype)
         for i, v in got.items():
             values[i] = v
-        return Output(r.t, values, sel if len(rows) == 1 and r.K > 1 else -1)
+        cm = acc = None
+        if net.input_dim > 2:
+            C = max(self.data.classes, 1)
+            cm = np.zeros((r.K, C, C), dtype=np.int64)
+            acc = np.zeros(r.K)
+            for i, v in got.items():
+                cm[i] = LAB.confusion(self.data.y_val, v, C)
+                acc[i] = LAB.accuracy(cm[i])
+        return Output(r.t, values, sel if len(rows) == 1 and r.K > 1 else -1, cm, acc)
 
     # -- the Session protocol -------------------------------------------------------------------
     @property

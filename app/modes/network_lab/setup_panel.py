@@ -83,6 +83,12 @@ class SetupPanel(QWidget):
         g.addRow("Batch size", self.batch_size)
         self.seed = self._int("seed", hi=10**6)
         g.addRow("Seed", self.seed)
+        self.patience = self._int("patience", hi=100_000)
+        self.patience.setSpecialValueText("off")
+        self.patience.setSuffix(" steps")
+        self.patience.setToolTip("Early stopping: a contender stops once its validation loss has not improved "
+                                 "for this many steps, keeping its best weights (off: trains on)")
+        g.addRow("Early stopping", self.patience)
         lay.addWidget(net_box)
         self.problem = QLabel()
         self.problem.setWordWrap(True)
@@ -125,7 +131,7 @@ class SetupPanel(QWidget):
         spec = DATA.spec(lab.dataset)
         widgets = [self.dataset, self.noise, self.n, self.val_fraction, self.data_seed, self.depth, self.table,
                    self.activation, self.init, self.dropout_form, self.dropconnect, self.norm, self.skip, self.loss,
-                   self.l2, self.batch_size, self.seed]
+                   self.l2, self.batch_size, self.seed, self.patience]
         blockers = [QSignalBlocker(w) for w in widgets]
         self.dataset.setCurrentIndex(self.dataset.findData(lab.dataset))
         self.noise.setMaximum(spec.max_noise)
@@ -151,6 +157,7 @@ class SetupPanel(QWidget):
         self.l2.setValue(lab.l2)
         self.batch_size.setValue(lab.batch_size)
         self.seed.setValue(lab.seed)
+        self.patience.setValue(lab.patience)
         del blockers
 
     def _grey_inits(self) -> None:
