@@ -94,25 +94,20 @@ def video_mode(mode: str) -> VideoMode:
                           f"(it exports: {', '.join(VIDEO_MODES)})") from None
 
 
-class FrameSource:
-    """The Frames the window would show at given steps, from the window's own controller.
+class SessionFrameSource:
+    """The frames the window would show at given steps: the window's own playback controller
+    over ``session`` (built on ``model``, a copy of the scenario, so the window's run is never
+    touched).  Steps must be asked for in increasing order (each frame then carries what
+    happened since the last)."""
 
-    Works on a copy of the scenario, so the window's race is never touched; steps must be
-    asked for in increasing order (each frame then carries the exact path since the last)."""
-
-    def __init__(self, scenario: Scenario, selected: int = 0):
-        from app.model import ScenarioModel
-        from app.modes.surface_race.session import SurfaceSession
+    def __init__(self, model, session):
         from app.shell.playback import PlaybackController
 
-        sc = copy.deepcopy(scenario)
-        if not sc.enabled_racers():
-            raise ExportError("nothing to export: the scenario has no enabled racer")
-        self.model = ScenarioModel(sc)
+        self.model, self.session = model, session
         self.controller = PlaybackController()
         self._frame = None
         self.controller.frame_ready.connect(self._take)
-        self.controller.set_session(SurfaceSession(self.model))
+        self.controller.set_session(session)
 
     def _take(self, frame) -> None:
         self._frame = frame
@@ -125,3 +120,17 @@ class FrameSource:
         self.controller.shutdown()
         self.controller.deleteLater()
         self.model.deleteLater()
+
+
+class FrameSource(SessionFrameSource):
+    """The surface race's frames, on a copy of the scenario."""
+
+    def __init__(self, scenario: Scenario, selected: int = 0):
+        from app.model import ScenarioModel
+        from app.modes.surface_race.session import SurfaceSession
+
+        sc = copy.deepcopy(scenario)
+        if not sc.enabled_racers():
+            raise ExportError("nothing to export: the scenario has no enabled racer")
+        model = ScenarioModel(sc)
+        super().__init__(model, SurfaceSession(model))

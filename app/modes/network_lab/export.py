@@ -14,6 +14,7 @@ from engine.scenario import Scenario
 
 from ...export.canvas import CanvasBase
 from ...export.encoder import ExportError
+from ...export.render import SessionFrameSource
 from ...theme import Theme
 from ...views.curves import CurvePlot
 from ...views.leaderboard import Leaderboard
@@ -23,42 +24,28 @@ from .session import LabFrame, LabSession
 from .views import GradientFlowView, MasksView, OutputView
 
 
-class LabFrameSource:
-    """The LabFrames the window would show at given steps, through the window's own playback
-    controller over a LabSession that trains in this thread (it never starts its worker), so
-    the network's output is taken at every frame's step exactly.  Works on a copy of the
-    scenario; steps must be asked for in increasing order."""
+class LabFrameSource(SessionFrameSource):
+    """The LabFrames the window would show at given steps, over a LabSession that trains in
+    this thread (it never starts its worker), so the network's output is taken at every
+    frame's step exactly.  Works on a copy of the scenario."""
 
     def __init__(self, scenario: Scenario, selected: int = 0):
         from ...model import ScenarioModel
-        from ...shell.playback import PlaybackController
 
         sc = copy.deepcopy(scenario)
         if not sc.lab.enabled_contenders():
             raise ExportError("nothing to export: the lab has no enabled contender")
-        self.model = ScenarioModel(sc)
+        model = ScenarioModel(sc)
         try:
-            self.session = LabSession(self.model, selected=selected)
+            session = LabSession(model, selected=selected)
         except LabError as e:
-            self.model.deleteLater()
+            model.deleteLater()
             raise ExportError(str(e)) from None
-        self.controller = PlaybackController()
-        self._frame: LabFrame | None = None
-        self.controller.frame_ready.connect(self._take)
-        self.controller.set_session(self.session)
-
-    def _take(self, frame: LabFrame) -> None:
-        self._frame = frame
-
-    def frame_at(self, step: int) -> LabFrame:
-        self.controller.run_to(step)
-        return self._frame
+        super().__init__(model, session)
 
     def close(self) -> None:
         self.session.shutdown()
-        self.controller.shutdown()
-        self.controller.deleteLater()
-        self.model.deleteLater()
+        super().close()
 
 
 class LabCanvas(CanvasBase):
