@@ -355,6 +355,17 @@ SECTIONS = {s.key: s for s in (TOP, SURFACE, LAB, VIEW, EXPORT, LESSON)}
 _SCHEMA_1_MOVED = ("surface", "surface_params", "formula", "start", "racers", "noise", "seed")
 
 
+def _check_racers(racers, where: str) -> None:
+    """Each racer's optimizer, settings, schedule and clipping, named by its place on error."""
+    for i, r in enumerate(racers):
+        try:
+            r.to_racer().spec.pack(r.hyper)
+            Schedule(**r.schedule).array()
+            Clip(**r.clip).array()
+        except (KeyError, ValueError, TypeError) as e:
+            raise ScenarioError(f"{where}[{i}] ({r.optimizer}): {e.args[0]}") from None
+
+
 @dataclass
 class Scenario:
     surface: str = "beale"
@@ -465,13 +476,7 @@ class Scenario:
                 S.bind(self.surface, self.surface_params)
             except (KeyError, ValueError) as e:
                 raise ScenarioError(f"{where}: surface: {e.args[0]}") from None
-        for i, r in enumerate(self.racers):
-            try:
-                r.to_racer().spec.pack(r.hyper)
-                Schedule(**r.schedule).array()
-                Clip(**r.clip).array()
-            except (KeyError, ValueError, TypeError) as e:
-                raise ScenarioError(f"{where}: surface.racers[{i}] ({r.optimizer}): {e.args[0]}") from None
+        _check_racers(self.racers, f"{where}: surface.racers")
         self._validate_lab(f"{where}: lab")
         n_racers = len(self.lab.contenders) if self.mode == "lab" else len(self.racers)
         if not self.view.selected < max(n_racers, 1):
@@ -494,13 +499,7 @@ class Scenario:
                                 f"({len(lab.hidden)}), got {lab.dropout!r}")
         if not lab.contenders:
             raise ScenarioError(f"{where}.contenders must list at least one contender")
-        for i, r in enumerate(lab.contenders):
-            try:
-                r.to_racer().spec.pack(r.hyper)
-                Schedule(**r.schedule).array()
-                Clip(**r.clip).array()
-            except (KeyError, ValueError, TypeError) as e:
-                raise ScenarioError(f"{where}.contenders[{i}] ({r.optimizer}): {e.args[0]}") from None
+        _check_racers(lab.contenders, f"{where}.contenders")
 
     def _validate_lesson(self, where: str) -> None:
         lesson = self.lesson
