@@ -2,7 +2,7 @@
 own arithmetic (same operations, same order), for the step inspector and the lessons."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,7 +54,6 @@ class Explanation:
     racer: str = ""
     gradient_seen: np.ndarray | None = None
     status: object = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def lr(self) -> float:
