@@ -12,6 +12,9 @@ def add_parser(sub) -> None:
                        description="Run built-in lessons headless and check their claims "
                                    "(docs/lessons.md describes the claim form).")
     p.add_argument("ids", nargs="*", metavar="ID", help="lesson ids (default: every built-in lesson)")
+    p.add_argument("--seeds", type=int, default=5, metavar="N",
+                   help="check each lesson with randomness on N seeds, its own and the next ones "
+                        "(default 5; lessons with fixed_seed on their own only)")
     p.set_defaults(run=run)
 
 
@@ -33,7 +36,7 @@ def run(args) -> int:
             print(f"{id}: FAILED, not a lesson (no [lesson] table)")
             ok = False
             continue
-        report = lessons.check(sc)
+        report = lessons.check(sc, seeds=max(1, args.seeds))
         print(report.line(), flush=True)
         for line in report.failures():
             print(line)

@@ -2,6 +2,7 @@
 and each pause's) checked on the arrays."""
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ class Report:
     id: str
     verdicts: tuple[tuple[str, C.Verdict], ...]  # (where: "claims[0]", "pause at 90, claims[1]", the verdict)
     seconds: float
+    seeds: int = 1  # how many seeds the claims were checked on
 
     @property
     def ok(self) -> bool:
@@ -31,7 +33,8 @@ class Report:
         n = len(self.verdicts)
         bad = sum(not v.ok for _, v in self.verdicts)
         head = f"{self.id}: " + (f"ok, {n} claims hold" if not bad else f"FAILED, {bad} of {n} claims do not hold")
-        return f"{head} ({self.seconds:.1f} s)"
+        on = f" on {self.seeds} seeds" if self.seeds > 1 else ""
+        return f"{head}{on} ({self.seconds:.1f} s)"
 
     def failures(self) -> list[str]:
         return [f"  {where}: claimed {v.claim}; measured {v.measured}" for where, v in self.verdicts if not v.ok]
@@ -74,17 +77,40 @@ def _check(r: C.Run, claim) -> C.Verdict:
         return C.Verdict(False, repr(dict(claim)), f"nothing: {e}")
 
 
-def check(sc: Scenario) -> Report:
-    """Run the lesson and check every claim; ``sc`` must be a lesson (have a [lesson] table)."""
+def has_randomness(sc: Scenario) -> bool:
+    """Whether the lesson's race depends on a seed: a network always does (weights, batch order,
+    masks, data); a surface race only with gradient noise."""
+    return sc.mode == "lab" or sc.noise > 0
+
+
+def reseeded(sc: Scenario, k: int) -> Scenario:
+    """The lesson with every seed moved on by ``k`` (k = 0: the lesson as written)."""
+    out = copy.deepcopy(sc)
+    if sc.mode == "lab":
+        out.lab.seed += k
+        out.lab.data_seed += k
+    else:
+        out.seed += k
+    return out
+
+
+def check(sc: Scenario, seeds: int = 1) -> Report:
+    """Run the lesson and check every claim; ``sc`` must be a lesson (have a [lesson] table).
+    With ``seeds`` > 1 a lesson with randomness is run on that many seeds (its own and the next
+    ones) and a claim must hold on each, unless the lesson fixes its seed (``fixed_seed``)."""
     if sc.lesson is None:
         raise ScenarioError("not a lesson: the scenario has no [lesson] table")
     t0 = time.perf_counter()
-    r = run(sc)
+    n = seeds if has_randomness(sc) and not sc.lesson.fixed_seed else 1
     claims = [(f"claims[{i}]", c) for i, c in enumerate(sc.lesson.claims)]
     for p in sc.lesson.pauses:
         claims += [(f"pause at {p.step}, claims[{i}]", c) for i, c in enumerate(p.claims)]
-    verdicts = tuple((where, _check(r, c)) for where, c in claims)
-    return Report(sc.lesson.id, verdicts, time.perf_counter() - t0)
+    verdicts = []
+    for k in range(n):
+        r = run(reseeded(sc, k))
+        at = f"seed +{k}, " if n > 1 else ""
+        verdicts += [(at + where, _check(r, c)) for where, c in claims]
+    return Report(sc.lesson.id, tuple(verdicts), time.perf_counter() - t0, n)
 
 
 def lab_run(sc: Scenario) -> C.Run:

@@ -264,6 +264,8 @@ class Lesson:
     topic: str = ""
     order: int = 0
     notes: str = ""  # for the teacher: what to point at, the question to ask, its answer
+    # Claims are checked on one seed only, not on several; the notes must say why.
+    fixed_seed: bool = False
     pauses: list[Pause] = field(default_factory=list)
     claims: list[dict] = field(default_factory=list)
 
@@ -306,6 +308,7 @@ LESSON = Section("lesson", Lesson, (
     Field("topic", "str", "", RESTYLE),
     Field("order", "int", 0, RESTYLE),
     Field("notes", "str", "", RESTYLE),
+    Field("fixed_seed", "bool", False, RESTYLE),
     Field("pauses", "records", [], RESTYLE, records=PAUSE),
     Field("claims", "claims", []),
 ), required=("id",))

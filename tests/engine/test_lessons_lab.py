@@ -103,3 +103,29 @@ def test_regression_records_no_accuracy_and_a_missing_layer_fails_the_claim():
     report = lessons.check(sc)
     (_, bad), (_, good) = report.verdicts
     assert not bad.ok and "layer must be in 1..3" in bad.measured and good.ok
+
+
+def test_claims_are_checked_on_each_seed_unless_the_lesson_fixes_its_seed():
+    sc = lab_scenario()
+    own, next_ = (lessons.lab_run(lessons.reseeded(sc, k)).series["val_loss"][0, LAST] for k in range(2))
+    assert own != next_  # the next seed moves the weights, batches and data
+    # A claim true on the lesson's own seed only: the value is on its side of the midpoint.
+    kind = "value_below" if own < next_ else "value_above"
+    sc.lesson = Lesson("t", claims=[dict(kind=kind, racer="SGD", series="val_loss", value=(own + next_) / 2,
+                                         at_step=LAST, margin=1.0)])
+    one = lessons.check(sc)
+    assert one.ok and one.seeds == 1 and len(one.verdicts) == 1
+    two = lessons.check(sc, seeds=2)
+    assert not two.ok and two.seeds == 2 and "on 2 seeds" in two.line()
+    assert [(w, v.ok) for w, v in two.verdicts] == [("seed +0, claims[0]", True), ("seed +1, claims[0]", False)]
+    sc.lesson.fixed_seed = True
+    assert lessons.check(sc, seeds=2).seeds == 1
+
+
+def test_a_surface_race_is_checked_on_several_seeds_only_with_gradient_noise():
+    sc = Scenario(racers=[RacerConfig("sgd", {"lr": 0.001})], export=ExportOptions(last=5))
+    sc.lesson = Lesson("t", claims=[dict(kind="still_racing", racer="SGD", until_step=0, margin=0)])
+    assert not lessons.has_randomness(sc) and lessons.check(sc, seeds=5).seeds == 1
+    sc.noise = 0.5
+    assert lessons.has_randomness(sc) and lessons.check(sc, seeds=5).seeds == 5
+    assert lessons.reseeded(sc, 2).seed == sc.seed + 2
