@@ -7,9 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .mistakes import analytic_grad
 from .network import Network
 
 EPS_SWEEP = tuple(10.0 ** -k for k in range(1, 13))  # 1e-1 .. 1e-12
+# A layer's relative error: below PASS backprop is right (green), above FAIL it is wrong (red);
+# between, look closer (a kink of ReLU inside the step, a loss near its float64 floor).
+PASS, FAIL = 1e-7, 1e-4
 
 
 @dataclass(frozen=True)
@@ -72,16 +76,23 @@ def numeric_grad(net: Network, X, y, index, eps: float, train=False, step=0) -> 
 
 
 def gradcheck(net: Network, X, y, eps: float = 1e-6, sample: int | None = None, seed: int = 0,
-              train: bool = False, step: int = 0) -> GradCheck:
+              train: bool = False, step: int = 0, mistake: str | None = None, layer: int | None = None,
+              job=None) -> GradCheck:
     """Compare backprop with centered differences for every parameter (or ``sample`` of them
-    drawn with ``seed``).  In training mode the dropout masks are those of ``step``."""
+    drawn with ``seed``).  In training mode the dropout masks are those of ``step``.  With
+    ``mistake`` the analytic side is backprop with that mistake at dense ``layer``
+    (:mod:`engine.nn.mistakes`); ``job`` (progress(done, total), check()) reports per group."""
     if not 0.0 < eps < 1.0:
         raise ValueError(f"eps must be in (0, 1), got {eps}")
-    r0 = net.running.copy()
-    _, g = net.loss_and_grad(X, y, train, step)
-    net.running[:] = r0
+    _, g = analytic_grad(net, X, y, mistake, layer, train, step)
     idx = _indices(net, sample, seed)
-    num = numeric_grad(net, X, y, idx, eps, train, step)
+    num = np.empty(len(idx))
+    for j, grp in enumerate(net.groups):  # a group at a time, so that a job can follow and cancel
+        sel = (idx >= grp.offset) & (idx < grp.offset + grp.size)
+        num[sel] = numeric_grad(net, X, y, idx[sel], eps, train, step)
+        if job is not None:
+            job.check()
+            job.progress(j + 1, len(net.groups))
     ana = g[idx]
     layers, abs_errors = {}, {}
     for grp in net.groups:
@@ -93,15 +104,43 @@ def gradcheck(net: Network, X, y, eps: float = 1e-6, sample: int | None = None, 
 
 
 def eps_sweep(net: Network, X, y, eps=EPS_SWEEP, sample: int | None = 50, seed: int = 0,
-              train: bool = False, step: int = 0) -> tuple[np.ndarray, np.ndarray]:
+              train: bool = False, step: int = 0, mistake: str | None = None, layer: int | None = None,
+              job=None) -> tuple[np.ndarray, np.ndarray]:
     """(eps, relative error of the finite differences against backprop) over a seeded sample
-    of parameters: large steps suffer truncation error O(eps^2), tiny ones round-off O(u/eps)."""
+    of parameters: large steps suffer truncation error O(eps^2), tiny ones round-off O(u/eps).
+    ``mistake`` and ``layer`` as in :func:`gradcheck` (the curve then floors at the mistake)."""
     eps = np.asarray(eps, dtype=np.float64)
     if eps.ndim != 1 or eps.size == 0 or np.any(eps <= 0) or np.any(eps >= 1):
         raise ValueError("eps must be a non-empty list of steps in (0, 1)")
-    r0 = net.running.copy()
-    _, g = net.loss_and_grad(X, y, train, step)
-    net.running[:] = r0
+    _, g = analytic_grad(net, X, y, mistake, layer, train, step)
     idx = _indices(net, sample, seed)
-    errs = np.array([_rel(numeric_grad(net, X, y, idx, float(e), train, step), g[idx]) for e in eps])
+    errs = np.empty(eps.size)
+    for j, e in enumerate(eps):
+        errs[j] = _rel(numeric_grad(net, X, y, idx, float(e), train, step), g[idx])
+        if job is not None:
+            job.check()
+            job.progress(j + 1, eps.size)
     return eps, errs
+
+
+def reference_lines(eps: np.ndarray, errs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The truncation line c eps^2 and the round-off line c' / eps of a sweep, each through
+    the sweep's lowest error (where the two meet): the slopes 2 and -1 of the log-log plot."""
+    eps, errs = np.asarray(eps, dtype=np.float64), np.asarray(errs, dtype=np.float64)
+    ok = np.isfinite(errs) & (errs > 0)
+    if not ok.any():
+        return np.full(eps.shape, np.nan), np.full(eps.shape, np.nan)
+    k = int(np.argmin(np.where(ok, errs, np.inf)))
+    e0, r0 = eps[k], errs[k]
+    return r0 * (eps / e0) ** 2, r0 * e0 / eps
+
+
+def layer_errors(net: Network, check: GradCheck) -> np.ndarray:
+    """Per dense layer (input to output) the larger relative error of its W and b: the
+    figure a layer passes (below PASS) or fails (above FAIL) by; NaN if none was checked."""
+    out = np.full(len(net.dense), np.nan)
+    for i, d in enumerate(net.dense):
+        errs = [check.layers[g.name] for g in (d.w, d.b) if g is not None and g.name in check.layers]
+        if errs:
+            out[i] = max(errs)
+    return out
