@@ -7,6 +7,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from .nn.mistakes import MISTAKES
 from .race.status import Standing, Status
 
 LOG, LINEAR = "log", "linear"
@@ -48,7 +49,15 @@ SERIES: dict[str, Series] = {s.id: s for s in (
     Series("val_loss", LOG, "the loss on the validation set (test mode: no dropout)", (LAB,)),
     Series("val_acc", LINEAR, "the fraction of the validation set classified right (classification only)",
            (LAB,)),
+    Series("gradcheck_error", LOG, "per layer (layer = i): the relative error of backprop against centered "
+           "finite differences (eps 1e-6) on the first 32 validation examples, the larger of its W's and b's; "
+           "recorded at the steps a claim names (each costs two forward passes per parameter)", (LAB,), (LAB,)),
+    *(Series(f"gradcheck_{m}", LOG, f"as gradcheck_error, with backprop broken by the mistake '{m}' at "
+             "lab.gradcheck_layer (engine.nn.mistakes)", (LAB,), (LAB,))
+      for m in MISTAKES),
 )}
+# The gradient-check series: id -> the mistake its backprop makes ("" for the true one).
+GRADCHECK_SERIES = {"gradcheck_error": "", **{f"gradcheck_{m}": m for m in MISTAKES}}
 # The statuses a claim may name, by the labels lesson files write: where a racer's race ends.
 STATUSES = {s.label: s for s in (Status.FINISHED, Status.CONVERGED, Status.ESCAPED, Status.DIVERGED,
                                  Status.STOPPED)}

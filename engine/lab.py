@@ -3,12 +3,13 @@ built into a data split, a network and its contenders, and the race that trains 
 contender from one initialisation on one mini-batch order."""
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from . import data as DATA
-from .nn import initializers as INIT
+from .nn import gradcheck as GC, initializers as INIT, mistakes as MISTAKES
+from .nn.mistakes import Expected
 from .nn.layers import Activation, BatchNorm, Dense, Dropout, Highway, LayerNorm, Residual
 from .nn.network import Network, build as build_network
 from .nn.train import NetRace
@@ -217,3 +218,68 @@ def log_heat(values: np.ndarray, lo_pct: float = 2.0, hi_pct: float = 98.0) -> t
     lo, hi = (float(np.percentile(fin, lo_pct)), float(np.percentile(fin, hi_pct))) if fin.size else (0.0, 1.0)
     hi = max(hi, lo + 1e-6)
     return np.where(bad, lo, logs), bad, lo, hi
+
+
+GRADCHECK_ROWS = 32  # validation examples the gradient check differentiates (test mode: no masks)
+
+
+@dataclass(frozen=True)
+class GradientCheck:
+    """The gradient check of one network: per parameter group and per dense layer the
+    relative error of (possibly broken) backprop against centered differences, the epsilon
+    sweep with its reference lines, and, with a mistake, the layers it should fail and why."""
+
+    groups: tuple[str, ...]
+    group_errors: np.ndarray  # per group
+    group_layer: np.ndarray  # per group: its dense layer (1-based), 0 for none (norms, slopes)
+    layer_errors: np.ndarray  # per dense layer
+    eps: np.ndarray
+    sweep: np.ndarray
+    truncation: np.ndarray  # slope-2 line through the sweep's best point
+    roundoff: np.ndarray  # slope -1 line
+    mistake: str
+    layer: int
+    expected: Expected | None
+
+
+def gradcheck_batch(race: NetRace) -> tuple[np.ndarray, np.ndarray]:
+    """The examples the gradient check uses: the first GRADCHECK_ROWS validation examples."""
+    n = min(GRADCHECK_ROWS, race.Xv.shape[0])
+    y = race.yvi if race.net.loss.id == "softmax_ce" else race.yvf
+    return race.Xv[:n], y[:n]
+
+
+def check_gradients(net: Network, X, y, mistake: str = "", layer: int = 1, sweep: bool = True,
+                    job=None) -> GradientCheck:
+    """The gradient check of ``net`` on (X, y) in test mode, backprop broken by ``mistake`` at
+    dense ``layer`` when given; raises ValueError naming why a mistake cannot be made there.
+    ``job`` (progress, check) follows the check and then the sweep."""
+    mistake = mistake or None
+    want = MISTAKES.expected(net, mistake, layer) if mistake else None
+    L = len(net.groups)
+    gc = GC.gradcheck(net, X, y, mistake=mistake, layer=layer, job=_Part(job, 0, L + len(GC.EPS_SWEEP)))
+    owner = {g.name: i + 1 for i, d in enumerate(net.dense) for g in (d.w, d.b) if g is not None}
+    names = tuple(g.name for g in net.groups)
+    eps = np.array(GC.EPS_SWEEP)
+    errs = np.full(eps.size, np.nan)
+    if sweep:
+        eps, errs = GC.eps_sweep(net, X, y, mistake=mistake, layer=layer,
+                                 job=_Part(job, L, L + eps.size))
+    trunc, rnd = GC.reference_lines(eps, errs)
+    return GradientCheck(names, np.array([gc.layers[n] for n in names]), np.array([owner.get(n, 0) for n in names]),
+                         GC.layer_errors(net, gc), eps, errs, trunc, rnd, mistake or "", int(layer), want)
+
+
+class _Part:
+    """A job's progress for one part of a longer task (done counts from ``start``)."""
+
+    def __init__(self, job, start: int, total: int):
+        self.job, self.start, self.total = job, start, total
+
+    def check(self) -> None:
+        if self.job is not None:
+            self.job.check()
+
+    def progress(self, done: int, _total: int) -> None:
+        if self.job is not None:
+            self.job.progress(self.start + done, self.total)

@@ -11,8 +11,9 @@ import numpy as np
 
 from . import claims as C
 from . import scenario as io
-from .lab import lab_race
+from .lab import check_gradients, gradcheck_batch, lab_race
 from .nn import ops
+from .nn.train import concat
 from .race.race import run_race
 from .race.status import Standing, Status
 from .scenario import Scenario, ScenarioError
@@ -107,10 +108,40 @@ def check(sc: Scenario, seeds: int = 1) -> Report:
         claims += [(f"pause at {p.step}, claims[{i}]", c) for i, c in enumerate(p.claims)]
     verdicts = []
     for k in range(n):
-        r = run(reseeded(sc, k))
         at = f"seed +{k}, " if n > 1 else ""
+        try:
+            r = run(reseeded(sc, k))
+        except ScenarioError as e:  # e.g. a gradient check's mistake the network cannot make
+            verdicts += [(at + where, C.Verdict(False, repr(dict(c)), f"nothing: {e}")) for where, c in claims]
+            continue
         verdicts += [(at + where, _check(r, c)) for where, c in claims]
     return Report(sc.lesson.id, tuple(verdicts), time.perf_counter() - t0, n)
+
+
+def _gradcheck_steps(sc: Scenario) -> dict[str, set[int]]:
+    """The gradient-check series the lesson's claims read, each with the steps they read (a
+    check costs two forward passes per parameter: only those steps are computed)."""
+    out: dict[str, set[int]] = {}
+    claims = list(sc.lesson.claims) if sc.lesson else []
+    claims += [c for p in (sc.lesson.pauses if sc.lesson else []) for c in p.claims]
+    for c in claims:
+        sid = c.get("series")
+        if sid in C.GRADCHECK_SERIES:
+            k = int(c.get("at_step", c.get("by_step", c.get("until_step", 0))))
+            out.setdefault(sid, set()).update([k] if "at_step" in c else range(k + 1))
+    return out
+
+
+def _layer_errors(race, r: int, lab, mistake: str) -> np.ndarray:
+    """Contender r's per-layer gradient-check errors now (NaN once it has diverged); raises
+    ScenarioError saying why a mistake cannot be made at lab.gradcheck_layer."""
+    net = race.network(r)
+    if not np.all(np.isfinite(net.params)):
+        return np.full(len(net.dense), np.nan)
+    try:
+        return check_gradients(net, *gradcheck_batch(race), mistake, lab.gradcheck_layer, sweep=False).layer_errors
+    except ValueError as e:
+        raise ScenarioError(f"lab.gradcheck_layer: {e}") from None
 
 
 def lab_run(sc: Scenario) -> C.Run:
@@ -126,7 +157,17 @@ def lab_run(sc: Scenario) -> C.Run:
     R, L = race.K, len(race.net.dense)
     yv = race.yvi if race.net.loss.id == "softmax_ce" else race.yvf
     v0, a0 = race.net.evaluate(race.Xv, yv)  # every contender starts from these weights
-    ch = race.run(last + 1)
+    checks = _gradcheck_steps(sc)
+    grad_checks = {sid: np.full((R, L, last + 1), np.nan) for sid in checks}
+    parts = []
+    for k in sorted({k for ks in checks.values() for k in ks}):  # train up to each checked step
+        parts.append(race.run(k - race.t))
+        for sid, ks in checks.items():
+            if k in ks:
+                for r in range(R):
+                    grad_checks[sid][r, :, k] = _layer_errors(race, r, sc.lab, C.GRADCHECK_SERIES[sid])
+    parts.append(race.run(last + 1 - race.t))
+    ch = concat(parts)
     n = ch.loss.shape[1]  # fewer than last + 1 when every contender stopped early
     train, val, acc = (np.full((R, last + 1), np.nan) for _ in range(3))
     grad = np.full((R, L, last + 1), np.nan)
@@ -141,7 +182,7 @@ def lab_run(sc: Scenario) -> C.Run:
     for r in range(R):
         st = race.status_of(r)
         status.append(st if st.kind.moving or st.step <= last else Standing(Status.TRAINING, 0))
-    series = {"train_loss": train, "val_loss": val, "grad_norm": grad}
+    series = {"train_loss": train, "val_loss": val, "grad_norm": grad, **grad_checks}
     if race.net.loss.id != "mse":  # classification
         series["val_acc"] = acc
     return C.Run(tuple(r.name for r in race.racers), last, series, tuple(status))

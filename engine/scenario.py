@@ -14,7 +14,7 @@ import tomli_w
 
 from . import claims as C
 from . import data as DATA
-from .nn import activations as ACT, initializers as INIT, losses as LOSS
+from .nn import activations as ACT, initializers as INIT, losses as LOSS, mistakes as MISTAKE
 from .optim import optimizers as O
 from .surfaces import catalog as S
 from .race.race import Clip, Race, Racer, Schedule
@@ -239,6 +239,11 @@ class LabOptions:
     # Early stopping: a contender stops once its validation loss has not improved for this many
     # steps (0: off), keeping its best weights; checked at each validation (engine.lab.lab_race).
     patience: int = 0
+    # The gradient check's "break backprop": a mistake of engine.nn.mistakes (empty: the true
+    # backward pass) made at dense layer gradcheck_layer (1 = after the input).  The lab shows
+    # the check in front when a mistake is set; lessons' gradcheck_* series use the layer.
+    gradcheck_mistake: str = ""
+    gradcheck_layer: int = 1
     contenders: list[RacerConfig] = field(default_factory=_default_contenders)
 
     def enabled_contenders(self) -> list[RacerConfig]:
@@ -349,6 +354,8 @@ LAB = Section("lab", LabOptions, (
     Field("batch_size", "int", 64, lo=1, hi=100_000),
     Field("seed", "int", 0, lo=0),
     Field("patience", "int", 0, lo=0, hi=1_000_000),
+    Field("gradcheck_mistake", "str", "", RESTYLE, choices=("", *MISTAKE.MISTAKES)),
+    Field("gradcheck_layer", "int", 1, RESTYLE, lo=1, hi=2 * MAX_HIDDEN_LAYERS + 1),
     Field("contenders", "records", _default_contenders(), records=RACER),
 ))
 # Sections of modes that have no settings yet: present so that a file may name them.

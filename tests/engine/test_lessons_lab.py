@@ -129,3 +129,42 @@ def test_a_surface_race_is_checked_on_several_seeds_only_with_gradient_noise():
     sc.noise = 0.5
     assert lessons.has_randomness(sc) and lessons.check(sc, seeds=5).seeds == 5
     assert lessons.reseeded(sc, 2).seed == sc.seed + 2
+
+
+def gradcheck_lesson(claims, **kw) -> Scenario:
+    sc = lab_scenario(hidden=[6, 6], **kw)
+    sc.lesson = Lesson("t", claims=claims)
+    return sc
+
+
+def test_gradient_check_series_at_the_claimed_steps_match_the_engine():
+    claims = [{"kind": "value_below", "racer": "fast", "series": "gradcheck_error", "layer": 1, "value": 1e-7,
+               "at_step": 5},
+              {"kind": "value_above", "racer": "SGD", "series": "gradcheck_transposed_weight", "layer": 1,
+               "value": 1e-4, "until_step": 2}]
+    sc = gradcheck_lesson(claims, gradcheck_layer=2)
+    run = lessons.lab_run(sc)
+    true, broken = run.series["gradcheck_error"], run.series["gradcheck_transposed_weight"]
+    assert true.shape == broken.shape == (2, 3, LAST + 1)
+    # Only the steps the claims read are computed: step 5 of one, steps 0..2 of the other.
+    assert np.flatnonzero(np.isfinite(true[0, 0])).tolist() == [5]
+    assert np.flatnonzero(np.isfinite(broken[0, 0])).tolist() == [0, 1, 2]
+    # The race's other series are those of an uninterrupted run.
+    np.testing.assert_array_equal(run.series["val_loss"], lessons.lab_run(lab_scenario(hidden=[6, 6])).series["val_loss"])
+    race = L.lab_race(sc.lab, val_every=1, tel_every=1)
+    race.run(5)
+    X, y = L.gradcheck_batch(race)
+    want = L.check_gradients(race.network(1), X, y, sweep=False).layer_errors
+    np.testing.assert_array_equal(true[1, :, 5], want)
+    assert np.all(want < 1e-7)
+    # Transposed weight at layer 2 (6 x 6): layer 1 fails, layers 2 and 3 pass.
+    assert np.all(broken[:, 0, :3] > 1e-4) and np.all(broken[:, 1:, :3] < 1e-7)
+    assert lessons.check(sc).ok
+
+
+def test_a_mistake_the_network_cannot_make_fails_the_claims_saying_why():
+    claims = [{"kind": "value_above", "racer": "SGD", "series": "gradcheck_transposed_weight", "layer": 1,
+               "value": 1e-4, "at_step": 0}]
+    report = lessons.check(gradcheck_lesson(claims, gradcheck_layer=3))  # the output layer is 6 x 2
+    assert not report.ok
+    assert "needs a square layer: layer 3 is 6 x 2" in report.failures()[0]
