@@ -190,7 +190,8 @@ class ScenarioModel(QObject):
         if getattr(lab, name) == value:
             return
         setattr(lab, name, value)
-        self.lab_changed.emit()
+        if f.effect != RESTYLE:  # a view's own setting (the gradient check's mistake) rebuilds nothing
+            self.lab_changed.emit()
 
     def set_layers(self, hidden: list[int], dropout: list[float]) -> None:
         """The hidden layers' widths and their dropout rates (all zero: no dropout) at once."""

@@ -221,6 +221,8 @@ def log_heat(values: np.ndarray, lo_pct: float = 2.0, hi_pct: float = 98.0) -> t
 
 
 GRADCHECK_ROWS = 32  # validation examples the gradient check differentiates (test mode: no masks)
+GRADCHECK_PER_GROUP = 64  # parameters checked per weight matrix or bias at most (a wide layer: a sample)
+SWEEP_PER_GROUP = 8  # the epsilon sweep's parameters per group (12 steps: 12 checks)
 
 
 @dataclass(frozen=True)
@@ -231,11 +233,14 @@ class GradientCheck:
 
     groups: tuple[str, ...]
     group_errors: np.ndarray  # per group
+    checked: int  # parameters checked (every group's, or a sample of each)
+    total: int
     group_layer: np.ndarray  # per group: its dense layer (1-based), 0 for none (norms, slopes)
     layer_errors: np.ndarray  # per dense layer
     eps: np.ndarray
-    sweep: np.ndarray
-    truncation: np.ndarray  # slope-2 line through the sweep's best point
+    sweep: np.ndarray  # the true backward pass against differences of step eps
+    broken_sweep: np.ndarray | None  # the broken one's, with a mistake: a floor no step removes
+    truncation: np.ndarray  # slope-2 line through the true sweep's best point
     roundoff: np.ndarray  # slope -1 line
     mistake: str
     layer: int
@@ -250,24 +255,32 @@ def gradcheck_batch(race: NetRace) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_gradients(net: Network, X, y, mistake: str = "", layer: int = 1, sweep: bool = True,
-                    job=None) -> GradientCheck:
-    """The gradient check of ``net`` on (X, y) in test mode, backprop broken by ``mistake`` at
-    dense ``layer`` when given; raises ValueError naming why a mistake cannot be made there.
-    ``job`` (progress, check) follows the check and then the sweep."""
+                    job=None, per_group: int = GRADCHECK_PER_GROUP) -> GradientCheck:
+    """The gradient check of ``net`` on (X, y) in test mode over up to ``per_group`` seeded
+    parameters of every group, backprop broken by ``mistake`` at dense ``layer`` when given;
+    raises ValueError naming why a mistake cannot be made there.  ``job`` (progress, check)
+    follows the check and then the sweep."""
     mistake = mistake or None
     want = MISTAKES.expected(net, mistake, layer) if mistake else None
     L = len(net.groups)
-    gc = GC.gradcheck(net, X, y, mistake=mistake, layer=layer, job=_Part(job, 0, L + len(GC.EPS_SWEEP)))
+    idx = GC.group_sample(net, per_group)
+    gc = GC.gradcheck(net, X, y, mistake=mistake, layer=layer, job=_Part(job, 0, L + len(GC.EPS_SWEEP)), index=idx)
     owner = {g.name: i + 1 for i, d in enumerate(net.dense) for g in (d.w, d.b) if g is not None}
     names = tuple(g.name for g in net.groups)
     eps = np.array(GC.EPS_SWEEP)
     errs = np.full(eps.size, np.nan)
+    broken = None
     if sweep:
-        eps, errs = GC.eps_sweep(net, X, y, mistake=mistake, layer=layer,
-                                 job=_Part(job, L, L + eps.size))
+        n = eps.size * (2 if mistake else 1)
+        sample = GC.group_sample(net, SWEEP_PER_GROUP, seed=1)
+        eps, errs = GC.eps_sweep(net, X, y, job=_Part(job, L, L + n), index=sample)
+        if mistake:
+            _, broken = GC.eps_sweep(net, X, y, mistake=mistake, layer=layer, index=sample,
+                                     job=_Part(job, L + eps.size, L + n))
     trunc, rnd = GC.reference_lines(eps, errs)
-    return GradientCheck(names, np.array([gc.layers[n] for n in names]), np.array([owner.get(n, 0) for n in names]),
-                         GC.layer_errors(net, gc), eps, errs, trunc, rnd, mistake or "", int(layer), want)
+    return GradientCheck(names, np.array([gc.layers[n] for n in names]), idx.size, net.n_params,
+                         np.array([owner.get(n, 0) for n in names]),
+                         GC.layer_errors(net, gc), eps, errs, broken, trunc, rnd, mistake or "", int(layer), want)
 
 
 class _Part:

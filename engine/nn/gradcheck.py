@@ -77,15 +77,17 @@ def numeric_grad(net: Network, X, y, index, eps: float, train=False, step=0) -> 
 
 def gradcheck(net: Network, X, y, eps: float = 1e-6, sample: int | None = None, seed: int = 0,
               train: bool = False, step: int = 0, mistake: str | None = None, layer: int | None = None,
-              job=None) -> GradCheck:
+              job=None, index: np.ndarray | None = None) -> GradCheck:
     """Compare backprop with centered differences for every parameter (or ``sample`` of them
-    drawn with ``seed``).  In training mode the dropout masks are those of ``step``.  With
+    drawn with ``seed``, or those at ``index``).  In training mode the dropout masks are those of ``step``.  With
     ``mistake`` the analytic side is backprop with that mistake at dense ``layer``
     (:mod:`engine.nn.mistakes`); ``job`` (progress(done, total), check()) reports per group."""
     if not 0.0 < eps < 1.0:
         raise ValueError(f"eps must be in (0, 1), got {eps}")
     _, g = analytic_grad(net, X, y, mistake, layer, train, step)
-    idx = _indices(net, sample, seed)
+    idx = _indices(net, sample, seed) if index is None else np.unique(np.asarray(index, dtype=np.int64))
+    if idx.size and (idx[0] < 0 or idx[-1] >= net.n_params):
+        raise ValueError(f"index must lie in [0, {net.n_params}), got {idx[0]}..{idx[-1]}")
     num = np.empty(len(idx))
     for j, grp in enumerate(net.groups):  # a group at a time, so that a job can follow and cancel
         sel = (idx >= grp.offset) & (idx < grp.offset + grp.size)
@@ -105,15 +107,15 @@ def gradcheck(net: Network, X, y, eps: float = 1e-6, sample: int | None = None, 
 
 def eps_sweep(net: Network, X, y, eps=EPS_SWEEP, sample: int | None = 50, seed: int = 0,
               train: bool = False, step: int = 0, mistake: str | None = None, layer: int | None = None,
-              job=None) -> tuple[np.ndarray, np.ndarray]:
+              job=None, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(eps, relative error of the finite differences against backprop) over a seeded sample
     of parameters: large steps suffer truncation error O(eps^2), tiny ones round-off O(u/eps).
-    ``mistake`` and ``layer`` as in :func:`gradcheck` (the curve then floors at the mistake)."""
+    ``mistake``, ``layer`` and ``index`` as in :func:`gradcheck` (a mistake floors the curve)."""
     eps = np.asarray(eps, dtype=np.float64)
     if eps.ndim != 1 or eps.size == 0 or np.any(eps <= 0) or np.any(eps >= 1):
         raise ValueError("eps must be a non-empty list of steps in (0, 1)")
     _, g = analytic_grad(net, X, y, mistake, layer, train, step)
-    idx = _indices(net, sample, seed)
+    idx = _indices(net, sample, seed) if index is None else np.asarray(index, dtype=np.int64)
     errs = np.empty(eps.size)
     for j, e in enumerate(eps):
         errs[j] = _rel(numeric_grad(net, X, y, idx, float(e), train, step), g[idx])
@@ -121,6 +123,15 @@ def eps_sweep(net: Network, X, y, eps=EPS_SWEEP, sample: int | None = 50, seed: 
             job.check()
             job.progress(j + 1, eps.size)
     return eps, errs
+
+
+def group_sample(net: Network, per_group: int, seed: int = 0) -> np.ndarray:
+    """Up to ``per_group`` seeded parameter indices of every group (all of a smaller group):
+    every layer checked, at a cost that does not grow with its width."""
+    rng = np.random.default_rng(seed)
+    parts = [g.offset + (np.arange(g.size) if g.size <= per_group else
+                         np.sort(rng.choice(g.size, size=per_group, replace=False))) for g in net.groups]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def reference_lines(eps: np.ndarray, errs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ from ...views.curves import CurvePlot
 from ...views.leaderboard import Column, Leaderboard, count, number
 from ..base import DockSpec, Mode, scrolled
 from .feeds import show_board, show_curves
+from .inside import InsideViews
 from .session import CHECK_EVERY, LabFrame, LabSession
 from .setup_panel import SetupPanel
 from .views import GradientFlowView, MasksView, OutputView
@@ -66,6 +67,7 @@ class NetworkLabMode(Mode):
         self.train_plot.set_axis("batch loss  (log)", "Mini-batch training loss of every contender", "log")
         self.setup_panel = SetupPanel(self.model)
         self.racers_panel = RacersPanel(self.contenders, extras=False)
+        self.inside = InsideViews(self.model, theme)
         self.model.lab_changed.connect(self.rebuild)
         self.contenders.view_changed.connect(self._contender_selected)
 
@@ -81,7 +83,7 @@ class NetworkLabMode(Mode):
                 DockSpec("masks", "Dropout masks", self.masks_view, right),
                 DockSpec("val_loss", "Validation loss", self.val_plot, right),
                 DockSpec("train_loss", "Training loss", self.train_plot, right, tab_with="val_loss"),
-                DockSpec("accuracy", "Accuracy", self.acc_plot, right)]
+                DockSpec("accuracy", "Accuracy", self.acc_plot, right), *self.inside.docks("contenders")]
 
     def layout_docks(self, w: int, h: int) -> None:
         """The right column as wide as the leaderboard's essential columns (status included)
@@ -106,6 +108,7 @@ class NetworkLabMode(Mode):
             self.shell.resizeDocks([docks[k] for k in keys], [sizes[k] for k in keys], Qt.Vertical)
         docks["setup"].raise_()
         docks["val_loss"].raise_()
+        self.inside.arrange(self.shell, w)
 
     def _has_dropout(self) -> bool:
         return any(p > 0 for p in self.model.scenario.lab.dropout or ())
@@ -129,6 +132,7 @@ class NetworkLabMode(Mode):
             self.shell.controller.set_session(None)
             return
         self.setup_panel.show_problem("")
+        self.inside.set_session(self.session)
         if self._has_dropout() != self._laid_dropout:  # the masks dock needs another height
             self._laid_dropout = self._has_dropout()
             self.shell.layout_docks()
@@ -184,16 +188,20 @@ class NetworkLabMode(Mode):
             show_board(self.leaderboard, frame)
         if not playing or n % 6 == 2:
             show_curves([(self.train_plot, "loss"), (self.val_plot, "val_loss"), (self.acc_plot, "val_acc")], frame)
+        self.inside.set_frame(frame, playing)
 
     # -- view settings ------------------------------------------------------------------------
     def themed(self) -> list:
         return [self.output_view, self.flow_view, self.masks_view, self.leaderboard, self.val_plot, self.acc_plot,
-                self.train_plot]
+                self.train_plot, *self.inside.themed()]
 
     def frozen_while_relayout(self) -> list[QWidget]:
         return [self.val_plot, self.acc_plot, self.train_plot]
 
     # -- files and exports --------------------------------------------------------------------
+    def for_picture(self):
+        return self.inside.for_picture()
+
     def write_image(self, path: str) -> bool:
         return self.shell.grab().save(path)
 
@@ -231,4 +239,5 @@ class NetworkLabMode(Mode):
             self.model.lab_changed.disconnect(self.rebuild)
         except (RuntimeError, TypeError):
             pass
+        self.inside.shutdown()
         self._stop_session()

@@ -329,5 +329,11 @@ class LabSession:
             if self.race.t == self._computed:
                 self._outputs.append(self._output())
 
+    def network_now(self):
+        """(step, a copy of the selected contender's network, the gradient check's examples),
+        taken between training chunks: for a task in another thread."""
+        with self._advance:
+            return self.race.t, self.race.network(self.selected), *LAB.gradcheck_batch(self.race)
+
     def shutdown(self) -> None:
         self.stop_worker(wait=True)

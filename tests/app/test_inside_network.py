@@ -1,0 +1,100 @@
+"""Inside the network in the lab window: the gradient check computed in the worker holds the
+engine's numbers, and "break backprop" turns exactly the stated layers red."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import lab as LAB
+from engine.nn import mistakes as M
+from engine.scenario import Scenario
+
+
+def lab_scenario(**lab) -> Scenario:
+    sc = Scenario(mode="lab")
+    sc.lab.n = 200
+    sc.lab.hidden = [8, 8, 8]
+    for k, v in lab.items():
+        setattr(sc.lab, k, v)
+    return sc
+
+
+def open_lab(qtbot, sc):
+    from app.model import ScenarioModel
+    from app.shell.window import ShellWindow
+
+    win = ShellWindow(ScenarioModel(sc), restore=False, warm_up=False)
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+@pytest.fixture
+def lab_window(qtbot):
+    win = open_lab(qtbot, lab_scenario(dropout=[0.5, 0.25, 0.0]))
+    yield win
+    win.close()
+
+
+def checked(qtbot, view, step, mistake=""):
+    qtbot.waitUntil(lambda: not view.running and view.result is not None and view.step == step
+                    and view.result.mistake == mistake, timeout=30_000)
+
+
+def test_the_table_holds_the_engines_check_of_the_shown_network(lab_window, qtbot):
+    win = lab_window
+    view = win.mode.inside.gradcheck
+    win.docks["gradcheck"].raise_()
+    win.controller.run_to(30)
+    checked(qtbot, view, 30)
+    step, net, X, y = win.mode.session.network_now()
+    assert step == 30
+    want = LAB.check_gradients(net, X, y)
+    np.testing.assert_array_equal(view.result.layer_errors, want.layer_errors)
+    np.testing.assert_array_equal(view.result.sweep, want.sweep)
+    rows = view.table_rows()
+    assert [r[0] for r in rows] == ["1", "2", "3", "4"]
+    for i, r in enumerate(rows):
+        assert r[1] == f"{want.group_errors[want.groups.index(f'dense{i + 1}.W')]:.1e}"
+        assert r[3] == "right"
+    assert "every layer right" in view.why.text()
+
+
+def test_break_backprop_turns_the_stated_layers_red(lab_window, qtbot):
+    win = lab_window
+    view = win.mode.inside.gradcheck
+    win.docks["gradcheck"].raise_()
+    checked(qtbot, view, 0)
+    session = win.mode.session
+    view.layer.setValue(3)
+    view.mistake.setCurrentIndex(view.mistake.findData(M.TRANSPOSED))
+    view.broken.setChecked(True)
+    checked(qtbot, view, 0, M.TRANSPOSED)
+    assert [r[3] for r in view.table_rows()] == ["WRONG", "WRONG", "right", "right"]
+    assert "Wrong: layers 1, 2, as stated" in view.why.text()
+    assert M.expected(session.race.net, M.TRANSPOSED, 3).why in view.why.text()
+    # The mistake is the scenario's (saved with it) and rebuilt nothing.
+    assert win.model.scenario.lab.gradcheck_mistake == M.TRANSPOSED
+    assert win.model.scenario.lab.gradcheck_layer == 3
+    assert win.mode.session is session
+    # A mistake the layer cannot take is refused in words; the table keeps the last check.
+    view.layer.setValue(1)
+    qtbot.waitUntil(lambda: "Cannot break backprop there" in view.why.text(), timeout=30_000)
+    assert "needs a square layer: layer 1 is 2 x 8" in view.why.text()
+    view.mistake.setCurrentIndex(view.mistake.findData(M.BIAS_ONE_EXAMPLE))
+    checked(qtbot, view, 0, M.BIAS_ONE_EXAMPLE)
+    assert [r[3] for r in view.table_rows()] == ["WRONG", "right", "right", "right"]
+    assert view.result.broken_sweep.min() > 1e-4 > view.result.sweep.min()
+
+
+def test_the_lesson_opens_on_the_broken_check(qtbot):
+    from app.export.lessons import load_lesson
+
+    win = open_lab(qtbot, load_lesson("gradient_check"))
+    view = win.mode.inside.gradcheck
+    assert view.isVisible() and view.broken.isChecked() and view.layer.value() == 3
+    checked(qtbot, view, 0, M.NO_DERIVATIVE)
+    assert [r[3] for r in view.table_rows()] == ["WRONG", "WRONG", "WRONG", "right"]
+    win.close()
