@@ -98,3 +98,40 @@ def test_the_lesson_opens_on_the_broken_check(qtbot):
     checked(qtbot, view, 0, M.NO_DERIVATIVE)
     assert [r[3] for r in view.table_rows()] == ["WRONG", "WRONG", "WRONG", "right"]
     win.close()
+
+
+def test_the_diagram_draws_the_engines_unit_images_and_reports_numbers_on_hover(lab_window, qtbot):
+    from app.modes.network_lab.diagram import GRID_RES, HALF, UNIT_MAP
+    from engine.nn import inside as INSIDE
+
+    win = lab_window
+    view = win.mode.inside.diagram
+    win.docks["diagram"].raise_()
+    win.controller.run_to(40)
+    qtbot.waitUntil(lambda: not view.running and view.step == 40 and view.stats is not None, timeout=30_000)
+    step, net, X, y = win.mode.session.network_now()
+    grids = INSIDE.unit_grids(net, win.mode.session.extent, GRID_RES)
+    for g, mine in zip(grids, view.grids):
+        np.testing.assert_array_equal(g, mine)
+    # The first hidden layer's image stacks its units' planes, colour-mapped, y up.
+    g = grids[1]
+    m = np.abs(g).max()
+    lut = UNIT_MAP.getLookupTable(nPts=256, alpha=True)
+    want = lut[np.clip(((g[::-1, :, 0] / m + 1.0) * 127.5).astype(np.int64), 0, 255)]
+    np.testing.assert_array_equal(view.images[1].image[:GRID_RES], want)
+    # Hover: a unit's numbers are the engine's on the check's examples; an edge's its weight.
+    stats = INSIDE.unit_stats(net, X, y)
+    p = view.unit_centre(2, 3)
+    text = view.text_at(p.x(), p.y())
+    assert text.startswith("hidden 2, unit 4: output mean") and f"{stats.values[2][:, 3].mean():.3g}" in text
+    assert f"{stats.db[1][3]:.3g}" in text
+    a, b = view.unit_centre(1, 2), view.unit_centre(2, 5)
+    t = 0.23  # a point on the drawn edge where no other edge crosses it
+    x = a.x() + HALF + t * (b.x() - a.x() - 2 * HALF)
+    text = view.text_at(x, a.y() + t * (b.y() - a.y()))
+    assert f"w = {stats.W[1][2, 5]:.4g}" in text and f"dL/dw = {stats.dW[1][2, 5]:.3g}" in text
+    # Dropout: the crossed-out units are the mask grid's dropped units of the shown step.
+    f = win.controller.frame
+    key = next(c.dropout for c in view.stats.columns if c.dropout)
+    np.testing.assert_array_equal(view._mask(next(c for c in view.stats.columns if c.dropout)), f.masks[key][0])
+    assert "Dropout of step 40" in view.head.text()

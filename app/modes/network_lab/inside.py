@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from PySide6.QtCore import Qt
 
 from ..base import DockSpec
+from .diagram import DiagramView
 from .gradcheck_view import GradCheckView
 
 
@@ -21,22 +22,26 @@ class InsideViews:
         self.model = model
         self.gradcheck = GradCheckView(theme)
         self.gradcheck.mistake_changed.connect(self._record_mistake)
-        self.keys = ("gradcheck",)
+        self.diagram = DiagramView(theme)
+        self.keys = ("gradcheck", "diagram")
         self._folded: set[str] = set()  # docks projector mode hid (shown again when it ends)
 
     def docks(self, tab_with: str) -> list[DockSpec]:
         left = Qt.LeftDockWidgetArea
-        return [DockSpec("gradcheck", "Gradient check", self.gradcheck, left, tab_with=tab_with)]
+        return [DockSpec("gradcheck", "Gradient check", self.gradcheck, left, tab_with=tab_with),
+                DockSpec("diagram", "Network", self.diagram, left, tab_with="gradcheck")]
 
     def themed(self) -> list:
-        return [self.gradcheck]
+        return [self.gradcheck, self.diagram]
 
     def set_session(self, session) -> None:
         lab = self.model.scenario.lab
         self.gradcheck.set_session(session, lab.gradcheck_mistake, lab.gradcheck_layer)
+        self.diagram.set_session(session)
 
     def set_frame(self, frame, playing: bool) -> None:
         self.gradcheck.set_frame(frame, playing)
+        self.diagram.set_frame(frame, playing)
 
     def arrange(self, shell, w: int) -> None:
         """After the mode's own layout: a lab whose scenario breaks backprop (the gradient_check
@@ -64,7 +69,9 @@ class InsideViews:
     def for_picture(self):
         """The checks under way finished and drawn before a picture is taken."""
         self.gradcheck.settle()
+        self.diagram.settle()
         yield
 
     def shutdown(self) -> None:
         self.gradcheck.shutdown()
+        self.diagram.shutdown()
