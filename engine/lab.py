@@ -220,6 +220,14 @@ def log_heat(values: np.ndarray, lo_pct: float = 2.0, hi_pct: float = 98.0) -> t
     return np.where(bad, lo, logs), bad, lo, hi
 
 
+def raw_validation(lab: LabOptions) -> np.ndarray:
+    """The validation inputs before standardisation, in the race's order (a digit as drawn)."""
+    s = DATA.spec(lab.dataset)
+    split = DATA.load(lab.dataset, None if s.fixed_size else lab.n, None if s.fixed_size else lab.noise,
+                      seed=lab.data_seed, val_fraction=lab.val_fraction, standardise=False)
+    return split.X_val
+
+
 GRADCHECK_ROWS = 32  # validation examples the gradient check differentiates (test mode: no masks)
 GRADCHECK_PER_GROUP = 64  # parameters checked per weight matrix or bias at most (a wide layer: a sample)
 SWEEP_PER_GROUP = 8  # the epsilon sweep's parameters per group (12 steps: 12 checks)

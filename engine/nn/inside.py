@@ -194,3 +194,33 @@ def misclassified(net: Network, X, labels, limit: int = 16) -> tuple[np.ndarray,
     pred = np.argmax(net.predict(X), axis=1) if net.output_dim > 1 else (net.predict(X)[:, 0] > 0).astype(np.int64)
     wrong = np.flatnonzero(pred != np.asarray(labels))[: max(int(limit), 0)]
     return wrong, pred[wrong]
+
+
+@dataclass(frozen=True)
+class LayerDistribution:
+    """One layer of units on a batch: its outputs and the weights feeding it (flattened),
+    their BAND_PERCENTILES, and the share switched off: ``word`` "dead" (the fraction of ReLU
+    units that output 0 on every example) or "saturated" (of tanh / sigmoid outputs)."""
+
+    name: str
+    activation: str
+    values: np.ndarray
+    weights: np.ndarray
+    value_bands: np.ndarray
+    weight_bands: np.ndarray
+    word: str
+    fraction: float
+
+
+def distributions(net: Network, X) -> list[LayerDistribution]:
+    """Per layer after the input (hidden layers, then the output) its distributions on X."""
+    cols = columns(net)
+    got = _forward(net, np.asarray(X, dtype=np.float64), [c.buffer for c in cols[1:]])
+    out = []
+    for i, (c, v) in enumerate(zip(cols[1:], got)):
+        d = net.dense[i]
+        w = net.params[d.w.offset: d.w.offset + d.w.size].copy()
+        word, frac = inactive_fraction(v, c.activation)
+        fraction = dead_units(v) if word == "dead" else float(np.mean(frac)) if word else float("nan")
+        out.append(LayerDistribution(c.name, c.activation, v.ravel(), w, bands(v), bands(w), word, fraction))
+    return out

@@ -135,3 +135,34 @@ def test_the_diagram_draws_the_engines_unit_images_and_reports_numbers_on_hover(
     key = next(c.dropout for c in view.stats.columns if c.dropout)
     np.testing.assert_array_equal(view._mask(next(c for c in view.stats.columns if c.dropout)), f.masks[key][0])
     assert "Dropout of step 40" in view.head.text()
+
+
+def test_distributions_hold_numpys_percentiles_of_the_recorded_values(qtbot):
+    from engine.nn import inside as INSIDE
+
+    win = open_lab(qtbot, lab_scenario(dataset="digits", hidden=[24, 16], activation="relu"))
+    view = win.mode.inside.distributions
+    win.docks["distributions"].raise_()
+    for step in (10, 20):
+        win.controller.run_to(step)
+        qtbot.waitUntil(lambda: not view.running and view.step == step, timeout=30_000)
+    steps, bands = view.band_series("values", 0)
+    assert steps.tolist() == [0, 10, 20]
+    _, net, _, _ = win.mode.session.network_now()
+    X = win.mode.session.race.Xv[: 256]
+    want = INSIDE.distributions(net, X)
+    np.testing.assert_array_equal(bands[-1], np.percentile(want[0].values, INSIDE.BAND_PERCENTILES))
+    _, wb = view.band_series("weights", 1)
+    np.testing.assert_array_equal(wb[-1], np.percentile(net.layer_params()[1][0], INSIDE.BAND_PERCENTILES))
+    # The dead-ReLU share is written on the histogram; the axes leave the outliers out.
+    title = view.hist["values"].titleLabel.text
+    assert f"{100 * want[0].fraction:.0f}% dead" in title
+    lo, hi = view.hist["weights"].viewRange()[0]
+    assert (lo, hi) == pytest.approx(INSIDE.robust_range(want[0].weights))
+    # For digits, the strip shows the misclassified validation digits with their labels.
+    idx, pred = view.wrong
+    labels = win.mode.session.data.y_val
+    assert np.all(pred != labels[idx]) and idx.size > 0
+    shown = [t.toPlainText() for t in view.strip_labels if t.isVisible()]
+    assert shown == [f"{p} / {labels[j]}" for j, p in zip(idx, pred)]
+    win.close()

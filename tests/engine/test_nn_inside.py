@@ -82,3 +82,28 @@ def test_misclassified_lists_the_wrong_predictions(net):
     labels[[2, 7, 11]] = (labels[[2, 7, 11]] + 1) % 3
     idx, p = I.misclassified(net, X, labels, limit=2)
     assert idx.tolist() == [2, 7] and p.tolist() == pred[[2, 7]].tolist()
+
+
+def test_distributions_per_layer(net):
+    X = np.random.default_rng(4).normal(size=(50, 2))
+    ds = I.distributions(net, X)
+    assert [d.name for d in ds] == ["hidden 1", "hidden 2", "output"]
+    s = I.unit_stats(net, X, np.zeros(50, dtype=np.int64))
+    for d, v, W in zip(ds, s.values[1:], s.W):
+        np.testing.assert_allclose(d.values, v.ravel(), rtol=1e-12)
+        np.testing.assert_array_equal(d.weights, W.ravel())
+        np.testing.assert_array_equal(d.value_bands, np.percentile(d.values, I.BAND_PERCENTILES))
+    assert ds[0].word == "saturated" and ds[1].word == "dead" and ds[2].word == ""
+    assert ds[1].fraction == I.dead_units(s.values[2])
+
+
+def test_raw_validation_is_the_split_before_standardisation():
+    from engine import lab as L
+    from engine.scenario import LabOptions
+
+    lab = LabOptions(dataset="digits")
+    raw = L.raw_validation(lab)
+    race = L.lab_race(lab)
+    # The race's validation inputs are these, standardised with the training part's statistics.
+    corr = [np.corrcoef(raw[:, j], race.Xv[:, j])[0, 1] for j in range(64) if raw[:, j].std() > 0]
+    assert raw.shape == race.Xv.shape and np.min(corr) > 0.999999

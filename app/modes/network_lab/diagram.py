@@ -17,6 +17,7 @@ from ...shell.worker import Worker
 from ...theme import Theme
 
 MAX_UNITS = 32  # units drawn per layer; a wider layer shows its first MAX_UNITS - 1 and "+N more"
+MAX_EDGES = 256  # edges drawn between two layers: the strongest by the shown measure
 GRID_RES = 24  # each unit's image of the input plane, res x res
 EVERY_S = 0.25  # while playing, a new picture at most this often (the views' rate)
 HALF = 0.45  # edges start and end this far from a unit's centre (its half size and a margin)
@@ -55,6 +56,7 @@ class DiagramView(QWidget):
         self.dropout_form = "inverted"
         self._worker: Worker | None = None
         self._asked = (-1, -1)
+        self._pending = False
         self._at = 0.0
         self._cancelled: list[Worker] = []
         self.images: dict[int, pg.ImageItem] = {}  # per column of 2-D inputs: its units' images, stacked
@@ -131,7 +133,8 @@ class DiagramView(QWidget):
 
     def request(self) -> None:
         s = self.session
-        if s is None or self._worker is not None:
+        self._pending = self._worker is not None  # asked again when the running one is done
+        if s is None or self._pending:
             return
         self._asked = (s.race.t, s.selected)
         extent = s.extent
@@ -152,6 +155,8 @@ class DiagramView(QWidget):
         if w is not self._worker:
             return False
         self._worker = None
+        if self._pending:
+            self.request()
         return True
 
     def _done(self, w, session, res) -> None:
@@ -213,6 +218,7 @@ class DiagramView(QWidget):
         self._layout(cols)
         self.images = {}
         kind = self.edge_kind
+        self._capped = False
         scale = th.curve_width / 3.0
         masks = [self._mask(c) for c in cols]
         # Edges, grouped by (sign, width step, faded) into one item each.
@@ -228,8 +234,15 @@ class DiagramView(QWidget):
                 faded |= (masks[i][: len(b)] == 0)[None, :]
             key = (sub >= 0) * 100 + decade(sub, kind) * 2 + faded
             r, s_ = np.indices(sub.shape)
-            for k in np.unique(key):
-                sel = key == k
+            # Between wide layers only the strongest edges: a thousand lines are a hairball, and
+            # stroking them took over 100 ms.
+            keep = np.ones(sub.shape, dtype=bool)
+            if sub.size > MAX_EDGES:
+                keep[:] = False
+                keep.flat[np.argsort(-np.abs(sub), axis=None)[:MAX_EDGES]] = True
+                self._capped = True
+            for k in np.unique(key[keep]):
+                sel = (key == k) & keep
                 ends = np.empty((int(sel.sum()) * 2, 2))
                 ends[0::2, 0], ends[0::2, 1] = a[r[sel], 0] + half, a[r[sel], 1]
                 ends[1::2, 0], ends[1::2, 1] = b[s_[sel], 0] - half, b[s_[sel], 1]
@@ -296,7 +309,8 @@ class DiagramView(QWidget):
             p = next(c.p for c, m in zip(cols, masks) if m is not None)
             rule = f"kept units ×{1 / (1 - p):.3g} (outline heavier)" if self.dropout_form == "inverted" else "kept unscaled"
             drop = f" Dropout of step {self.mask_step:,}, example {EXAMPLE + 1} of its batch: ✕ dropped (edges faded), {rule}."
-        self.head.setText(f"{who}, weights of step {self.step:,}.{drop}")
+        capped = f" Between wide layers the {MAX_EDGES} strongest edges." if self._capped else ""
+        self.head.setText(f"{who}, weights of step {self.step:,}.{drop}{capped}")
         self.vb.autoRange(padding=0.04)
 
     # -- hover ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 
 from ..base import DockSpec
 from .diagram import DiagramView
+from .distributions import DistributionsView
 from .gradcheck_view import GradCheckView
 
 
@@ -23,25 +24,29 @@ class InsideViews:
         self.gradcheck = GradCheckView(theme)
         self.gradcheck.mistake_changed.connect(self._record_mistake)
         self.diagram = DiagramView(theme)
-        self.keys = ("gradcheck", "diagram")
+        self.distributions = DistributionsView(theme)
+        self.keys = ("gradcheck", "diagram", "distributions")
         self._folded: set[str] = set()  # docks projector mode hid (shown again when it ends)
 
     def docks(self, tab_with: str) -> list[DockSpec]:
         left = Qt.LeftDockWidgetArea
         return [DockSpec("gradcheck", "Gradient check", self.gradcheck, left, tab_with=tab_with),
-                DockSpec("diagram", "Network", self.diagram, left, tab_with="gradcheck")]
+                DockSpec("diagram", "Network", self.diagram, left, tab_with="gradcheck"),
+                DockSpec("distributions", "Distributions", self.distributions, left, tab_with="diagram")]
 
     def themed(self) -> list:
-        return [self.gradcheck, self.diagram]
+        return [self.gradcheck, self.diagram, self.distributions]
 
     def set_session(self, session) -> None:
         lab = self.model.scenario.lab
         self.gradcheck.set_session(session, lab.gradcheck_mistake, lab.gradcheck_layer)
         self.diagram.set_session(session)
+        self.distributions.set_session(session, lab)
 
     def set_frame(self, frame, playing: bool) -> None:
         self.gradcheck.set_frame(frame, playing)
         self.diagram.set_frame(frame, playing)
+        self.distributions.set_frame(frame, playing)
 
     def arrange(self, shell, w: int) -> None:
         """After the mode's own layout: a lab whose scenario breaks backprop (the gradient_check
@@ -70,8 +75,10 @@ class InsideViews:
         """The checks under way finished and drawn before a picture is taken."""
         self.gradcheck.settle()
         self.diagram.settle()
+        self.distributions.settle()
         yield
 
     def shutdown(self) -> None:
         self.gradcheck.shutdown()
         self.diagram.shutdown()
+        self.distributions.shutdown()
