@@ -4,6 +4,7 @@ and percentile bands over time (TensorBoard's 0, 7, 16, 31, 50, 69, 84, 93, 100)
 a strip of misclassified validation digits with their predicted and true labels."""
 from __future__ import annotations
 
+import copy
 import time
 
 import numpy as np
@@ -44,6 +45,7 @@ class DistributionsView(QWidget):
         self._pending = False
         self._at = 0.0
         self._who = -1
+        self._digits = None  # the lab's options when it trains on digits (their strip's source)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         row = QHBoxLayout()
@@ -103,7 +105,8 @@ class DistributionsView(QWidget):
         self.latest, self.wrong, self.history, self.step = None, None, [], -1
         self._asked = (-1, -1)
         digits = session is not None and session.race.net.input_dim == 64 and session.data.classes > 0
-        self.raw = LAB.raw_validation(lab) if digits else None
+        self.raw = None  # loaded with the first distributions, in the worker
+        self._digits = copy.deepcopy(lab) if digits else None
         self.strip.setVisible(digits)
         self.strip_title.setVisible(digits)
         self.layer.blockSignals(True)
@@ -133,14 +136,16 @@ class DistributionsView(QWidget):
         self._at = time.perf_counter()
         X = s.race.Xv[:ROWS]
         labels = s.data.y_val
-        strip = self.raw is not None
+        lab, raw = self._digits, self.raw
 
         def task(job):
             step, net, _, _ = s.network_now()
             dist = INSIDE.distributions(net, X)
             job.check()
-            wrong = INSIDE.misclassified(net, s.race.Xv, labels, STRIP) if strip else None
-            return step, s.selected, dist, wrong
+            if lab is None:
+                return step, s.selected, dist, None, None
+            wrong = INSIDE.misclassified(net, s.race.Xv, labels, STRIP)
+            return step, s.selected, dist, wrong, LAB.raw_validation(lab) if raw is None else raw
 
         self._worker = w = Worker(task, "distributions", self)
         w.finished.connect(lambda res: self._done(w, s, res))
@@ -159,7 +164,7 @@ class DistributionsView(QWidget):
     def _done(self, w, session, res) -> None:
         if not self._ended(w) or session is not self.session:
             return
-        step, who, self.latest, self.wrong = res
+        step, who, self.latest, self.wrong, self.raw = res
         if self.history and (who != self._who or step < self.history[-1][0]):
             self.history = []  # another contender, or a reset: its own history
         self._who = who

@@ -130,6 +130,7 @@ class NetworkLabMode(Mode):
             self.session = None
             self.setup_panel.show_problem(str(e))
             self.shell.controller.set_session(None)
+            self.inside.set_session(None)
             return
         self.setup_panel.show_problem("")
         self.inside.set_session(self.session)
