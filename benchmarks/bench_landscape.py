@@ -3,7 +3,7 @@ the same grid evaluated point by point with numpy and with torch, measured in th
 
 Run: .venv/bin/python benchmarks/bench_landscape.py [--res 41] [--rounds 3]
 
-A 2-64-64-2 tanh network on 400 two-spiral points (the full training set at every point), a
+A 2-64-64-2 tanh network on 1,000 two-spiral points (the full training set at every point), a
 filter-normalised random plane.  numpy and torch (float64, one thread) run the textbook forward
 pass per grid point; the engine runs its parallel kernel (one grid row per thread, 2 cores here).
 Best of ``rounds`` rounds, interleaved so a load change hits every implementation alike.
@@ -72,7 +72,7 @@ def main() -> None:
     ap.add_argument("--res", type=int, default=41, help="grid points per side")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    X, y = data.make("two_spirals", n=400, noise=0.1, seed=0)
+    X, y = data.make("two_spirals", n=1000, noise=0.1, seed=0)
     net = mlp([2, 64, 64, 2], activation="tanh", seed=0)
     plane = LS.random_plane(net, seed=1)
     alphas = betas = np.linspace(-1.0, 1.0, args.res)
