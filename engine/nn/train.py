@@ -79,12 +79,14 @@ class NetRace:
     """K racers (as for the surface race: ids, (id, hyper, ...) tuples or
     :class:`~engine.race.racer.Racer`) trained side by side.  ``advance(k)`` runs k more steps and
     returns a :class:`Chunk`; snapshots land in ``snapshots``.  ``noise`` adds seeded Gaussian
-    noise to every gradient component, the same draws for every racer.  A racer that produces
-    NaN or overflow is marked diverged at that step and frozen; the others go on."""
+    noise to every gradient component, the same draws for every racer.  ``init_params`` (K, n)
+    gives each racer its own initial weights (row r: racer r's; default: every racer starts from
+    ``net.params``).  A racer that produces NaN or overflow is marked diverged at that step and
+    frozen; the others go on."""
 
     def __init__(self, net: Network, data, racers: Sequence, *, batch_size: int = 128, seed: int = 0,
                  noise: float = 0.0, val_every: int = 10, tel_every: int = 10, snapshot_every: int = 0,
-                 patience: int = 0, grid_res: int = 64, hist_bins: int = 30):
+                 patience: int = 0, grid_res: int = 64, hist_bins: int = 30, init_params: np.ndarray | None = None):
         self.net = net
         self.racers = [as_racer(r) for r in racers]
         K = len(self.racers)
@@ -113,7 +115,15 @@ class NetRace:
         total = int(net.cum[-1])
         widest = int(np.max(np.diff(net.cum)))
         nv = self.Xv.shape[0]
-        self.params = np.tile(net.params, (K, 1))
+        if init_params is None:
+            self.params = np.tile(net.params, (K, 1))
+        else:
+            self.params = np.array(init_params, dtype=np.float64, order="C")
+            if self.params.shape != (K, P):
+                raise ValueError(f"init_params must hold one row of {P} parameters per racer, shape ({K}, {P}); "
+                                 f"got {np.shape(init_params)}")
+            if not np.all(np.isfinite(self.params)):
+                raise ValueError("init_params must be finite")
         self.running = np.tile(net.running, (K, 1))
         self.best = self.params.copy()
         self.G = np.zeros((K, P))
