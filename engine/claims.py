@@ -48,6 +48,13 @@ SERIES: dict[str, Series] = {s.id: s for s in (
     Series("val_loss", LOG, "the loss on the validation set (test mode: no dropout)", (LAB,)),
     Series("val_acc", LINEAR, "the fraction of the validation set classified right (classification only)",
            (LAB,)),
+    Series("dead_frac", LINEAR, "per hidden layer (layer = i): the fraction of its units that output 0 for "
+           "every example of the mini-batch (ReLU only; NaN for activations that cannot die)", (LAB,), (LAB,)),
+    Series("act_std", LOG, "per hidden layer (layer = i): the standard deviation of its activations over the "
+           "mini-batch and its units", (LAB,), (LAB,)),
+    Series("unit_spread", LOG, "per weight matrix (layer = i, as grad_norm): the largest distance of one unit's "
+           "incoming weights and bias from the layer's mean unit (0: every unit the same); recorded at step 0 "
+           "and export.last only", (LAB,), (LAB,)),
 )}
 # The statuses a claim may name, by the labels lesson files write: where a racer's race ends.
 STATUSES = {s.label: s for s in (Status.FINISHED, Status.CONVERGED, Status.ESCAPED, Status.DIVERGED,

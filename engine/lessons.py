@@ -12,6 +12,8 @@ import numpy as np
 from . import claims as C
 from . import scenario as io
 from .lab import lab_race
+from .nn.layers import Activation
+from .nn.train import concat
 from .nn import ops
 from .race.race import run_race
 from .race.status import Standing, Status
@@ -125,8 +127,13 @@ def lab_run(sc: Scenario) -> C.Run:
     race = lab_race(sc.lab, val_every=1, tel_every=1)
     R, L = race.K, len(race.net.dense)
     yv = race.yvi if race.net.loss.id == "softmax_ce" else race.yvf
-    v0, a0 = race.net.evaluate(race.Xv, yv)  # every contender starts from these weights
-    ch = race.run(last + 1)
+    # Contenders with their own init start from their own weights.
+    v0, a0 = np.array([race.network(r).evaluate(race.Xv, yv) for r in range(R)]).T
+    spread = np.full((R, L, last + 1), np.nan)
+    spread[..., 0] = unit_spread(race)
+    ch = race.run(last)
+    spread[race.active, :, last] = unit_spread(race)[race.active]  # NaN once a contender stopped
+    ch = concat([ch, race.run(1)]) if race.active.any() else ch
     n = ch.loss.shape[1]  # fewer than last + 1 when every contender stopped early
     train, val, acc = (np.full((R, last + 1), np.nan) for _ in range(3))
     grad = np.full((R, L, last + 1), np.nan)
@@ -141,7 +148,28 @@ def lab_run(sc: Scenario) -> C.Run:
     for r in range(R):
         st = race.status_of(r)
         status.append(st if st.kind.moving or st.step <= last else Standing(Status.TRAINING, 0))
-    series = {"train_loss": train, "val_loss": val, "grad_norm": grad}
+    acts = [j for j, t in enumerate(race.net.taps) if t.name in activation_taps(race.net)]
+    tap = np.full((R, len(acts), last + 1, ops.TAP_COLS), np.nan)
+    tap[:, :, ch.tel_steps[rows] - 1] = ch.taps[:, rows][:, :, acts].transpose(0, 2, 1, 3)
+    series = {"train_loss": train, "val_loss": val, "grad_norm": grad, "dead_frac": tap[..., ops.T_DEAD],
+              "act_std": tap[..., ops.T_STD], "unit_spread": spread}
     if race.net.loss.id != "mse":  # classification
         series["val_acc"] = acc
     return C.Run(tuple(r.name for r in race.racers), last, series, tuple(status))
+
+
+def activation_taps(net) -> set[str]:
+    """The names of the telemetry taps on hidden activations (one per plain hidden layer)."""
+    return {f"{L.kind}{i}" for i, L in enumerate(net.layers) if isinstance(L, Activation)}
+
+
+def unit_spread(race) -> np.ndarray:
+    """(R, dense layers): per contender and weight matrix, the largest distance of one unit's
+    incoming weights and bias from the layer's mean unit: 0 when every unit of the layer is
+    the same (the symmetry that a zero initialisation never breaks)."""
+    out = np.zeros((race.K, len(race.net.dense)))
+    for r in range(race.K):
+        for i, (W, b) in enumerate(race.network(r).layer_params()):
+            U = np.vstack([W, b[None]]) if b is not None else W  # one column per unit
+            out[r, i] = np.linalg.norm(U - U.mean(axis=1, keepdims=True), axis=0).max()
+    return out
