@@ -48,6 +48,8 @@ SERIES: dict[str, Series] = {s.id: s for s in (
     Series("val_loss", LOG, "the loss on the validation set (test mode: no dropout)", (LAB,)),
     Series("val_acc", LINEAR, "the fraction of the validation set classified right (classification only)",
            (LAB,)),
+    Series("best_step", LINEAR, "the step whose weights early stopping keeps: the step (1 on) of the lowest "
+           "validation loss so far, 0 before the first; margins in steps", (LAB,)),
 )}
 # The statuses a claim may name, by the labels lesson files write: where a racer's race ends.
 STATUSES = {s.label: s for s in (Status.FINISHED, Status.CONVERGED, Status.ESCAPED, Status.DIVERGED,
