@@ -55,6 +55,8 @@ SERIES: dict[str, Series] = {s.id: s for s in (
     Series("unit_spread", LOG, "per weight matrix (layer = i, as grad_norm): the largest distance of one unit's "
            "incoming weights and bias from the layer's mean unit (0: every unit the same); recorded at step 0 "
            "and export.last only", (LAB,), (LAB,)),
+    Series("best_step", LINEAR, "the step whose weights early stopping keeps: the step (1 on) of the lowest "
+           "validation loss so far, 0 before the first; margins in steps", (LAB,)),
 )}
 # The statuses a claim may name, by the labels lesson files write: where a racer's race ends.
 STATUSES = {s.label: s for s in (Status.FINISHED, Status.CONVERGED, Status.ESCAPED, Status.DIVERGED,

@@ -115,6 +115,18 @@ def check(sc: Scenario, seeds: int = 1) -> Report:
     return Report(sc.lesson.id, tuple(verdicts), time.perf_counter() - t0, n)
 
 
+def best_steps(val: np.ndarray) -> np.ndarray:
+    """(R, steps+1) from validation losses (R, steps+1): at column k the step j in 1..k with the
+    lowest loss (the first of ties; NaN never counts), as early stopping picks the weights it
+    keeps (NetRace's best: validated weights only, so column 0 and the columns before a first
+    finite loss hold 0)."""
+    v = np.where(np.isnan(val[:, 1:]), np.inf, val[:, 1:])
+    low = np.minimum.accumulate(v, axis=1)
+    before = np.concatenate([np.full((v.shape[0], 1), np.inf), low[:, :-1]], axis=1)
+    better = np.where(v < before, np.arange(1, v.shape[1] + 1), 0)
+    return np.concatenate([np.zeros((v.shape[0], 1)), np.maximum.accumulate(better, axis=1)], axis=1)
+
+
 def lab_run(sc: Scenario) -> C.Run:
     """The Network lab's race from step 0 to export.last, validation and telemetry at every
     step.  Column k of every series is the network after k steps: ``val_loss`` and
@@ -122,7 +134,8 @@ def lab_run(sc: Scenario) -> C.Run:
     per-layer ``grad_norm`` on the mini-batch of step k + 1 (computed at those weights, before
     that step's update), so the race runs one step beyond export.last.  Columns after a
     contender diverged are NaN; its status is kept with its step unless it happened on that
-    extra step (then it was still training at export.last)."""
+    extra step (then it was still training at export.last).  ``best_step``: the step whose
+    weights early stopping keeps (:func:`best_steps`)."""
     last = sc.export.last
     race = lab_race(sc.lab, val_every=1, tel_every=1)
     R, L = race.K, len(race.net.dense)
@@ -152,7 +165,7 @@ def lab_run(sc: Scenario) -> C.Run:
     tap = np.full((R, len(acts), last + 1, ops.TAP_COLS), np.nan)
     tap[:, :, ch.tel_steps[rows] - 1] = ch.taps[:, rows][:, :, acts].transpose(0, 2, 1, 3)
     series = {"train_loss": train, "val_loss": val, "grad_norm": grad, "dead_frac": tap[..., ops.T_DEAD],
-              "act_std": tap[..., ops.T_STD], "unit_spread": spread}
+              "act_std": tap[..., ops.T_STD], "unit_spread": spread, "best_step": best_steps(val)}
     if race.net.loss.id != "mse":  # classification
         series["val_acc"] = acc
     return C.Run(tuple(r.name for r in race.racers), last, series, tuple(status))

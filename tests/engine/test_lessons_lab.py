@@ -11,6 +11,7 @@ import pytest
 from engine import lab as L
 from engine import lessons
 from engine.nn import ops
+from engine.nn import train_kernels as TK
 from engine.race.status import Status
 from engine.scenario import ExportOptions, LabOptions, Lesson, RacerConfig, Scenario
 
@@ -32,7 +33,7 @@ def test_column_k_is_the_network_after_k_steps():
     run = lessons.lab_run(sc)
     assert run.names == ("SGD", "fast") and run.steps == LAST
     assert set(run.series) == {"grad_norm", "train_loss", "val_loss", "val_acc", "dead_frac", "act_std",
-                               "unit_spread"}
+                               "unit_spread", "best_step"}
     assert run.series["grad_norm"].shape == (2, 3, LAST + 1) and run.series["val_loss"].shape == (2, LAST + 1)
     assert all(np.isfinite(run.series[s]).all() for s in ("grad_norm", "train_loss", "val_loss", "val_acc",
                                                          "act_std"))
@@ -92,6 +93,41 @@ def test_a_divergence_on_the_extra_step_is_still_training_at_the_last():
     run = lessons.lab_run(lab_scenario(last=at - 1, activation="identity", contenders=wild))
     assert run.status[0].kind == Status.TRAINING
     assert np.isfinite(run.series["val_loss"][0]).all()
+
+
+def test_best_steps_pick_the_first_lowest_validated_loss():
+    nan = np.nan
+    val = np.array([[0.9, 0.8, 0.85, 0.7, 0.7, nan, nan],
+                    [0.5, 0.6, 0.55, 0.58, nan, 0.4, 0.45],  # step 0 is never kept; NaN never counts
+                    [0.5, nan, nan, 0.3, 0.3, 0.2, 0.9]])
+    np.testing.assert_array_equal(lessons.best_steps(val), [[0, 1, 1, 3, 3, 3, 3],
+                                                            [0, 1, 2, 2, 2, 5, 5],
+                                                            [0, 0, 0, 3, 3, 5, 5]])
+
+
+def test_best_step_is_the_step_whose_weights_early_stopping_keeps():
+    # 30 noisy circles for 64-unit layers: Adam overfits within tens of steps and stops.
+    sc = lab_scenario(last=300, dataset="circles", noise=0.3, n=60, val_fraction=0.5, hidden=[64, 64],
+                      batch_size=30, patience=15,
+                      contenders=[RacerConfig("adam", {"lr": 0.02}), RacerConfig("adam", {"lr": 0.01}, label="slow")])
+    run = lessons.lab_run(sc)
+    race = L.lab_race(sc.lab, val_every=1, tel_every=1)
+    race.run(301)
+    best = run.series["best_step"]
+    for r in range(2):
+        kind, at = run.status[r]
+        assert kind == Status.STOPPED
+        kept = int(best[r, -1])
+        assert kept == race.es[r, TK.ES_STEP] and at == kept + 15  # patience 15 validations, one a step
+        val = run.series["val_loss"][r]
+        assert val[kept] == np.nanmin(val[1:])
+        # Before it stopped the series moves with every new lowest loss.
+        k = kept - 1
+        assert best[r, k] < kept and val[int(best[r, k])] == np.nanmin(val[1:k + 1])
+    from engine import claims as C
+
+    assert C.check(run, dict(kind="value_below", racer="Adam", series="best_step", value=float(best[0, -1]) + 1,
+                             at_step=300, margin=0.5)).ok
 
 
 def test_regression_records_no_accuracy_and_a_missing_layer_fails_the_claim():
