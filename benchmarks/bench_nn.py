@@ -8,7 +8,8 @@ interleaved so that a load change on a shared machine hits every implementation 
 Single networks run on one thread everywhere (the engine limits BLAS to one thread, numpy
 gets the same limit, torch.set_num_threads(1)); the 64-network race may use every core.
 Targets (issue 6): ReLU nets >= numpy and >= 2x torch float64; tanh nets >= torch float64;
-the 64-net race >= torch batched; telemetry every step adds <= 20%.
+the 64-net race >= torch batched; telemetry every step adds <= 20%; (issue 14) an ensemble of 64
+nets 2-32-32-2, each from its own weights, >= torch.bmm float64.
 """
 from __future__ import annotations
 
@@ -174,8 +175,8 @@ def single_cases(quick):
     ][: 2 if quick else 4]
 
 
-def engine_runner(net, d, tel_every=0, K=1):
-    race = NetRace(net, d, ["adam"] * K, batch_size=B, val_every=0, tel_every=tel_every)
+def engine_runner(net, d, tel_every=0, K=1, initial=None):
+    race = NetRace(net, d, ["adam"] * K, batch_size=B, val_every=0, tel_every=tel_every, initial=initial)
     race.advance(2)
     return lambda n: race.advance(n)
 
@@ -224,15 +225,17 @@ def bench_single(torch, quick, seconds, do_compile):
     return rows
 
 
-def bench_race(torch, seconds, quick):
+def bench_race(torch, seconds, quick, sizes=(2, 16, 16, 2), ensemble=False):
     """Net-steps per second of 64 small nets, each implementation at 1 thread and at all cores
-    (on a shared 2-core machine a second spinning thread can be far slower than one)."""
+    (on a shared 2-core machine a second spinning thread can be far slower than one).  An
+    ``ensemble`` starts each engine net from its own initial weights (a seed each)."""
     import numba
 
     d = data.load("two_spirals", n=4000, noise=0.05, seed=0)
     K = 64
-    net = nn.mlp([2, 16, 16, 2], "relu", init="he_uniform")
-    runners = {"engine (prange)": engine_runner(net, d, K=K)}
+    net = nn.mlp(list(sizes), "relu", init="he_uniform")
+    initial = np.stack([nn.mlp(list(sizes), "relu", init="he_uniform", seed=s).params for s in range(K)]) if ensemble else None
+    runners = {"engine (prange)": engine_runner(net, d, K=K, initial=initial)}
     if torch is not None:
         idx = np.random.default_rng(0).integers(0, d.X_train.shape[0], (256, B))
         Xt = torch.tensor(d.X_train)
@@ -325,17 +328,20 @@ def main():
         parts += [f"telemetry every step {notes['engine+telemetry overhead'] * 100:+.0f}%",
                   f"every 10 steps {notes['engine+tel/10 overhead'] * 100:+.0f}%"]
         print(f"  {name:24s} " + ", ".join(parts))
-    race = bench_race(torch, seconds, args.quick)
-    print(f"\nRace of 64 nets 2-16-16-2 relu, batch {B}: net-steps per second, by threads")
-    for (k, th), v in race.items():
-        print(f"  {k:20s} {th} thread{'s' if th > 1 else ' '} {v:>10,.0f}")
-    top = {}
-    for (k, th), v in race.items():
-        top[k] = max(top.get(k, 0.0), v)
-    if "torch bmm f32" in top:
-        e = top["engine (prange)"]
-        print(f"  best engine / best torch bmm f32 {e / top['torch bmm f32']:.2f}x, "
-              f"/ best torch bmm f64 {e / top['torch bmm f64']:.2f}x")
+    for title, kw in (("Race of 64 nets 2-16-16-2 relu", {}),
+                      ("Ensemble of 64 nets 2-32-32-2 relu, each from its own weights",
+                       dict(sizes=(2, 32, 32, 2), ensemble=True))):
+        race = bench_race(torch, seconds, args.quick, **kw)
+        print(f"\n{title}, batch {B}: net-steps per second, by threads")
+        for (k, th), v in race.items():
+            print(f"  {k:20s} {th} thread{'s' if th > 1 else ' '} {v:>10,.0f}")
+        top = {}
+        for (k, th), v in race.items():
+            top[k] = max(top.get(k, 0.0), v)
+        if "torch bmm f32" in top:
+            e = top["engine (prange)"]
+            print(f"  best engine / best torch bmm f32 {e / top['torch bmm f32']:.2f}x, "
+                  f"/ best torch bmm f64 {e / top['torch bmm f64']:.2f}x")
     print(f"\ntanh on {B} x 64 activations, ns per element")
     for k, v in bench_tanh(seconds / 4).items():
         print(f"  {k:22s} {v:6.2f}")

@@ -1,5 +1,5 @@
 """Training networks with the optimizer registry: ``NetRace`` runs K copies of one network
-from one initialisation with K racers (optimizer settings, schedule, clipping) on the same
+from one initialisation (or each from its own: an ensemble) with K racers (optimizer settings, schedule, clipping) on the same
 mini-batch sequence (K = 1 is plain training); ``train`` is the one-call convenience.
 Telemetry comes back as arrays."""
 from __future__ import annotations
@@ -80,11 +80,13 @@ class NetRace:
     :class:`~engine.race.racer.Racer`) trained side by side.  ``advance(k)`` runs k more steps and
     returns a :class:`Chunk`; snapshots land in ``snapshots``.  ``noise`` adds seeded Gaussian
     noise to every gradient component, the same draws for every racer.  A racer that produces
-    NaN or overflow is marked diverged at that step and frozen; the others go on."""
+    NaN or overflow is marked diverged at that step and frozen; the others go on.
+    ``initial`` (K, n_params) starts each racer from its own weights instead of the network's:
+    an ensemble differing by seed, initialiser or pre-training."""
 
     def __init__(self, net: Network, data, racers: Sequence, *, batch_size: int = 128, seed: int = 0,
                  noise: float = 0.0, val_every: int = 10, tel_every: int = 10, snapshot_every: int = 0,
-                 patience: int = 0, grid_res: int = 64, hist_bins: int = 30):
+                 patience: int = 0, grid_res: int = 64, hist_bins: int = 30, initial: np.ndarray | None = None):
         self.net = net
         self.racers = [as_racer(r) for r in racers]
         K = len(self.racers)
@@ -113,7 +115,13 @@ class NetRace:
         total = int(net.cum[-1])
         widest = int(np.max(np.diff(net.cum)))
         nv = self.Xv.shape[0]
-        self.params = np.tile(net.params, (K, 1))
+        if initial is None:
+            self.params = np.tile(net.params, (K, 1))
+        else:
+            self.params = np.array(initial, dtype=np.float64, order="C")
+            if self.params.shape != (K, P) or not np.all(np.isfinite(self.params)):
+                raise ValueError(f"initial weights must be finite, of shape ({K}, {P}): one row per racer, "
+                                 f"got {np.shape(initial)}")
         self.running = np.tile(net.running, (K, 1))
         self.best = self.params.copy()
         self.G = np.zeros((K, P))
