@@ -300,12 +300,7 @@ class LabOptions:
         return [c for c in self.contenders if c.enabled]
 
     def names(self) -> tuple[str, ...]:
-        """The enabled contenders' names as the race (and a lesson's claims) call them; a
-        function-space experiment's claims name its families, an init_compare's its initialisers."""
-        if self.experiment is not None and self.experiment.kind == "function_space":
-            return self.experiment.family_names()
-        if self.experiment is not None and self.experiment.kind == "init_compare":
-            return tuple(self.experiment.inits)
+        """The enabled contenders' names as the race (and a lesson's claims) call them."""
         return tuple(c.label or O.spec(c.optimizer).name for c in self.enabled_contenders())
 
 
@@ -482,8 +477,14 @@ class Scenario:
 
     def racer_names(self) -> tuple[str, ...]:
         """The enabled racers' names as the race (and a lesson's claims) call them: the lab's
-        contenders when ``mode`` is "lab", else the surface race's racers."""
+        contenders when ``mode`` is "lab" (a function-space experiment's families, an
+        init_compare's initialisers), else the surface race's racers."""
         if self.mode == "lab":
+            x = self.lab.experiment
+            if x is not None and x.kind == "function_space":  # its claims name the families
+                return x.family_names()
+            if x is not None and x.kind == "init_compare":  # and its initialisers
+                return tuple(x.inits)
             return self.lab.names()
         return tuple(r.label or O.spec(r.optimizer).name for r in self.enabled_racers())
 
