@@ -101,7 +101,7 @@ class ExperimentPanel(QWidget):
                 raise Cancelled from None
 
         self.worker = w = Worker(task, name="experiment", parent=self, errors=(ValueError,))
-        w.progress.connect(lambda done, _total: self.bar.setValue(done))
+        w.progress.connect(self._progress)  # a method of this widget: queued to the GUI thread
         w.finished.connect(self._finished)
         w.failed.connect(lambda msg: self._ended(f"The experiment failed: {msg}", "Run again"))
         w.cancelled.connect(lambda: self._ended("Cancelled: the lab goes on; press Run to compute the experiment.",
@@ -113,6 +113,9 @@ class ExperimentPanel(QWidget):
         self.button.setText("Cancel")
         self.button.show()
         w.start()
+
+    def _progress(self, done: int, _total: int) -> None:
+        self.bar.setValue(done)
 
     def _button(self) -> None:
         if self.worker is not None and self.worker.running:
@@ -169,9 +172,17 @@ class ExperimentPanel(QWidget):
         QCoreApplication.processEvents()
 
     def stop(self) -> None:
-        """Cancel the running experiment without waiting (its thread ends unseen)."""
+        """Cancel the running experiment without waiting (its thread ends unseen at its next
+        progress check)."""
         if self.worker is not None:
             self.worker.abandon()
             self.worker = None
 
-    shutdown = stop
+    def shutdown(self) -> None:
+        """Cancel the running experiment and wait for its thread (it checks for Cancel at
+        every record, grid block and pre-trained member)."""
+        w = self.worker
+        if w is not None:
+            w.cancel()
+            w.wait()
+            self.stop()
