@@ -170,6 +170,7 @@ class LandscapeView(QSplitter):
         self.image = pg.ImageItem()
         self.iso = pg.PlotDataItem(connect="pairs")
         self.trails: list[pg.PlotDataItem] = []
+        self.halos: list[pg.PlotDataItem] = []
         self.heads = pg.ScatterPlotItem(pxMode=True)
         self.heads.setZValue(10)
         self.distance = CurvePlot(theme)
@@ -177,7 +178,7 @@ class LandscapeView(QSplitter):
                                "the map under a trail is the loss of its weights only where this is 0", "linear")
         self.addWidget(self.map)
         self.addWidget(self.distance)
-        self.setSizes([700, 300])
+        self.setSizes([600, 400])
         self.set_theme(theme)
 
     def set_theme(self, theme: Theme) -> None:
@@ -203,7 +204,7 @@ class LandscapeView(QSplitter):
         seg = segments(a, b, z, np.linspace(lo, hi, 14)[1:-1])
         self.iso.setData(seg[:, 0], seg[:, 1], connect="pairs", pen=pg.mkPen(QColor(255, 255, 255, 90), width=1))
         self.plot.addItem(self.iso)
-        self.trails = []
+        self.trails, self.halos = [], []
         for r, lk in enumerate(self.looks):
             halo = pg.PlotDataItem(res.coords[r, :, 0], res.coords[r, :, 1], pen=pg.mkPen(t.outline, width=t.trail_width + 3))
             tr = pg.PlotDataItem(res.coords[r, :, 0], res.coords[r, :, 1], pen=pg.mkPen(lk.color, width=t.trail_width),
@@ -211,6 +212,7 @@ class LandscapeView(QSplitter):
             self.plot.addItem(halo)
             self.plot.addItem(tr)
             self.trails.append(tr)
+            self.halos.append(halo)
         start = pg.ScatterPlotItem([0.0], [0.0], symbol="+", size=t.head_size, pen=pg.mkPen(t.start, width=3))
         self.plot.addItem(start)
         self.plot.addItem(self.heads)
@@ -233,8 +235,9 @@ class LandscapeView(QSplitter):
         if res is None:
             return
         k = _latest(res.steps, self.step)
-        for r, tr in enumerate(self.trails):
-            tr.setData(res.coords[r, : k + 1, 0], res.coords[r, : k + 1, 1])
+        for r, (tr, halo) in enumerate(zip(self.trails, self.halos)):
+            for item in (tr, halo):
+                item.setData(res.coords[r, : k + 1, 0], res.coords[r, : k + 1, 1])
         t = self.theme
         self.heads.setData(res.coords[:, k, 0], res.coords[:, k, 1], size=t.head_size,
                            symbol=[lk.marker for lk in self.looks], brush=[pg.mkBrush(lk.color) for lk in self.looks],
@@ -262,6 +265,7 @@ class InitView(QWidget):
         split.addWidget(self.curves)
         lay.addWidget(split)
         self.bars: dict[str, tuple] = {}
+        self.legend = None
         self.set_theme(theme)
 
     def set_theme(self, theme: Theme) -> None:
@@ -287,19 +291,28 @@ class InitView(QWidget):
             style_axes(p, t, t.axis_pt - 3, 1.0)
             x = np.arange(1, len(st.act_std) + 1)
             act = pg.BarGraphItem(x=x - 0.2, height=st.act_std, width=0.38, brush=PALETTE[k % len(PALETTE)])
-            g = st.grad_std[: len(x)] / max(float(np.max(st.grad_std)), 1e-300) * max(float(np.max(st.act_std)), 1e-12)
-            grad = pg.BarGraphItem(x=x + 0.2, height=g, width=0.38, brush=QColor(t.foreground).darker(160))
+            xg = np.arange(1, len(st.grad_std) + 1)  # every weight matrix, the output layer's last
+            top = max(float(np.max(st.act_std)), 1e-12) if np.max(st.act_std) > 0 else 1.0
+            g = st.grad_std / max(float(np.max(st.grad_std)), 1e-300) * top
+            grad = pg.BarGraphItem(x=xg + 0.2, height=g, width=0.38, brush=QColor(t.foreground).darker(160))
             p.addItem(act)
             p.addItem(grad)
             note = " · units alike" if sym and all(sym) else ""
             p.setTitle(f"{init}{note}", color=t.foreground, size=f"{t.axis_pt - 1}pt")
-            p.setLabel("bottom", "hidden layer", color=t.foreground)
+            p.setLabel("bottom", "layer", color=t.foreground)
             self.bars[init] = (st.act_std, st.grad_std)
         self.grid.ci.setToolTip("Bars per hidden layer at step 0: colour, the activations' std; grey, the weight "
                                 "gradient's std (scaled to the tallest colour bar)")
-        self.heading = ("At step 0, per hidden layer: the activations' std (colour) and the weight gradient's std "
-                        "(grey, scaled to the tallest colour bar); below, each initialiser's validation loss")
+        self.heading = ("At step 0, per layer: the activations' std (colour) and the weight gradient's std "
+                        "(grey, the largest as tall as the tallest colour bar); below, each initialiser's validation loss")
         self.curves.set_looks(self.looks())
+        if self.legend is None:
+            self.legend = self.curves.plot.addLegend(offset=(10, -10), labelTextColor=t.foreground,
+                                                     labelTextSize=f"{t.axis_pt - 2}pt", colCount=2,
+                                                     brush=pg.mkBrush(QColor(t.panel)))
+        self.legend.clear()
+        for c, lk in zip(self.curves.curves, self.curves.looks):
+            self.legend.addItem(c, lk.name)
         self.curves.set_series(res.steps, res.val_loss)
         self.curves.set_cursor(int(res.steps[-1]), int(res.steps[-1]))
 
