@@ -10,6 +10,7 @@ import numpy as np
 
 from . import lab as LAB
 from .nn import ensemble as E, function_space as FS, init_stats as IS, landscape as LS
+from .nn.blas import single_thread
 from .nn.network import Network, build as build_network
 from .nn.train import NetRace
 from .scenario import FAMILIES, ExperimentOptions, Scenario, ScenarioError
@@ -86,7 +87,8 @@ def function_space(sc: Scenario, progress: Progress = None) -> FunctionSpace:
     run = E.run_ensemble(net, split, initial, members, racers[0], sc.export.last, x.record_every, split.X_val,
                          batch_size=lab.batch_size, seed=lab.seed, progress=train_part)
     _report(progress, 0.9, 1.0)(0.0)
-    points = FS.project(run.outputs, x.projection, seed=lab.seed)
+    with single_thread():  # a (records x 4,500) SVD: a second BLAS thread on a busy core made it 100x slower
+        points = FS.project(run.outputs, x.projection, seed=lab.seed)
     family = run.families()
     N, T, _ = run.outputs.shape
     probs = run.outputs.reshape(N, T, split.X_val.shape[0], -1)
@@ -141,8 +143,9 @@ def landscape(sc: Scenario, progress: Progress = None) -> Landscape:
     R, T, _ = path.shape
     coords = np.zeros((R, T, 2))
     dist = np.zeros((R, T))
-    for r in range(R):
-        coords[r], dist[r] = plane.project(path[r])
+    with single_thread():
+        for r in range(R):
+            coords[r], dist[r] = plane.project(path[r])
     if x.plane == "contenders":
         alphas = _axis(min(coords[..., 0].min(), 0.0), max(coords[..., 0].max(), 0.0), x.span, x.resolution)
         betas = _axis(min(coords[..., 1].min(), 0.0), max(coords[..., 1].max(), 0.0), x.span, x.resolution)

@@ -35,6 +35,14 @@ def _plot(theme: Theme) -> pg.PlotWidget:
     return w
 
 
+def _legend(plot: pg.PlotItem, theme: Theme, offset=(10, 10)) -> pg.LegendItem:
+    """The plot's legend (made once, emptied by ``plot.clear()``) in the theme's colours."""
+    legend = plot.addLegend(offset=offset, labelTextSize=f"{theme.axis_pt}pt")
+    legend.setLabelTextColor(theme.foreground)
+    legend.setBrush(pg.mkBrush(QColor(theme.panel)))
+    return legend
+
+
 def progress_colors(color: str, n: int) -> list[QColor]:
     """``n`` shades of ``color`` from dark (the first record) to light (the last)."""
     base = QColor(color)
@@ -68,7 +76,6 @@ class FunctionSpaceView(pg.PlotWidget):
         self.hover.setZValue(20)
         self.hover.hide()
         self.hovered = ""
-        self.legend = None
         self.scene().sigMouseMoved.connect(self._moved)
         self.set_theme(theme)
 
@@ -83,14 +90,10 @@ class FunctionSpaceView(pg.PlotWidget):
 
     def set_result(self, res: FunctionSpace) -> None:
         self.res = res
-        self.plot.clear()
-        if self.legend is not None:
-            self.legend.scene().removeItem(self.legend) if self.legend.scene() else None
-        self.legend = self.plot.addLegend(offset=(10, 10), labelTextColor=self.theme.foreground,
-                                          labelTextSize=f"{self.theme.axis_pt}pt",
-                                          brush=pg.mkBrush(QColor(self.theme.panel)))
-        N, T, _ = res.points.shape
+        self.plot.clear()  # and the legend's entries
         t = self.theme
+        self.legend = _legend(self.plot, t)
+        N, T, _ = res.points.shape
         for n in range(N):
             f = int(res.family[n])
             color = t.palette[f % len(t.palette)]
@@ -216,8 +219,7 @@ class LandscapeView(QSplitter):
         start = pg.ScatterPlotItem([0.0], [0.0], symbol="+", size=t.head_size, pen=pg.mkPen(t.start, width=3))
         self.plot.addItem(start)
         self.plot.addItem(self.heads)
-        legend = self.plot.addLegend(offset=(10, 10), labelTextColor=t.foreground, labelTextSize=f"{t.axis_pt}pt",
-                                     brush=pg.mkBrush(QColor(t.panel)))
+        legend = _legend(self.plot, t)
         for tr, lk in zip(self.trails, self.looks):
             legend.addItem(tr, lk.name)
         through = [self.looks[i].name for i in range(len(self.looks)) if res.distance[i, -1] <= 1e-9 * max(1.0, res.distance.max())]
@@ -265,7 +267,6 @@ class InitView(QWidget):
         split.addWidget(self.curves)
         lay.addWidget(split)
         self.bars: dict[str, tuple] = {}
-        self.legend = None
         self.set_theme(theme)
 
     def set_theme(self, theme: Theme) -> None:
@@ -306,13 +307,11 @@ class InitView(QWidget):
         self.heading = ("At step 0, per layer: the activations' std (colour) and the weight gradient's std "
                         "(grey, the largest as tall as the tallest colour bar); below, each initialiser's validation loss")
         self.curves.set_looks(self.looks())
-        if self.legend is None:
-            self.legend = self.curves.plot.addLegend(offset=(10, -10), labelTextColor=t.foreground,
-                                                     labelTextSize=f"{t.axis_pt - 2}pt", colCount=2,
-                                                     brush=pg.mkBrush(QColor(t.panel)))
-        self.legend.clear()
+        legend = _legend(self.curves.plot, t, offset=(10, -10))
+        legend.setColumnCount(2)
+        legend.clear()
         for c, lk in zip(self.curves.curves, self.curves.looks):
-            self.legend.addItem(c, lk.name)
+            legend.addItem(c, lk.name)
         self.curves.set_series(res.steps, res.val_loss)
         self.curves.set_cursor(int(res.steps[-1]), int(res.steps[-1]))
 
