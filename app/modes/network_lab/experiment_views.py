@@ -92,7 +92,8 @@ class FunctionSpaceView(pg.PlotWidget):
         self.res = res
         self.plot.clear()  # and the legend's entries
         t = self.theme
-        self.legend = _legend(self.plot, t)
+        # Bottom right: in the lessons' runs the trails start at the top left and fan out to the right.
+        self.legend = _legend(self.plot, t, offset=(-10, -10))
         N, T, _ = res.points.shape
         for n in range(N):
             f = int(res.family[n])
