@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=size_type(320, 240), help="window size, e.g. 1920x1080")
     p.add_argument("--screenshot", metavar="FILE.png", help="render the window to FILE.png and exit")
     p.add_argument("--after-steps", type=int, default=300, metavar="N",
-                   help="with --screenshot: the step to show (default 300)")
+                   help="with --screenshot: the step to show (default 300; at a lesson's pause, with its caption)")
     p.add_argument("--no-restore", action="store_true", help="ignore the saved window and scenario")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     from .export.cli import add_export_parsers
@@ -156,6 +156,7 @@ def screenshot(app, win, path: str, steps: int) -> int:
     win.layout_docks()
     app.processEvents()
     win.controller.run_to(max(0, steps))
+    win.caption.show_pause(steps)  # at a lesson's pause, its caption: what the class reads there
     for _ in range(3):
         app.processEvents()
     with win.mode.for_picture():

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
+from engine.nn import initializers as INIT
 from engine.optim import optimizers as O
 from engine.surfaces import catalog as S
 from engine.scenario import CLASSIC_LRS, RESTYLE, RacerConfig, Scenario, classic_six, field_spec
@@ -331,6 +332,18 @@ class LabContenders(QObject):
     def set_clip(self, i: int, clip: dict) -> None:
         self.racer_configs()[i].clip = dict(clip)
         self._changed()
+
+    def set_init(self, i: int, init: str | None) -> None:
+        """Contender i's own initialisation (None: the lab's); its scale is kept only where
+        the new initializer has one."""
+        c = self.racer_configs()[i]
+        if init is not None:
+            INIT.get(init)
+        if c.init != init:
+            c.init = init
+            if c.init_scale is not None and INIT.get(self.scenario.lab.init_of(c)[0]).scale is None:
+                c.init_scale = None
+            self._changed()
 
     def set_enabled(self, i: int, enabled: bool) -> None:
         c = self.racer_configs()[i]

@@ -54,6 +54,15 @@ SERIES: dict[str, Series] = {s.id: s for s in (
            "projected onto the plane (what the map shows under its path)", (LAB,)),
     Series("plane_distance", LOG, "landscape experiment: the distance of the contender's weights from the plane",
            (LAB,)),
+    Series("dead_frac", LINEAR, "per hidden layer (layer = i): the fraction of its units that output 0 for "
+           "every example of the mini-batch (ReLU only; NaN for activations that cannot die)", (LAB,), (LAB,)),
+    Series("act_std", LOG, "per hidden layer (layer = i): the standard deviation of its activations over the "
+           "mini-batch and its units", (LAB,), (LAB,)),
+    Series("unit_spread", LOG, "per weight matrix (layer = i, as grad_norm): the largest distance of one unit's "
+           "incoming weights and bias from the layer's mean unit (0: every unit the same); recorded at step 0 "
+           "and export.last only", (LAB,), (LAB,)),
+    Series("best_step", LINEAR, "the step whose weights early stopping keeps: the step (1 on) of the lowest "
+           "validation loss so far, 0 before the first; margins in steps", (LAB,)),
 )}
 # The statuses a claim may name, by the labels lesson files write: where a racer's race ends.
 STATUSES = {s.label: s for s in (Status.FINISHED, Status.CONVERGED, Status.ESCAPED, Status.DIVERGED,
@@ -146,13 +155,16 @@ def _window(claim: Mapping, a: np.ndarray, favour_low: bool) -> tuple[float, str
     if "at_step" in claim:
         k = int(claim["at_step"])
         return float(a[k]), f"at step {k}"
+    # from_step narrows the window to its later part (a noisy racer long after it arrived).
+    a0 = int(claim.get("from_step", 0))
+    since = f" from step {a0}" if a0 else ""
     if "by_step" in claim:
         k = int(claim["by_step"])
-        seg = a[: k + 1]
-        return float(seg.min() if favour_low else seg.max()), f"by step {k}"
+        seg = a[a0: k + 1]
+        return float(seg.min() if favour_low else seg.max()), f"by step {k}{since}"
     k = int(claim["until_step"])
-    seg = a[: k + 1]
-    return float(seg.max() if favour_low else seg.min()), f"through step {k}"
+    seg = a[a0: k + 1]
+    return float(seg.max() if favour_low else seg.min()), f"through step {k}{since}"
 
 
 # -- the kinds ----------------------------------------------------------------------------------
@@ -286,14 +298,14 @@ def _still_racing(run: Run, c: Mapping) -> Verdict:
 _VALUE = ("racer", "series", "value")
 _WHEN = ("at_step", "by_step", "until_step")
 KINDS: dict[str, Kind] = {k.id: k for k in (
-    Kind("value_below", _VALUE, ("margin", "layer"),
+    Kind("value_below", _VALUE, ("margin", "layer", "from_step"),
          "the racer's series is below value: at_step, by_step (its lowest up to then) or until_step "
-         "(its highest up to then)",
+         "(its highest up to then); with by_step or until_step, from_step starts the window there",
          "log series: below value / margin (default factor 2); linear series: below value - margin",
          _value(True), _WHEN),
-    Kind("value_above", _VALUE, ("margin", "layer"),
+    Kind("value_above", _VALUE, ("margin", "layer", "from_step"),
          "the racer's series is above value: at_step, by_step (its highest up to then) or until_step "
-         "(its lowest up to then)",
+         "(its lowest up to then); with by_step or until_step, from_step starts the window there",
          "log series: above value x margin (default factor 2); linear series: above value + margin",
          _value(False), _WHEN),
     Kind("ahead", ("racer", "other", "series", "at_step"), ("margin", "layer"),
@@ -333,7 +345,8 @@ KINDS: dict[str, Kind] = {k.id: k for k in (
          _still_racing),
 )}
 _TYPES = {"racer": str, "other": str, "series": str, "status": str, "value": float, "margin": float, "ratio": float,
-          "at_step": int, "by_step": int, "until_step": int, "place": int, "layer": int, "over_layer": int}
+          "at_step": int, "by_step": int, "until_step": int, "from_step": int, "place": int, "layer": int,
+          "over_layer": int}
 
 
 def validate(claim: Mapping, names: tuple[str, ...], last_step: int, mode: str | None = None) -> None:
@@ -371,6 +384,13 @@ def validate(claim: Mapping, names: tuple[str, ...], last_step: int, mode: str |
     for f in _WHEN:
         if f in claim and not 0 <= claim[f] <= last_step:
             raise ClaimError(f"{kind.id}: {f} must be in 0..{last_step} (the lesson's last step), got {claim[f]}")
+    if "from_step" in claim:
+        end = claim.get("by_step", claim.get("until_step"))
+        if end is None:
+            raise ClaimError(f"{kind.id}: from_step starts a window: give it with by_step or until_step")
+        if not 0 <= claim["from_step"] <= end:
+            raise ClaimError(f"{kind.id}: from_step must be in 0..{end} (the window's last step), "
+                             f"got {claim['from_step']}")
     if kind.id.startswith("ratio_") and SERIES[claim["series"]].scale != LOG:
         raise ClaimError(f"{kind.id}: a ratio needs a log series (positive values), {claim['series']!r} is linear")
     if "series" in claim and (SERIES[claim["series"]].scale == LINEAR) and "margin" not in claim:

@@ -149,6 +149,10 @@ def build(lab: LabOptions) -> tuple[Network, DATA.Split, list[Racer]]:
     problem = init_problem(lab)
     if problem:
         raise LabError(f"lab.init: {problem}")
+    for i, c in enumerate(lab.contenders):
+        problem = init_problem(lab, c.init) if c.init is not None else ""
+        if problem:
+            raise LabError(f"lab.contenders[{i}].init: {problem}")
     s = DATA.spec(lab.dataset)
     split = DATA.load(lab.dataset, None if s.fixed_size else lab.n, None if s.fixed_size else lab.noise,
                       seed=lab.data_seed, val_fraction=lab.val_fraction)
@@ -158,10 +162,31 @@ def build(lab: LabOptions) -> tuple[Network, DATA.Split, list[Racer]]:
     if lab.norm == "batch" and lab.batch_size < 2:
         raise LabError("lab.batch_size: batch norm needs batches of at least 2")
     try:
-        net = build_network(s.input_dim, layers(lab), loss=loss, init=lab.init, seed=lab.seed)
+        net = build_network(s.input_dim, layers(lab), loss=loss, init=lab.init, seed=lab.seed,
+                            init_scale=lab.init_scale)
     except ValueError as e:
         raise LabError(f"lab: {e}") from None
     return net, split, racers(lab)
+
+
+def initial_params(lab: LabOptions, net: Network) -> np.ndarray | None:
+    """Each enabled contender's initial weights, one row each, when a contender sets its own
+    ``init`` or ``init_scale``: the lab's network built with that initialisation from
+    ``lab.seed``; None when every contender starts from ``net``'s weights."""
+    inits = [(i, lab.init_of(c)) for i, c in enumerate(lab.contenders) if c.enabled]
+    if all(init == (lab.init, lab.init_scale) for _, init in inits):
+        return None
+    dims = DATA.spec(lab.dataset).input_dim
+    loss = lab.loss or natural_loss(lab.dataset)
+    built = {(lab.init, lab.init_scale): net.params}
+    for j, (init, scale) in inits:
+        if (init, scale) not in built:
+            try:
+                built[init, scale] = build_network(dims, layers(lab), loss=loss, init=init, seed=lab.seed,
+                                                   init_scale=scale).params
+            except ValueError as e:
+                raise LabError(f"lab.contenders[{j}] (init {init!r}): {e}") from None
+    return np.stack([built[init] for _, init in inits])
 
 
 def patience_checks(patience: int, val_every: int) -> int:
@@ -173,8 +198,9 @@ def patience_checks(patience: int, val_every: int) -> int:
 
 
 def lab_race(lab: LabOptions, val_every: int = 10, **kwargs) -> NetRace:
-    """Every enabled contender trained from the same initialisation on the same mini-batch
-    order (and the same dropout masks: they are keyed by ``lab.seed``, the step and the layer),
+    """Every enabled contender trained from the same initialisation (or its own ``init``, see
+    :func:`initial_params`) on the same mini-batch order (and the same dropout masks: they are
+    keyed by ``lab.seed``, the step and the layer),
     validated every ``val_every`` steps; with ``lab.patience`` a contender stops early once
     ``lab.patience`` steps (rounded up to whole validations) brought no better validation loss.
     ``kwargs`` go to :class:`~engine.nn.train.NetRace` (tel_every, snapshot_every...)."""
@@ -182,7 +208,8 @@ def lab_race(lab: LabOptions, val_every: int = 10, **kwargs) -> NetRace:
     if lab.patience and not val_every:
         raise LabError("lab.patience: early stopping needs validation (val_every >= 1)")
     return NetRace(net, split, rs, batch_size=lab.batch_size, seed=lab.seed, val_every=val_every,
-                   patience=patience_checks(lab.patience, val_every), **kwargs)
+                   patience=patience_checks(lab.patience, val_every), initial=initial_params(lab, net),
+                   **kwargs)
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:

@@ -13,6 +13,8 @@ from . import claims as C
 from . import experiments as X
 from . import scenario as io
 from .lab import lab_race
+from .nn.layers import Activation
+from .nn.train import concat
 from .nn import ops
 from .race.race import run_race
 from .race.status import Standing, Status
@@ -114,6 +116,18 @@ def check(sc: Scenario, seeds: int = 1) -> Report:
     return Report(sc.lesson.id, tuple(verdicts), time.perf_counter() - t0, n)
 
 
+def best_steps(val: np.ndarray) -> np.ndarray:
+    """(R, steps+1) from validation losses (R, steps+1): at column k the step j in 1..k with the
+    lowest loss (the first of ties; NaN never counts), as early stopping picks the weights it
+    keeps (NetRace's best: validated weights only, so column 0 and the columns before a first
+    finite loss hold 0)."""
+    v = np.where(np.isnan(val[:, 1:]), np.inf, val[:, 1:])
+    low = np.minimum.accumulate(v, axis=1)
+    before = np.concatenate([np.full((v.shape[0], 1), np.inf), low[:, :-1]], axis=1)
+    better = np.where(v < before, np.arange(1, v.shape[1] + 1), 0)
+    return np.concatenate([np.zeros((v.shape[0], 1)), np.maximum.accumulate(better, axis=1)], axis=1)
+
+
 def lab_run(sc: Scenario) -> C.Run:
     """The Network lab's race from step 0 to export.last, validation and telemetry at every
     step.  Column k of every series is the network after k steps: ``val_loss`` and
@@ -121,13 +135,19 @@ def lab_run(sc: Scenario) -> C.Run:
     per-layer ``grad_norm`` on the mini-batch of step k + 1 (computed at those weights, before
     that step's update), so the race runs one step beyond export.last.  Columns after a
     contender diverged are NaN; its status is kept with its step unless it happened on that
-    extra step (then it was still training at export.last)."""
+    extra step (then it was still training at export.last).  ``best_step``: the step whose
+    weights early stopping keeps (:func:`best_steps`)."""
     last = sc.export.last
     race = lab_race(sc.lab, val_every=1, tel_every=1)
     R, L = race.K, len(race.net.dense)
     yv = race.yvi if race.net.loss.id == "softmax_ce" else race.yvf
-    v0, a0 = race.net.evaluate(race.Xv, yv)  # every contender starts from these weights
-    ch = race.run(last + 1)
+    # Contenders with their own init start from their own weights.
+    v0, a0 = np.array([race.network(r).evaluate(race.Xv, yv) for r in range(R)]).T
+    spread = np.full((R, L, last + 1), np.nan)
+    spread[..., 0] = unit_spread(race)
+    ch = race.run(last)
+    spread[race.active, :, last] = unit_spread(race)[race.active]  # NaN once a contender stopped
+    ch = concat([ch, race.run(1)]) if race.active.any() else ch
     n = ch.loss.shape[1]  # fewer than last + 1 when every contender stopped early
     train, val, acc = (np.full((R, last + 1), np.nan) for _ in range(3))
     grad = np.full((R, L, last + 1), np.nan)
@@ -142,10 +162,31 @@ def lab_run(sc: Scenario) -> C.Run:
     for r in range(R):
         st = race.status_of(r)
         status.append(st if st.kind.moving or st.step <= last else Standing(Status.TRAINING, 0))
-    series = {"train_loss": train, "val_loss": val, "grad_norm": grad}
+    acts = [j for j, t in enumerate(race.net.taps) if t.name in activation_taps(race.net)]
+    tap = np.full((R, len(acts), last + 1, ops.TAP_COLS), np.nan)
+    tap[:, :, ch.tel_steps[rows] - 1] = ch.taps[:, rows][:, :, acts].transpose(0, 2, 1, 3)
+    series = {"train_loss": train, "val_loss": val, "grad_norm": grad, "dead_frac": tap[..., ops.T_DEAD],
+              "act_std": tap[..., ops.T_STD], "unit_spread": spread, "best_step": best_steps(val)}
     if race.net.loss.id != "mse":  # classification
         series["val_acc"] = acc
     return C.Run(tuple(r.name for r in race.racers), last, series, tuple(status))
+
+
+def activation_taps(net) -> set[str]:
+    """The names of the telemetry taps on hidden activations (one per plain hidden layer)."""
+    return {f"{L.kind}{i}" for i, L in enumerate(net.layers) if isinstance(L, Activation)}
+
+
+def unit_spread(race) -> np.ndarray:
+    """(R, dense layers): per contender and weight matrix, the largest distance of one unit's
+    incoming weights and bias from the layer's mean unit: 0 when every unit of the layer is
+    the same (the symmetry that a zero initialisation never breaks)."""
+    out = np.zeros((race.K, len(race.net.dense)))
+    for r in range(race.K):
+        for i, (W, b) in enumerate(race.network(r).layer_params()):
+            U = np.vstack([W, b[None]]) if b is not None else W  # one column per unit
+            out[r, i] = np.linalg.norm(U - U.mean(axis=1, keepdims=True), axis=0).max()
+    return out
 
 
 def experiment_run(sc: Scenario) -> C.Run:

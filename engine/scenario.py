@@ -190,6 +190,9 @@ class RacerConfig:
     enabled: bool = True
     schedule: dict[str, Any] = field(default_factory=dict)
     clip: dict[str, Any] = field(default_factory=dict)
+    # A lab contender's own initialisation (None: the lab's init and init_scale).
+    init: str | None = None
+    init_scale: float | None = None
 
     def __post_init__(self):
         # TOML has lists only; hyperparameters with several values (Adam's betas) are tuples.
@@ -281,6 +284,7 @@ class LabOptions:
     hidden: list[int] = field(default_factory=lambda: [16, 16])  # widths of the hidden layers
     activation: str = "tanh"  # an engine.nn.activations id
     init: str = "glorot_uniform"  # an engine.nn.initializers id
+    init_scale: float | None = None  # uniform's a or normal's sigma (None: the initializer's default)
     dropout: list[float] = field(default_factory=list)  # empty: none; else one rate per hidden layer
     dropout_form: str = "inverted"  # inverted or original (also DropConnect's)
     dropconnect: float = 0.0  # drop probability of each hidden weight
@@ -298,6 +302,13 @@ class LabOptions:
 
     def enabled_contenders(self) -> list[RacerConfig]:
         return [c for c in self.contenders if c.enabled]
+
+    def init_of(self, c: RacerConfig) -> tuple[str, float | None]:
+        """A contender's initialisation (init id, scale): its own init with its own scale, else
+        the lab's init with its own scale or the lab's."""
+        if c.init is not None:
+            return c.init, c.init_scale
+        return self.init, c.init_scale if c.init_scale is not None else self.init_scale
 
     def names(self) -> tuple[str, ...]:
         """The enabled contenders' names as the race (and a lesson's claims) call them."""
@@ -333,6 +344,8 @@ RACER = Section("racer", RacerConfig, (
     Field("enabled", "bool", True),
     Field("schedule", "table", {}),
     Field("clip", "table", {}),
+    Field("init", "str", None, choices=tuple(INIT.names())),  # lab contenders only
+    Field("init_scale", "float", None, lo=1e-12, hi=100.0),  # lab contenders only
 ), required=("optimizer",))
 VIEW = Section("view", ViewOptions, (
     Field("theme", "str", "dark", RESTYLE, choices=("light", "dark")),
@@ -409,6 +422,7 @@ LAB = Section("lab", LabOptions, (
     Field("hidden", "ints", [16, 16], lo=1, hi=MAX_HIDDEN_WIDTH),
     Field("activation", "str", "tanh", choices=tuple(ACT.names())),
     Field("init", "str", "glorot_uniform", choices=tuple(INIT.names())),
+    Field("init_scale", "float", None, lo=1e-12, hi=100.0),
     Field("dropout", "floats", [], lo=0.0, hi=0.99),
     Field("dropout_form", "str", "inverted", choices=("inverted", "original")),
     Field("dropconnect", "float", 0.0, lo=0.0, hi=0.99),
@@ -438,6 +452,13 @@ def _check_racers(racers, where: str) -> None:
             Clip(**r.clip).array()
         except (KeyError, ValueError, TypeError) as e:
             raise ScenarioError(f"{where}[{i}] ({r.optimizer}): {e.args[0]}") from None
+
+
+def _check_scale(init: str, scale: float | None, where: str) -> None:
+    """A scale only for the initializers that have one (uniform's a, normal's sigma)."""
+    if scale is not None and INIT.get(init).scale is None:
+        raise ScenarioError(f"{where}: init {init!r} has no scale to set (only uniform and normal do); "
+                            "leave init_scale out")
 
 
 @dataclass
@@ -557,6 +578,11 @@ class Scenario:
             except (KeyError, ValueError) as e:
                 raise ScenarioError(f"{where}: surface: {e.args[0]}") from None
         _check_racers(self.racers, f"{where}: surface.racers")
+        for i, r in enumerate(self.racers):
+            for k in ("init", "init_scale"):
+                if getattr(r, k) is not None:
+                    raise ScenarioError(f"{where}: surface.racers[{i}].{k}: an initialisation applies to lab "
+                                        "contenders only (a surface racer starts at surface.start)")
         self._validate_lab(f"{where}: lab")
         n_racers = len(self.lab.contenders) if self.mode == "lab" else len(self.racers)
         if not self.view.selected < max(n_racers, 1):
@@ -610,6 +636,9 @@ class Scenario:
         if not lab.contenders:
             raise ScenarioError(f"{where}.contenders must list at least one contender")
         _check_racers(lab.contenders, f"{where}.contenders")
+        _check_scale(lab.init, lab.init_scale, f"{where}.init_scale")
+        for i, c in enumerate(lab.contenders):
+            _check_scale(*lab.init_of(c), f"{where}.contenders[{i}].init_scale")
 
     def _validate_lesson(self, where: str) -> None:
         lesson = self.lesson

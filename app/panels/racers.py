@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QColorDialog, QComboBox, QFormLayout, QGridLayout
                                QLineEdit, QListWidget, QListWidgetItem, QMenu, QPushButton, QSizePolicy,
                                QToolButton, QVBoxLayout, QWidget)
 
+from engine.nn import initializers as INIT
 from engine.optim import optimizers as O
 from engine.race.gradients import CLIPS, NOISE
 from engine.race.schedules import SCHEDULES, WARMUP
@@ -93,6 +94,18 @@ class RacersPanel(QWidget):
         self.clip = ChoiceEditor("mode", CLIPS)
         self.clip.changed.connect(lambda d: self._with_row(lambda i: self.model.set_clip(i, d)))
         form.addRow("Clipping", self.clip)
+        # A lab contender's own initialisation (the surface race has none: extras is its panel).
+        self.init = QComboBox()
+        self.init.addItem("(the lab's)", None)
+        for iid in INIT.names():
+            self.init.addItem(INIT.get(iid).name, iid)
+            self.init.setItemData(self.init.count() - 1, INIT.get(iid).formula, Qt.ToolTipRole)
+        self.init.currentIndexChanged.connect(
+            lambda _i: self._with_row(lambda i: self.model.set_init(i, self.init.currentData())))
+        if not extras:
+            form.addRow("Initialisation", self.init)
+        else:
+            self.init.hide()
         lay.addWidget(self.editor_box, 5)
 
         noise_row = QFormLayout()
@@ -154,6 +167,9 @@ class RacersPanel(QWidget):
             ed.set_value(values[name])
         self.schedule.set_value(r.schedule)
         self.clip.set_value(r.clip)
+        if not self.extras:
+            with QSignalBlocker(self.init):
+                self.init.setCurrentIndex(self.init.findData(r.init) if r.init is not None else 0)
 
     def _build_hyper(self, spec) -> None:
         while self.hyper_form.rowCount():

@@ -40,8 +40,11 @@ def scalars(e: Explanation) -> list[tuple[str, str, float]]:
 
 
 def to_html(e: Explanation, spec: OptimizerSpec, color: str) -> str:
+    # Zeros and switches that are off are left out, unless the switch is on by default
+    # (Adam's bias_correction): then off is what the class must see.
+    on_by_default = {h.name for h in spec.hyper if h.default is True}
     hyper = ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in e.hyper.items()
-                      if k != "lr" and not (isinstance(v, (bool, float)) and not v))
+                      if k != "lr" and not (isinstance(v, (bool, float)) and not v and k not in on_by_default))
     out = [f"<h3 style='color:{color}'>{html.escape(e.racer or spec.name)} — step {e.t:,}</h3>",
            f"<p><b>{html.escape(spec.name)}</b>: {html.escape(spec.caption)}</p>",
            "<pre style='white-space: pre-wrap'>" + html.escape(spec.rule) + "</pre>",

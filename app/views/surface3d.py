@@ -11,6 +11,7 @@ from OpenGL import GL
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QVector3D
 
+from ..shell.worker import Worker
 from ..theme import Theme, height_colormap, luminance
 from . import contours, label_layout, surface_image
 from .leaderboard import ranking
@@ -56,6 +57,7 @@ class Surface3DView(gl.GLViewWidget):
         self.turntable.setInterval(33)
         self.turntable.timeout.connect(lambda: self.orbit(-TURN_DEG, 0))
         self._turning = False
+        self._job = None  # the Worker sampling a new surface
         self.set_theme(theme)
 
     # -- settings -----------------------------------------------------------------------------
@@ -102,10 +104,49 @@ class Surface3DView(gl.GLViewWidget):
         z = (self.scale.apply(np.asarray(f, dtype=float)) - lo) / (hi - lo)
         return np.clip(z, -0.05, 1.2) * self._zh
 
-    def _set_surface(self, surface) -> None:
-        self.scale = surface_image.scale_for(surface)
-        (x0, x1), (y0, y1) = surface.spec.domain
-        img = surface_image.sample(surface, self.scale, (x0, x1), (y0, y1), GRID_3D)
+    @property
+    def sampling(self) -> bool:
+        """A new surface's samples are on their way from the worker."""
+        return self._job is not None
+
+    def _request_surface(self, surface) -> None:
+        """Sample the surface in the worker (on screen), or here (a picture for a file)."""
+        if self.window().testAttribute(Qt.WA_DontShowOnScreen):
+            self._job = None  # a worker still running delivers a result no longer wanted
+            self._set_surface(*_sample(surface))
+            return
+        worker = Worker(lambda job: _sample(surface), "3d-sampling", self)
+        self._job = worker
+        worker.finished.connect(lambda result: self._sampled_in_worker(worker, result))
+        worker.failed.connect(lambda message: self._sampled_in_worker(worker, None))
+        worker.start()
+
+    def _sampled_in_worker(self, worker, result) -> None:
+        worker.deleteLater()
+        if self._job is not worker:
+            return  # a newer surface was asked for, or it was sampled in this thread meanwhile
+        self._job = None
+        if result is not None:
+            self._set_surface(*result)
+            self.set_frame(self.frame)
+
+    def complete(self) -> None:
+        """Show the current surface whole now, sampling it here if the worker has not delivered
+        it yet (a picture for a file)."""
+        if self._job is not None and self.frame is not None:
+            self._job = None
+            self._set_surface(*_sample(self.frame.surface))
+            self.set_frame(self.frame)
+
+    def shutdown(self) -> None:
+        """Wait for a sampling under way."""
+        if self._job is not None:
+            self._job.wait()
+            self._job = None
+
+    def _set_surface(self, scale, img) -> None:
+        self.scale = scale
+        x0, x1, y0, y1 = img.xs[0], img.xs[-1], img.ys[0], img.ys[-1]
         self._center = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
         self._span = max(x1 - x0, y1 - y0)
         self._zh = HEIGHT * self._span
@@ -215,7 +256,9 @@ class Surface3DView(gl.GLViewWidget):
         key = (frame.surface.spec.id, frame.surface.params.tobytes())
         if key != self._key:
             self._key = key
-            self._set_surface(frame.surface)
+            self._request_surface(frame.surface)
+        if self._job is not None:
+            return  # the paths lie on the new surface: drawn when its samples arrive
         R = frame.n_racers
         while len(self.paths) < R:
             item = gl.GLLinePlotItem(width=self.theme.trail_width, antialias=True, mode="line_strip")
@@ -288,6 +331,13 @@ class Surface3DView(gl.GLViewWidget):
             p.setPen(QColor("#000000" if luminance(fill) > 0.35 else "#ffffff"))
             p.drawText(rect, Qt.AlignCenter, lk.name)
         p.end()
+
+
+def _sample(surface):
+    """The surface's colour scale and its heights on the 3-D grid over its whole domain."""
+    scale = surface_image.scale_for(surface)
+    (x0, x1), (y0, y1) = surface.spec.domain
+    return scale, surface_image.sample(surface, scale, (x0, x1), (y0, y1), GRID_3D)
 
 
 def _num(v: float) -> str:

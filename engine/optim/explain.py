@@ -202,16 +202,25 @@ def _adam_moments(x, g, s, h):
 def adam(x, g, s, h, t, hess):
     terms, decay, d, m, v = _adam_moments(x, g, s, h)
     b1, b2 = h["betas"]
-    bc1, bc2 = 1 - b1**t, 1 - b2**t
-    terms += [_scalar("bc1", "1 − β1ᵗ", "bias correction of m", bc1),
-              _scalar("bc2", "1 − β2ᵗ", "bias correction of v", bc2),
-              Term("m_hat", "m̂ = m / (1 − β1ᵗ)", "bias-corrected first moment", m / bc1)]
+    corrected = bool(h["bias_correction"])
+    if corrected:
+        bc1, bc2 = 1 - b1**t, 1 - b2**t
+        terms += [_scalar("bc1", "1 − β1ᵗ", "bias correction of m", bc1),
+                  _scalar("bc2", "1 − β2ᵗ", "bias correction of v", bc2),
+                  Term("m_hat", "m̂ = m / (1 − β1ᵗ)", "bias-corrected first moment", m / bc1)]
     if h["amsgrad"]:
         vmax = np.maximum(s["max_exp_avg_sq"], v)
         terms.append(Term("v_max", "v_max = max(v_max, v)", "largest second moment so far (AMSGrad)", vmax))
         used, name = vmax, "v_max"
     else:
         used, name = v, "v"
+    if not corrected:
+        # Kingma & Ba's algorithm 1 without its two correction lines: m and v themselves,
+        # biased towards their zero start in the first steps.
+        denom = np.sqrt(used) + h["eps"]
+        terms += [Term("denom", f"√{name} + ε", "per-coordinate denominator (no bias correction)", denom),
+                  Term("scale", "lr / denom.", "per-coordinate step size applied to m", h["lr"] / denom)]
+        return terms, decay + "(-lr * m) / denom", -h["lr"] * m
     terms.append(Term("v_hat", f"v̂ = {name} / (1 − β2ᵗ)", "bias-corrected second moment", used / bc2))
     denom = np.sqrt(used) / bc2**0.5 + h["eps"]
     terms += [Term("denom", f"√{name} / √(1 − β2ᵗ) + ε", "per-coordinate denominator (torch's form)", denom),

@@ -103,11 +103,13 @@ def _rmsprop(x, g, s, h, t, out):
 
 @njit(**JIT)
 def _adam(x, g, s, h, t, out):
-    # h: lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled_weight_decay.
+    # h: lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled_weight_decay, bias_correction.
     # s[0]: exp_avg (m), s[1]: exp_avg_sq (v), s[2]: max_exp_avg_sq (AMSGrad).
     lr, b1, b2, eps, wd, ams, decoupled = h[0], h[1], h[2], h[3], h[4], h[5], h[6]
-    bc1 = 1 - b1**t
-    bc2 = 1 - b2**t
+    # Without bias correction both factors are 1: the divisions below are then exact, so the
+    # step is the paper's lr * m / (sqrt(v) + eps) bit for bit.
+    bc1 = 1 - b1**t if h[7] != 0.0 else 1.0
+    bc2 = 1 - b2**t if h[7] != 0.0 else 1.0
     step_size = lr / bc1
     bc2_sqrt = bc2**0.5
     for i in range(x.shape[0]):

@@ -76,6 +76,8 @@ _BETAS = lambda b=(0.9, 0.999): Hyper("betas", b, 0.0, 0.99999, help="decay rate
 _DECOUPLED = lambda d=False: Hyper(  # noqa: E731
     "decoupled_weight_decay", d, help="shrink the weights directly (AdamW) instead of adding to the gradient"
 )
+# Every optimizer of Adam's kernel carries the switch (the kernel reads it); torch has none.
+_BIAS_CORRECTION = Hyper("bias_correction", True, help="divide m and v by 1 − β1ᵗ and 1 − β2ᵗ (off: they start near 0)")
 
 
 def _sgd_stability(lam, h):
@@ -167,26 +169,31 @@ OPTIMIZERS = Registry("optimizer", [
     ),
     OptimizerSpec(
         id="adam", name="Adam", family=K.ADAM, explain=E.adam,
-        hyper=(_lr(1e-3), _BETAS(), _EPS(1e-8), _WD, Hyper("amsgrad", False), _DECOUPLED(False)),
+        hyper=(_lr(1e-3), _BETAS(), _EPS(1e-8), _WD, Hyper("amsgrad", False), _DECOUPLED(False),
+               _BIAS_CORRECTION),
         slots=("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
         citation="Kingma & Ba 2015",
         caption="Momentum plus RMS scaling, with bias correction for the zero start.",
-        rule="m ← β1·m + (1 − β1)·g\nv ← β2·v + (1 − β2)·g²\nm̂ = m / (1 − β1ᵗ);  v̂ = v / (1 − β2ᵗ)\n"
-        "x ← x − lr·m̂ / (√v̂ + ε)",
+        rule="m ← β1·m + (1 − β1)·g\nv ← β2·v + (1 − β2)·g²\nm̂ = m / (1 − β1ᵗ);  v̂ = v / (1 − β2ᵗ)"
+        "  [bias_correction off: m̂ = m, v̂ = v]\nx ← x − lr·m̂ / (√v̂ + ε)",
         torch="torch.optim.Adam",
         notes="torch adds eps to sqrt(v)/sqrt(1-b2^t), i.e. eps-hat = eps*sqrt(1-b2^t) in the paper's "
-        "efficient form; identical to the paper's algorithm 1 as written.",
+        "efficient form; identical to the paper's algorithm 1 as written. bias_correction off is the "
+        "paper's algorithm 1 without its two bias-correction lines (x -= lr*m / (sqrt(v) + eps)), the "
+        "estimates biased towards the zero start that the paper's section 3 discusses; "
+        "torch.optim.Adam has no such switch (always on).",
     ),
     OptimizerSpec(
         id="adamw", name="AdamW", family=K.ADAM, explain=E.adam,
         hyper=(_lr(1e-3), _BETAS(), _EPS(1e-8), Hyper("weight_decay", 1e-2, 0.0, 1.0, valid=NON_NEGATIVE),
-               Hyper("amsgrad", False), _DECOUPLED(True)),
+               Hyper("amsgrad", False), _DECOUPLED(True), _BIAS_CORRECTION),
         slots=("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
         citation="Loshchilov & Hutter 2019",
         caption="Adam with weight decay applied to the weights, not mixed into the gradient.",
         rule="x ← x·(1 − lr·λ)\nthen the Adam step (m, v, m̂, v̂ as in Adam)",
         torch="torch.optim.AdamW",
-        notes="torch multiplies the decay by lr (the paper uses a separate schedule multiplier eta_t).",
+        notes="torch multiplies the decay by lr (the paper uses a separate schedule multiplier eta_t). "
+        "bias_correction as in Adam (torch.optim.AdamW has no such switch).",
     ),
     OptimizerSpec(
         id="adamax", name="Adamax", family=K.ADAMAX, explain=E.adamax,
@@ -212,13 +219,15 @@ OPTIMIZERS = Registry("optimizer", [
     ),
     OptimizerSpec(
         id="amsgrad", name="AMSGrad", family=K.ADAM, explain=E.adam,
-        hyper=(_lr(1e-3), _BETAS(), _EPS(1e-8), _WD, Hyper("amsgrad", True), _DECOUPLED(False)),
+        hyper=(_lr(1e-3), _BETAS(), _EPS(1e-8), _WD, Hyper("amsgrad", True), _DECOUPLED(False),
+               _BIAS_CORRECTION),
         slots=("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
         citation="Reddi, Kale & Kumar 2018",
         caption="Adam that never lets the second-moment estimate shrink.",
         rule="m, v as in Adam;  v_max ← max(v_max, v)\nx ← x − lr / (1 − β1ᵗ) · m / (√v_max / √(1 − β2ᵗ) + ε)",
         torch="torch.optim.Adam(amsgrad=True)",
-        notes="torch keeps Adam's bias corrections (the paper's algorithm has none) and takes the max of the raw v.",
+        notes="torch keeps Adam's bias corrections (the paper's algorithm has none: bias_correction off "
+        "drops them; torch.optim.Adam has no such switch) and takes the max of the raw v.",
     ),
     OptimizerSpec(
         id="radam", name="RAdam", family=K.RADAM, explain=E.radam,

@@ -97,14 +97,14 @@ def test_racers_wait_on_the_map_under_the_overlay_until_the_race_kernel_is_ready
         assert "Preparing the engine for this computer" in overlay.title.text()
         assert STAGES[MAP_READY].label in overlay.detail.text()
         before = overlay.bar.value()
-        qtbot.waitUntil(lambda: overlay.bar.value() > before)  # it moves while a stage compiles
+        qtbot.waitUntil(lambda: overlay.bar.value() > before, timeout=30000)  # it moves while a stage compiles
 
         win.model.set_surface("booth")  # edits while waiting show at once
-        qtbot.waitUntil(lambda: mode.surface_view.frame.surface.spec.id == "booth")
+        qtbot.waitUntil(lambda: mode.surface_view.frame.surface.spec.id == "booth", timeout=30000)
         assert mode.surface_view.frame.waiting
     finally:
         gate.set()
-    qtbot.waitUntil(lambda: win.ready)
+    qtbot.waitUntil(lambda: win.ready, timeout=120000)  # a cold cache compiles the race kernels now
     assert not overlay.isVisible() and not overlay.running
     frame = win.controller.frame
     assert not frame.waiting and frame.surface.spec.id == "booth"

@@ -52,6 +52,15 @@ def test_lion_shows_the_sign_and_adam_its_bias_corrections(qapp):
     assert "m̂ = m / (1 − β1ᵗ)" in text and "v̂ = v / (1 − β2ᵗ)" in text and "sign" not in text
 
 
+def test_adam_without_bias_correction_shows_m_and_v_not_their_corrections(qapp):
+    e = explained("adam", {"bias_correction": False})
+    shown = [sym for sym, _, _ in inspector.rows(e)] + [sym for sym, _, _ in inspector.scalars(e)]
+    assert {"m", "v", "√v + ε"} <= set(shown)
+    assert not any("m̂" in sym or "v̂" in sym or "1 − β" in sym for sym in shown), shown
+    assert "bias_correction = False" in plain(e)
+    assert "bias_correction = True" in plain(explained("adam"))
+
+
 def test_amsgrad_divides_by_the_largest_second_moment(qapp):
     text = plain(explained("amsgrad"))
     assert "v_max = max(v_max, v)" in text and "√v_max / √(1 − β2ᵗ) + ε" in text

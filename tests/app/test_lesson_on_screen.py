@@ -44,6 +44,7 @@ def test_a_long_caption_never_takes_the_map_in_projector_mode(qtbot):
     from app.shell.caption import MAX_SHARE
 
     sc = load_lesson("classic_six_beale")
+    sc.caption = " ".join([sc.caption] * 3)  # longer than any lesson's: captions aim at 200 characters
     sc.view.projector, sc.view.theme = True, "light"
     win = make_window(qtbot, sc)
     win.resize(1280, 720)
@@ -54,3 +55,20 @@ def test_a_long_caption_never_takes_the_map_in_projector_mode(qtbot):
     assert banner.text().endswith(" …") and banner.toolTip() == f"<b>{sc.title}</b> — {sc.caption}"
     assert banner.font().pointSize() >= win.theme.font_pt
     win.close()
+
+
+def test_a_screenshot_at_a_pause_shows_that_pauses_caption(qtbot, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    from app.cli import screenshot
+
+    sc = load_lesson("saddle_escape")
+    first = sc.lesson.pauses[0]
+    for step, paused in ((first.step, True), (first.step + 1, False)):
+        win = make_window(qtbot, sc)
+        assert screenshot(QApplication.instance(), win, str(tmp_path / f"{step}.png"), step) == 0
+        assert (tmp_path / f"{step}.png").stat().st_size > 0 and win.controller.k == step
+        if paused:
+            assert win.caption.pause_step == step and first.caption[:40] in win.caption.text()
+        else:
+            assert win.caption.pause_step is None and sc.title in win.caption.text()

@@ -81,3 +81,40 @@ def test_model_changes_show_in_the_widgets(panel):
     assert panel.clip.combo.currentData() == "none" and not panel.clip.editors
     panel.list.setCurrentRow(1)
     assert panel.schedule.combo.currentData() == "cosine" and panel.clip.combo.currentData() == "norm"
+
+
+def test_a_lab_contenders_own_initialisation_is_chosen_in_the_lab_panel_only(panel, qtbot):
+    from dataclasses import replace
+
+    from app.model import LabContenders
+    from engine import lab as L
+    from engine.nn import initializers as INIT
+    from engine.scenario import LabOptions
+
+    assert panel.init.isHidden()  # the surface race's racers have no initialisation
+    model = ScenarioModel(Scenario(mode="lab", lab=LabOptions(
+        n=80, hidden=[4, 4], batch_size=8, init="uniform", init_scale=0.3,
+        contenders=[RacerConfig("sgd", {"lr": 0.1}), RacerConfig("adam", init="uniform", init_scale=0.2)])))
+    contenders = LabContenders(model)
+    p = RacersPanel(contenders, extras=False)
+    qtbot.addWidget(p)
+    assert not p.init.isHidden()
+    assert [p.init.itemData(i) for i in range(p.init.count())] == [None, *INIT.names()]
+    p.list.setCurrentRow(0)
+    assert p.init.currentData() is None and p.init.currentText() == "(the lab's)"
+    p.list.setCurrentRow(1)
+    assert p.init.currentData() == "uniform"
+    with qtbot.waitSignal(contenders.race_changed):
+        p.init.setCurrentIndex(p.init.findData("he_normal"))
+    # He normal has no scale: the contender's uniform scale goes; the other contender is untouched.
+    lab = model.scenario.lab
+    assert (lab.contenders[1].init, lab.contenders[1].init_scale) == ("he_normal", None)
+    assert (lab.contenders[0].init, lab.contenders[0].init_scale) == (None, None)
+    race = L.lab_race(lab)
+    he = L.build(replace(lab, init="he_normal", init_scale=None))[0].params
+    np.testing.assert_array_equal(race.params[1], he)
+    np.testing.assert_array_equal(race.params[0], L.build(lab)[0].params)
+    p.init.setCurrentIndex(0)
+    assert lab.contenders[1].init is None
+    contenders.set_init(1, "orthogonal")
+    assert p.init.currentData() == "orthogonal"

@@ -32,13 +32,17 @@ CHILD = textwrap.dedent("""
     win.controller.run_to(150)
     ok = win.mode.act_3d.isEnabled()
     win.mode.act_3d.trigger()
+    sampled_in_worker = win.mode.view3d.sampling
+    t0 = time.time()
+    while win.mode.view3d.sampling and time.time() - t0 < 120:  # the surface comes from the worker
+        app.processEvents()
     t0 = time.time()
     while time.time() - t0 < 0.5:
         app.processEvents()
     img = win.mode.view3d.grabFramebuffer().convertToFormat(QImage.Format_RGB32)
     a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.width(), 4)[..., :3].astype(float)
     lum = a.mean(axis=-1)
-    out = dict(enabled=ok, shown=win.mode.stack.currentWidget() is win.mode.view3d, paths=len(win.mode.view3d.paths),
+    out = dict(enabled=ok, sampled_in_worker=sampled_in_worker, sampling=win.mode.view3d.sampling, shown=win.mode.stack.currentWidget() is win.mode.view3d, paths=len(win.mode.view3d.paths),
                racers=win.controller.frame.n_racers, lum_std=float(lum.std()),
                covered=float(np.mean(np.abs(lum - lum[0, 0]) > 8)))
     win.close()
@@ -62,6 +66,7 @@ def run_under_xvfb(script: str, tmp_path) -> dict:
 def test_3d_view_draws_the_surface_and_every_path_under_xvfb(tmp_path):
     r = run_under_xvfb(CHILD, tmp_path)
     assert r["enabled"] and r["shown"]
+    assert r["sampled_in_worker"] and not r["sampling"]  # on screen the GUI thread never samples it
     assert r["paths"] == r["racers"] == 6
     assert r["covered"] > 0.05  # the surface fills part of the view, not just the background
     assert r["lum_std"] > 10  # coloured and lit, not a flat silhouette
@@ -104,8 +109,11 @@ CHILD_FIT = textwrap.dedent("""
         while time.time() - t0 < s:
             app.processEvents()
 
-    settle()
     v = win.mode.view3d
+    t0 = time.time()
+    while v.sampling and time.time() - t0 < 120:  # the surface comes from the worker
+        app.processEvents()
+    settle()
     img = v.grabFramebuffer().convertToFormat(QImage.Format_RGB32)
     a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.width(), 4)[..., :3].astype(int)
     drawn = np.abs(a - a[0, 0]).sum(axis=-1) > 24
@@ -116,7 +124,9 @@ CHILD_FIT = textwrap.dedent("""
     texts = [t.text for t in v.texts]
     az0 = v.opts["azimuth"]
     win.mode.act_turntable.trigger()
-    settle(0.5)
+    t0 = time.time()
+    while abs(v.opts["azimuth"] - az0) <= 1 and time.time() - t0 < 60:  # a busy machine ticks late
+        app.processEvents()
     out = dict(width=float(np.ptp(xs) / img.width()), height=float(np.ptp(ys) / img.height()),
                tags=tags, texts=texts, floor=len(v.floor.pos), turned=abs(v.opts["azimuth"] - az0),
                turning=v.turntable.isActive())

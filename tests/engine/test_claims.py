@@ -35,6 +35,11 @@ def claim(**kw):
     (dict(kind="value_below", racer="B", series="f - f*", value=0.1, until_step=100), False),
     (dict(kind="value_above", racer="C", series="f - f*", value=0.08, until_step=100), True),
     (dict(kind="value_above", racer="C", series="f - f*", value=0.1, until_step=100), False),
+    # from_step starts the window later: B's highest from step 60 on is 2^-3 = 0.125, C's 2^-1.5.
+    (dict(kind="value_below", racer="B", series="f - f*", value=0.3, until_step=100, from_step=60), True),
+    (dict(kind="value_below", racer="B", series="f - f*", value=0.2, until_step=100, from_step=60), False),
+    (dict(kind="value_above", racer="C", series="f - f*", value=0.3, by_step=100, from_step=60, margin=1.1), True),
+    (dict(kind="value_above", racer="C", series="f - f*", value=0.3, by_step=100, from_step=60), False),
     # Linear series: the margin is an amount.  A's f at 50 is -0.96875.
     (dict(kind="value_below", racer="A", series="f", value=-0.9, at_step=50, margin=0.05), True),
     (dict(kind="value_below", racer="A", series="f", value=-0.9, at_step=50, margin=0.1), False),
@@ -91,6 +96,9 @@ def test_a_failed_claim_says_what_was_claimed_and_measured():
     (dict(kind="value_below", racer="A", series="f - f*", value="1", at_step=1), "value must be float"),
     (dict(kind="value_below", racer="A", series="f - f*", value=1.0, at_step=101), "at_step must be in 0..100"),
     (dict(kind="rank", racer="A", series="f - f*", at_step=1, place=True), "place must be int"),
+    (dict(kind="value_below", racer="A", series="f - f*", value=1.0, at_step=9, from_step=2), "give it with by_step"),
+    (dict(kind="value_below", racer="A", series="f - f*", value=1.0, by_step=50, from_step=60), "from_step must be in 0..50"),
+    (dict(kind="ahead", racer="A", other="B", series="f - f*", at_step=9, from_step=2), "unknown field(s) ['from_step']"),
 ])
 def test_malformed_claims_are_refused_naming_the_field(c, message):
     with pytest.raises(C.ClaimError) as e:

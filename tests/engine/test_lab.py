@@ -6,6 +6,7 @@ import pytest
 
 from engine import lab as L
 from engine import scenario as io
+from engine.nn.train import NetRace
 from engine.race.status import Status
 from engine.scenario import LAB, LabOptions, RacerConfig, Scenario, ScenarioError
 
@@ -26,12 +27,13 @@ def test_lab_field_table_is_the_dataclass_and_its_defaults():
 
 def test_a_lab_scenario_round_trips_every_field(tmp_path):
     lab = LabOptions(dataset="moons", noise=0.3, n=123, val_fraction=0.3, data_seed=5, hidden=[8, 8, 8],
-                     activation="relu", init="he_normal", dropout=[0.1, 0.2, 0.5], dropout_form="original",
+                     activation="relu", init="he_normal", init_scale=None, dropout=[0.1, 0.2, 0.5], dropout_form="original",
                      dropconnect=0.0, norm="layer", skip="residual", loss="bce", l2=1e-4, batch_size=16, seed=7, patience=40,
                      contenders=[RacerConfig("sgd", {"lr": 0.1}, label="plain", color="#ff0000",
                                              schedule={"kind": "cosine", "every": 100.0},
-                                             clip={"mode": "norm", "threshold": 1.0}),
-                                 RacerConfig("adam", {"lr": 0.01, "betas": (0.8, 0.99)}, enabled=False)])
+                                             clip={"mode": "norm", "threshold": 1.0}, init="uniform", init_scale=0.2),
+                                 RacerConfig("adam", {"lr": 0.01, "betas": (0.8, 0.99)}, enabled=False,
+                                             init="orthogonal")])
     sc = Scenario(mode="lab", lab=lab, title="t")
     io.save(sc, tmp_path / "lab.toml")
     back = io.load(tmp_path / "lab.toml")
@@ -59,10 +61,23 @@ def test_a_lab_scenario_round_trips_every_field(tmp_path):
     ("colour = 1", r"lab: unknown field"),
     ("contenders = []", r"lab.contenders must list at least one contender"),
     ("contenders = [{optimizer = 'adam', hyper = {lr = -1.0}}]", r"lab.contenders\[0\] \(adam\)"),
+    ("init_scale = 0.1", r"lab.init_scale: init 'glorot_uniform' has no scale to set"),
+    ("init = 'uniform'\ninit_scale = 0.0", r"lab.init_scale must be in 1e-12..100"),
+    ("contenders = [{optimizer = 'adam', init = 'he'}]", r"lab.contenders\[0\].init must be one of"),
+    ("contenders = [{optimizer = 'adam', init = 'he_normal', init_scale = 2.0}]",
+     r"lab.contenders\[0\].init_scale: init 'he_normal' has no scale"),
+    # Without its own init a contender's scale sets the lab's init's scale.
+    ("contenders = [{optimizer = 'adam', init_scale = 2.0}]", r"lab.contenders\[0\].init_scale: init 'glorot_uniform'"),
 ])
 def test_lab_errors_name_the_file_and_the_field(text, match):
     with pytest.raises(ScenarioError, match=match):
         io.loads(f"schema = 2\nmode = 'lab'\n[lab]\n{text}", "f.toml")
+
+
+def test_a_surface_racer_takes_no_initialisation():
+    for key in ("init = 'zeros'", "init_scale = 0.1"):
+        with pytest.raises(ScenarioError, match=r"f.toml: surface.racers\[0\].init.*lab contenders only"):
+            io.loads(f"schema = 2\n[[surface.racers]]\noptimizer = 'sgd'\n{key}", "f.toml")
 
 
 def test_schema_1_cannot_hold_a_lab():
@@ -125,6 +140,8 @@ def test_l2_becomes_each_contenders_weight_decay_unless_it_sets_its_own():
     (dict(batch_size=500), r"lab.batch_size: 500 is more than the 60 training examples"),
     (dict(contenders=[RacerConfig("adam", enabled=False)]), r"lab.contenders: no contender is enabled"),
     (dict(hidden=[4, 0]), r"lab.hidden must be in 1..128"),
+    (dict(contenders=[RacerConfig("adam"), RacerConfig("sgd", init="identity")]),
+     r"lab.contenders\[1\].init: identity needs square layers: dense1 is 2 x 4"),
 ])
 def test_build_errors_name_the_field(kw, match):
     with pytest.raises(ScenarioError, match=match):
@@ -217,3 +234,24 @@ def test_a_lab_claim_names_stopped_early():
     assert C.check(run, {**claim, "by_step": fast.step}).ok
     assert not C.check(run, {**claim, "by_step": fast.step - 1}).ok
     assert not C.check(run, {"kind": "still_racing", "racer": "fast", "until_step": fast.step, "margin": 0}).ok
+
+
+def test_a_contender_with_its_own_init_trains_as_a_lab_built_with_that_init():
+    inits = [(None, None), ("he_normal", None), ("uniform", 0.3), (None, 0.2), ("zeros", None)]
+    lab = small(init="normal", activation="relu",
+                contenders=[RacerConfig("sgd", {"lr": 0.1}, label=f"c{i}", init=init, init_scale=scale)
+                            for i, (init, scale) in enumerate(inits)])
+    race = L.lab_race(lab, val_every=5)
+    c = race.run(15)
+    for r, (init, scale) in enumerate(inits):
+        # Built separately: the lab with that init (a contender's scale alone scales the lab's init).
+        alone = L.lab_race(replace(lab, init=init or lab.init, init_scale=scale, contenders=[lab.contenders[r]]),
+                           val_every=5)
+        start = alone.params[0].copy()
+        a = alone.run(15)
+        np.testing.assert_array_equal(race.params[r], alone.params[0])
+        np.testing.assert_array_equal(c.loss[r], a.loss[0])
+        assert np.array_equal(L.lab_race(lab, val_every=5).params[r], start)
+    # The contenders differ only by their start.
+    assert not np.array_equal(race.params[0], race.params[1])
+    assert L.initial_params(small(), L.build(small())[0]) is None

@@ -49,7 +49,7 @@ def test_every_torch_counterpart_has_committed_torch_references():
 def test_hyperparameter_names_are_torch_keywords(opt_id, torch_registry):
     cls = R.TORCH_CLASS[opt_id]
     keywords = set(torch_registry[cls]["keywords"])
-    names = [h.name for h in O.spec(opt_id).hyper]
+    names = [h.name for h in O.spec(opt_id).hyper if h.name not in R.ENGINE_ONLY]
     assert set(names) <= keywords, f"{opt_id}: {sorted(set(names) - keywords)} are not torch.optim.{cls} keywords"
 
 
@@ -58,7 +58,11 @@ def test_defaults_are_torchs(opt_id, torch_registry):
     spec = O.spec(opt_id)
     cls = R.TORCH_CLASS[opt_id]
     torch_defaults = torch_registry[cls]["defaults"]
-    ours = {k: _plain(v) for k, v in spec.defaults().items()}
+    ours = {k: _plain(v) for k, v in spec.defaults().items() if k not in R.ENGINE_ONLY}
+    # An engine-only switch defaults to torch's behaviour, and the notes say torch lacks it.
+    for k in spec.defaults().keys() & R.ENGINE_ONLY.keys():
+        assert spec.defaults()[k] == R.ENGINE_ONLY[k]
+        assert "no such switch" in spec.notes
     differ = {k: v for k, v in ours.items() if v != torch_defaults[k]}
     assert differ == DEFINING.get(opt_id, {}), f"{opt_id} differs from torch.optim.{cls}: {differ}"
     # The torch text the GUI shows names the class and the settings that make the difference.

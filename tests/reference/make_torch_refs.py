@@ -33,6 +33,10 @@ TORCH_CLASS = {
     "nadam": "NAdam", "radam": "RAdam",
 }
 
+# Switches the engine has and torch.optim has not, with the value that is torch's behaviour (the
+# spec's notes say so): torch runs only with that value.
+ENGINE_ONLY = {"bias_correction": True}
+
 # case name -> (engine optimizer id, hyperparameters other than the defaults).  Every id has its
 # defaults and at least one case that turns on each non-default option torch offers for it.
 CASES: dict[str, tuple[str, dict]] = {
@@ -123,8 +127,9 @@ def make_optimizer(opt_id: str, hyper: dict, param):
     values = full_hyper(opt_id, hyper)
     opt = cls([param], foreach=False, **{k: v for k, v in values.items() if k in accepted})
     for k, v in values.items():
-        # A setting the class does not take must be one it fixes (AdamW: decoupled_weight_decay).
-        if k not in accepted and opt.defaults.get(k) != v:
+        # A setting the class does not take must be one it fixes (AdamW: decoupled_weight_decay),
+        # or an engine-only switch at torch's behaviour.
+        if k not in accepted and opt.defaults.get(k, ENGINE_ONLY.get(k)) != v:
             raise ValueError(f"torch.optim.{cls.__name__} cannot take {k}={v!r} (case {opt_id}, {hyper})")
     return opt
 

@@ -342,6 +342,7 @@ class SurfaceRaceMode(Mode):
             if svg:
                 ok = self._write_svg(buf)
             elif self.stack.currentWidget() is self.view3d:  # grab() leaves out what Qt paints over GL
+                self.view3d.complete()
                 ok = self.view3d.grabFramebuffer().save(buf, "PNG")
             else:
                 ok = self.surface_view.grab().save(buf, "PNG")
@@ -399,3 +400,4 @@ class SurfaceRaceMode(Mode):
         self.surface_view.shutdown()
         if self.view3d is not None:
             self.view3d.set_turning(False)
+            self.view3d.shutdown()
