@@ -65,6 +65,7 @@ class FunctionSpaceView(pg.PlotWidget):
         self.res: FunctionSpace | None = None
         self.step = 0
         self.heading = ""  # the figure's title at the current step (the panel shows it above)
+        self.shown = -1  # the record drawn as the current one
         self.plot = self.getPlotItem()
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
@@ -90,6 +91,7 @@ class FunctionSpaceView(pg.PlotWidget):
 
     def set_result(self, res: FunctionSpace) -> None:
         self.res = res
+        self.shown = -1
         self.plot.clear()  # and the legend's entries
         t = self.theme
         # Bottom right: in the lessons' runs the trails start at the top left and fan out to the right.
@@ -121,6 +123,9 @@ class FunctionSpaceView(pg.PlotWidget):
         if res is None:
             return
         k = _latest(res.steps, self.step)
+        if k == self.shown:  # playback moves on every frame, the records every few steps
+            return
+        self.shown = k
         t = self.theme
         pts = res.points[:, k]
         self.heads.setData(pts[:, 0], pts[:, 1], symbol=[MARKERS[int(f) % len(MARKERS)] for f in res.family],
@@ -169,6 +174,7 @@ class LandscapeView(QSplitter):
         self.looks: tuple[Look, ...] = ()
         self.step = 0
         self.heading = ""
+        self.shown = -1
         self.map = _plot(theme)
         self.plot = self.map.getPlotItem()
         self.image = pg.ImageItem()
@@ -195,6 +201,7 @@ class LandscapeView(QSplitter):
 
     def set_result(self, res: Landscape, looks) -> None:
         self.res, self.looks = res, tuple(looks)
+        self.shown = -1
         t = self.theme
         self.plot.clear()
         z = np.log10(np.where(np.isfinite(res.grid) & (res.grid > 0), res.grid, np.nan))
@@ -237,7 +244,11 @@ class LandscapeView(QSplitter):
         res = self.res
         if res is None:
             return
+        self.distance.set_cursor(self.step, int(res.steps[-1]))
         k = _latest(res.steps, self.step)
+        if k == self.shown:  # playback moves on every frame, the records every few steps
+            return
+        self.shown = k
         for r, (tr, halo) in enumerate(zip(self.trails, self.halos)):
             for item in (tr, halo):
                 item.setData(res.coords[r, : k + 1, 0], res.coords[r, : k + 1, 1])
@@ -246,7 +257,6 @@ class LandscapeView(QSplitter):
                            symbol=[lk.marker for lk in self.looks], brush=[pg.mkBrush(lk.color) for lk in self.looks],
                            pen=pg.mkPen(t.outline, width=2))
         self.distance.set_series(res.steps[: k + 1], res.distance[:, : k + 1])
-        self.distance.set_cursor(self.step, int(res.steps[-1]))
 
 
 class InitView(QWidget):
