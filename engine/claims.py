@@ -47,7 +47,13 @@ SERIES: dict[str, Series] = {s.id: s for s in (
     Series("y", LINEAR, "the racer's y coordinate"),
     Series("train_loss", LOG, "the loss on the mini-batch (with dropout's masks), at the weights", (LAB,)),
     Series("val_loss", LOG, "the loss on the validation set (test mode: no dropout)", (LAB,)),
-    Series("val_acc", LINEAR, "the fraction of the validation set classified right (classification only)",
+    Series("val_acc", LINEAR, "the fraction of the validation set classified right (classification only); "
+           "in a function-space experiment a family's mean", (LAB,)),
+    Series("silhouette", LINEAR, "function-space experiment: a family's mean silhouette in the projection "
+           "(1: apart from the other families, 0: mixed with them)", (LAB,)),
+    Series("plane_loss", LOG, "landscape experiment: the loss on the training set at the contender's weights "
+           "projected onto the plane (what the map shows under its path)", (LAB,)),
+    Series("plane_distance", LOG, "landscape experiment: the distance of the contender's weights from the plane",
            (LAB,)),
     Series("gradcheck_error", LOG, "per layer (layer = i): the relative error of backprop against centered "
            "finite differences (eps 1e-6) on the first 32 validation examples, the larger of its W's and b's; "

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import claims as C
+from . import experiments as X
 from . import scenario as io
 from .lab import check_gradients, gradcheck_batch, lab_race
 from .nn.layers import Activation
@@ -58,7 +59,7 @@ def lesson_files(folder: str | Path) -> dict[str, Path]:
 def run(sc: Scenario) -> C.Run:
     """The lesson's race from step 0 to export.last, as the claims read it."""
     if sc.mode == "lab":
-        return lab_run(sc)
+        return experiment_run(sc) if sc.lab.experiment is not None else lab_run(sc)
     if sc.mode != "surface":
         raise ScenarioError(f"lessons in {sc.mode} mode cannot be run headless yet")
     if sc.formula:
@@ -228,3 +229,25 @@ def unit_spread(race) -> np.ndarray:
             U = np.vstack([W, b[None]]) if b is not None else W  # one column per unit
             out[r, i] = np.linalg.norm(U - U.mean(axis=1, keepdims=True), axis=0).max()
     return out
+
+
+def experiment_run(sc: Scenario) -> C.Run:
+    """A lab experiment as the claims read it.  Function space: one row per family, ``val_acc``
+    its members' mean and ``silhouette`` its points' mean silhouette in the projection, each
+    step holding the latest record.  Landscape: the lab's race (``lab_run``) with
+    ``plane_loss`` and ``plane_distance`` per contender.  Initialisers: one row per initialiser,
+    ``val_loss``."""
+    last, kind = sc.export.last, sc.lab.experiment.kind
+    res = X.run(sc)
+    if kind == "function_space":
+        F = len(res.names)
+        acc = np.stack([res.accuracy[res.family == f].mean(axis=0) for f in range(F)])
+        series = {"val_acc": X.held(res.steps, acc, last), "silhouette": X.held(res.steps, res.silhouette, last)}
+        return C.Run(res.names, last, series, tuple(Standing(Status.TRAINING, 0) for _ in range(F)))
+    if kind == "landscape":
+        base = lab_run(sc)
+        series = {**base.series, "plane_loss": X.held(res.steps, res.plane_loss, last),
+                  "plane_distance": X.held(res.steps, res.distance, last)}
+        return C.Run(base.names, last, series, base.status)
+    return C.Run(res.inits, last, {"val_loss": X.held(res.steps, res.val_loss, last)},
+                 tuple(Standing(Status.TRAINING, 0) for _ in res.inits))

@@ -14,7 +14,7 @@ import tomli_w
 
 from . import claims as C
 from . import data as DATA
-from .nn import activations as ACT, initializers as INIT, losses as LOSS, mistakes as MISTAKE
+from .nn import activations as ACT, function_space as FS, initializers as INIT, losses as LOSS, mistakes as MISTAKE
 from .optim import optimizers as O
 from .surfaces import catalog as S
 from .race.race import Clip, Race, Racer, Schedule
@@ -39,14 +39,14 @@ class Field:
     change and, where the file's key differs from the attribute, the key."""
 
     name: str
-    kind: str  # str, int, float, bool, size, point, ints, floats, table, records, claims
+    kind: str  # str, strs, int, float, bool, size, point, ints, floats, table, records, section, claims
     default: Any = None
     effect: str = REBUILD
     lo: float | None = None
     hi: float | None = None
     choices: tuple = ()
     key: str = ""
-    records: Any = None  # for kind "records": the Section of each record
+    records: Any = None  # for kind "records": the Section of each record; for "section": its Section
 
     @property
     def file_key(self) -> str:
@@ -83,6 +83,11 @@ class Field:
             if not ok:
                 raise ScenarioError(f"{where} must be a list of {'integers' if k == 'ints' else 'numbers'}, got {v!r}")
             v = [int(e) if k == "ints" else float(e) for e in v]
+        elif k == "strs":
+            ok = isinstance(v, (list, tuple)) and all(isinstance(e, str) for e in v)
+            v = list(v) if ok else v
+        elif k == "section":
+            return self.records.read(v, where)
         elif k == "table":
             ok = isinstance(v, Mapping)
             v = dict(v) if ok else v
@@ -102,7 +107,12 @@ class Field:
 
     def check(self, v, where: str) -> None:
         """The range and choices (the in-memory value, as the GUI or export may have set it)."""
-        if self.choices and v not in self.choices:
+        if self.kind == "strs":
+            bad = [e for e in v if self.choices and e not in self.choices]
+            if bad:
+                raise ScenarioError(f"{where} must list values of {', '.join(map(repr, self.choices))}, "
+                                    f"got {bad[0]!r}")
+        elif self.choices and v not in self.choices:
             raise ScenarioError(f"{where} must be one of {', '.join(map(repr, self.choices))}, got {v!r}")
         many = self.kind in ("size", "ints", "floats")
         for e in (v if many else (v,) if self.kind in ("int", "float") else ()):
@@ -114,6 +124,7 @@ class Field:
 
 
 _KIND_WORDS = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string",
+               "strs": "a list of strings",
                "table": "a table", "claims": "a list of tables"}
 
 
@@ -150,6 +161,8 @@ class Section:
             v = getattr(obj, f.name)
             if f.kind == "records":
                 v = [f.records.write(e) for e in v]
+            elif f.kind == "section" and v is not None:
+                v = f.records.write(v)
             elif isinstance(v, tuple):
                 v = list(v)
             if v is not None and v != {} and v != []:  # TOML has no null; empty comes back as the default
@@ -162,6 +175,8 @@ class Section:
             if f.kind == "records":
                 for i, e in enumerate(v):
                     f.records.check(e, f"{where}.{f.file_key}[{i}]")
+            elif f.kind == "section" and v is not None:
+                f.records.check(v, f"{where}.{f.file_key}")
             elif v is not None:
                 f.check(v, f"{where}.{f.file_key}")
 
@@ -217,6 +232,45 @@ def _default_contenders() -> list["RacerConfig"]:
     return [RacerConfig("momentum", {"lr": 0.05}), RacerConfig("adam", {"lr": 0.01})]
 
 
+EXPERIMENT_KINDS = ("function_space", "landscape", "init_compare")
+# Families of a function-space experiment: member i of every family starts from the same random
+# draw (seed + 1 + i); "pretrained" then pre-trains it greedily, layer by layer.
+FAMILIES = {"pretrained": "Pre-trained", "random": "Random init"}
+PLANES = ("contenders", "random")
+MAX_MEMBERS = 64
+
+
+@dataclass
+class ExperimentOptions:
+    """A Network-lab experiment (``[lab.experiment]``, run by :mod:`engine.experiments`): an
+    ensemble's paths in function space, the loss landscape of the contenders' network, or the
+    initialisers side by side.  Its length is ``export.last`` steps."""
+
+    kind: str = "function_space"  # one of EXPERIMENT_KINDS
+    # function_space: families (FAMILIES ids), members per family, pre-training, records, projection
+    families: list[str] = field(default_factory=lambda: ["pretrained", "random"])
+    members: int = 5
+    pretrain_steps: int = 300  # Adam steps per hidden layer's autoencoder
+    pretrain_noise: float = 0.0  # > 0: denoising autoencoders (Gaussian corruption of the codes)
+    record_every: int = 20  # outputs (function space) or weights (landscape) every this many steps
+    projection: str = "pca"  # an engine.nn.function_space.PROJECTIONS id
+    # landscape: the plane through the initialisation and two contenders' final weights
+    # (``through``: their places among the enabled contenders), or two filter-normalised random
+    # directions through the final weights of contender ``through[0]``.
+    plane: str = "contenders"
+    through: list[int] = field(default_factory=lambda: [0, 1])
+    resolution: int = 31  # grid points per side
+    # contenders' plane: the margin around the paths, a fraction of their extent; random plane:
+    # the grid's half-width in units of the filter-normalised directions.
+    span: float = 0.25
+    # init_compare: the initialisers trained side by side by the first contender
+    inits: list[str] = field(default_factory=lambda: ["zeros", "uniform", "glorot_uniform", "he_normal",
+                                                      "orthogonal"])
+
+    def family_names(self) -> tuple[str, ...]:
+        return tuple(FAMILIES[f] for f in self.families)
+
+
 @dataclass
 class LabOptions:
     """The Network lab: data, network, training and the contenders trained side by side from
@@ -249,6 +303,7 @@ class LabOptions:
     gradcheck_mistake: str = ""
     gradcheck_layer: int = 1
     contenders: list[RacerConfig] = field(default_factory=_default_contenders)
+    experiment: ExperimentOptions | None = None  # none: the lab's race only
 
     def enabled_contenders(self) -> list[RacerConfig]:
         return [c for c in self.contenders if c.enabled]
@@ -345,6 +400,21 @@ SURFACE = Section("surface", None, (
     Field("noise", "float", 0.0, lo=0),
     Field("seed", "int", 0),
 ))
+EXPERIMENT = Section("lab.experiment", ExperimentOptions, (
+    Field("kind", "str", "function_space", choices=EXPERIMENT_KINDS),
+    Field("families", "strs", ["pretrained", "random"], choices=tuple(FAMILIES)),
+    Field("members", "int", 5, lo=1, hi=MAX_MEMBERS),
+    Field("pretrain_steps", "int", 300, lo=0, hi=100_000),
+    Field("pretrain_noise", "float", 0.0, lo=0.0, hi=10.0),
+    Field("record_every", "int", 20, lo=1, hi=1_000_000),
+    Field("projection", "str", "pca", choices=tuple(FS.PROJECTIONS.ids())),
+    Field("plane", "str", "contenders", choices=PLANES),
+    Field("through", "ints", [0, 1], lo=0),
+    Field("resolution", "int", 31, lo=5, hi=201),
+    Field("span", "float", 0.25, lo=0.01, hi=10.0),
+    Field("inits", "strs", ["zeros", "uniform", "glorot_uniform", "he_normal", "orthogonal"],
+          choices=tuple(INIT.names())),
+), required=("kind",))
 MAX_HIDDEN_LAYERS, MAX_HIDDEN_WIDTH = 12, 128
 NORMS = ("none", "batch", "layer")
 SKIPS = ("none", "residual", "highway")
@@ -371,6 +441,7 @@ LAB = Section("lab", LabOptions, (
     Field("gradcheck_mistake", "str", "", RESTYLE, choices=("", *MISTAKE.MISTAKES)),
     Field("gradcheck_layer", "int", 1, RESTYLE, lo=1, hi=2 * MAX_HIDDEN_LAYERS + 1),
     Field("contenders", "records", _default_contenders(), records=RACER),
+    Field("experiment", "section", None, records=EXPERIMENT),
 ))
 # Sections of modes that have no settings yet: present so that a file may name them.
 MODE_SECTIONS = {m: Section(m, None, ()) for m in MODES if m not in ("surface", "lab")}
@@ -434,8 +505,14 @@ class Scenario:
 
     def racer_names(self) -> tuple[str, ...]:
         """The enabled racers' names as the race (and a lesson's claims) call them: the lab's
-        contenders when ``mode`` is "lab", else the surface race's racers."""
+        contenders when ``mode`` is "lab" (a function-space experiment's families, an
+        init_compare's initialisers), else the surface race's racers."""
         if self.mode == "lab":
+            x = self.lab.experiment
+            if x is not None and x.kind == "function_space":  # its claims name the families
+                return x.family_names()
+            if x is not None and x.kind == "init_compare":  # and its initialisers
+                return tuple(x.inits)
             return self.lab.names()
         return tuple(r.label or O.spec(r.optimizer).name for r in self.enabled_racers())
 
@@ -522,8 +599,38 @@ class Scenario:
         if not e.first < e.last:
             raise ScenarioError(f"{where}: export.first and export.last must satisfy 0 <= first < last, "
                                 f"got {e.first}:{e.last}")
+        if self.lab.experiment is not None:
+            self._validate_experiment(f"{where}: lab.experiment")
         if self.lesson is not None:
             self._validate_lesson(f"{where}: lesson")
+
+    def _validate_experiment(self, where: str) -> None:
+        """What the field table cannot say: sizes, and what each kind needs of the lab."""
+        x, lab = self.lab.experiment, self.lab
+        if not x.record_every <= self.export.last:
+            raise ScenarioError(f"{where}.record_every must be at most the run's length (export.last = "
+                                f"{self.export.last}), got {x.record_every}")
+        if x.kind == "function_space":
+            if DATA.spec(lab.dataset).kind != "classification":
+                raise ScenarioError(f"{where}.kind: a function-space experiment compares classifiers; "
+                                    f"{lab.dataset} is a regression data set")
+            if len(x.families) < 2 or len(set(x.families)) != len(x.families):
+                raise ScenarioError(f"{where}.families must list at least two different families "
+                                    f"({', '.join(FAMILIES)}), got {x.families!r}")
+            if x.members * len(x.families) > MAX_MEMBERS:
+                raise ScenarioError(f"{where}.members: {x.members} per family x {len(x.families)} families is "
+                                    f"more than {MAX_MEMBERS} networks")
+            if "pretrained" in x.families and (lab.skip != "none" or lab.norm != "none" or lab.activation == "prelu"):
+                raise ScenarioError(f"{where}.families: pre-training needs a plain stack (lab.skip and lab.norm "
+                                    "'none') and an activation other than 'prelu'")
+        elif x.kind == "landscape":
+            n = len(lab.enabled_contenders())
+            need = 2 if x.plane == "contenders" else 1
+            if len(x.through) != need or len(set(x.through)) != need or max(x.through) >= n:
+                raise ScenarioError(f"{where}.through must give {need} different place(s) among the {n} enabled "
+                                    f"contenders (0..{n - 1}) for a {x.plane!r} plane, got {x.through!r}")
+        elif not x.inits:
+            raise ScenarioError(f"{where}.inits must list at least one initialiser")
 
     def _validate_lab(self, where: str) -> None:
         lab = self.lab

@@ -4,6 +4,7 @@ curves on the right.  Any change of the setup rebuilds the lab and restarts it f
 from __future__ import annotations
 
 import csv
+from contextlib import contextmanager
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QSizePolicy, QSplitter, QWidget
@@ -15,6 +16,7 @@ from ...panels.racers import RacersPanel
 from ...views.curves import CurvePlot
 from ...views.leaderboard import Column, Leaderboard, count, number
 from ..base import DockSpec, Mode, scrolled
+from .experiment_panel import ExperimentPanel
 from .feeds import show_board, show_curves
 from .inside import InsideViews
 from .session import CHECK_EVERY, LabFrame, LabSession
@@ -55,7 +57,9 @@ class NetworkLabMode(Mode):
             # Long plot titles must not widen the centre past the window (it was clipped).
             w.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Expanding)
             w.setMinimumWidth(200)
-        self.centre_split.setSizes([500, 600])
+        self.experiment = ExperimentPanel(theme)  # hidden unless the scenario has a [lab.experiment]
+        self.centre_split.addWidget(self.experiment)
+        self.centre_split.setSizes([500, 600, 0])
         self.masks_view = MasksView(theme)
         self.leaderboard = Leaderboard(theme, COLUMNS)
         self.leaderboard.racer_selected.connect(self._select_enabled)
@@ -95,7 +99,8 @@ class NetworkLabMode(Mode):
         self.shell.resizeDocks([docks["setup"], docks["leaderboard"]], [int(0.2 * w), right], Qt.Horizontal)
         # Projector mode: the gradient flow (four plots) gets the larger share of the centre;
         # the output, a square plane, needs less.
-        self.centre_split.setSizes([450, 600] if self.model.scenario.view.projector else [500, 600])
+        self.centre_split.setSizes(([450, 600] if self.model.scenario.view.projector else [500, 600])
+                                   if not self.experiment.active else [220, 0, 1000])
         line = int(theme.font_pt * 2.4)  # a table row or a line of text, in pixels (about)
         rows = max(len(self.contenders.enabled_indices()), 2)
         sizes = {"leaderboard": int(min(0.3 * h, (rows + 1.6) * line)),
@@ -138,6 +143,10 @@ class NetworkLabMode(Mode):
             self._laid_dropout = self._has_dropout()
             self.shell.layout_docks()
         self.shell.controller.set_session(self.session)
+        had = self.experiment.active
+        self.experiment.start(self.model)
+        if had != self.experiment.active:
+            self.shell.layout_docks()  # the centre's shares change with the experiment
         if playing:
             self.on_playing_changed(True)
 
@@ -181,6 +190,7 @@ class NetworkLabMode(Mode):
         n = self._frames
         # While playing the views take turns (each redraw costs a few ms); paused, all at once.
         self.output_view.set_frame(frame)
+        self.experiment.set_step(frame.step)
         if not playing or n % 2 == 0:
             self.flow_view.set_frame(frame)
         if not playing or n % 3 == 0:
@@ -194,14 +204,18 @@ class NetworkLabMode(Mode):
     # -- view settings ------------------------------------------------------------------------
     def themed(self) -> list:
         return [self.output_view, self.flow_view, self.masks_view, self.leaderboard, self.val_plot, self.acc_plot,
-                self.train_plot, *self.inside.themed()]
+                self.train_plot, self.experiment, *self.inside.themed()]
 
     def frozen_while_relayout(self) -> list[QWidget]:
         return [self.val_plot, self.acc_plot, self.train_plot]
 
-    # -- files and exports --------------------------------------------------------------------
+    @contextmanager
     def for_picture(self):
-        return self.inside.for_picture()
+        self.experiment.wait()  # a screenshot shows the experiment's figure, not its progress bar
+        with self.inside.for_picture():
+            yield
+
+    # -- files and exports --------------------------------------------------------------------
 
     def write_image(self, path: str) -> bool:
         return self.shell.grab().save(path)
@@ -241,4 +255,5 @@ class NetworkLabMode(Mode):
         except (RuntimeError, TypeError):
             pass
         self.inside.shutdown()
+        self.experiment.shutdown()
         self._stop_session()
