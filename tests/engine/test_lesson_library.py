@@ -94,3 +94,15 @@ def test_a_caption_naming_a_layer_the_network_lacks_is_caught():
     surface = io.load(LESSONS["saddle_escape"])
     surface.caption = "The first layer is fine, layer 1 is not."
     assert layers_beyond(surface) == ["caption names layer 1 of 0"]
+
+
+def test_the_library_teaches_the_lecture_in_topics():
+    scenarios = [io.load(p) for p in LESSONS.values()]
+    assert len(scenarios) >= 20
+    assert all(sc.lesson.topic and sc.lesson.notes and sc.lesson.pauses for sc in scenarios)
+    orders = [sc.lesson.order for sc in scenarios]
+    assert len(set(orders)) == len(orders)  # one place each in the lecture's order
+    topics = [sc.lesson.topic for sc in sorted(scenarios, key=lambda sc: sc.lesson.order)]
+    runs = [t for i, t in enumerate(topics) if i == 0 or t != topics[i - 1]]
+    assert len(runs) == len(set(runs)), f"a topic's lessons are not together in order: {runs}"
+    assert {sc.mode for sc in scenarios} == {"surface", "lab"}
