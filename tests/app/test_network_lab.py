@@ -20,6 +20,12 @@ def lab_scenario(**lab) -> Scenario:
     return sc
 
 
+def wait_shown(win, qtbot) -> None:
+    """Until the lab's views are made (in stages, after a switch) and the networks of its
+    latest setup (built in a worker) are on screen."""
+    qtbot.waitUntil(lambda: win.mode.id == "lab" and win.mode.shown, timeout=60_000)
+
+
 @pytest.fixture
 def lab_window(qtbot):
     from app.model import ScenarioModel
@@ -42,6 +48,8 @@ def test_ctrl_2_switches_to_the_lab_and_ctrl_1_back(qtbot):
     assert win.mode.id == "lab" and win.model.scenario.mode == "lab"
     assert win.mode_actions["lab"].shortcut().toString() == "Ctrl+2"
     assert {"setup", "contenders", "leaderboard", "masks", "val_loss", "accuracy"} <= set(win.docks)
+    wait_shown(win, qtbot)
+    assert win.docks["val_loss"].widget().layout().itemAt(0).widget() is win.mode.val_plot
     win.controller.run_to(20)
     assert win.controller.frame.step == 20
     win.mode_actions["surface"].trigger()
@@ -134,21 +142,28 @@ def test_setup_edits_rebuild_the_network(lab_window, qtbot):
     panel = win.mode.setup_panel
     panel.depth.setValue(4)
     assert win.model.scenario.lab.hidden == [16, 16, 16, 16]
+    wait_shown(win, qtbot)  # the networks are built in a worker
     assert len(win.mode.session.layers) == 5 and win.controller.frame.step == 0
+    assert len(win.mode.flow_view.curves) == 5
     panel.table.item(0, 0).setText("8")
     assert win.model.scenario.lab.hidden[0] == 8
+    wait_shown(win, qtbot)
     assert win.mode.session.race.net.dense[0].fan_out == 8
+    before = win.mode.session
     panel.activation.setCurrentIndex(panel.activation.findData("relu"))
     assert win.model.scenario.lab.activation == "relu"
+    wait_shown(win, qtbot)
+    assert win.mode.session is not before and win.controller.session is win.mode.session
     # Identity needs square layers: greyed out with the reason.
     row = panel.init.findData("identity")
     item = panel.init.model().item(row)
     assert not item.isEnabled() and "square" in item.toolTip()
     panel.dataset.setCurrentIndex(panel.dataset.findData("moons"))
+    wait_shown(win, qtbot)
     assert win.mode.session.race.X.shape[1] == 2 and win.model.scenario.lab.dataset == "moons"
 
 
-def test_save_and_load_give_the_same_setup(lab_window, tmp_path):
+def test_save_and_load_give_the_same_setup(lab_window, tmp_path, qtbot):
     win = lab_window
     win.model.set_lab("activation", "relu")
     win.mode.contenders.add_racer("rmsprop")
@@ -158,6 +173,7 @@ def test_save_and_load_give_the_same_setup(lab_window, tmp_path):
     assert saved.mode == "lab" and saved.lab == win.model.scenario.lab
     win.model.set_lab("activation", "tanh")
     assert win.load_scenario(path)
+    wait_shown(win, qtbot)
     assert win.model.scenario.lab == saved.lab and win.mode.session.race.K == 3
 
 
@@ -316,10 +332,12 @@ def test_patience_is_edited_in_the_setup_and_a_contender_stops_early(qtbot):
     panel = win.mode.setup_panel
     assert panel.patience.value() == 0 and panel.patience.text() == "off"
     panel.patience.setValue(30)  # the widget writes the model, which rebuilds the race
+    wait_shown(win, qtbot)
     assert win.model.scenario.lab.patience == 30 and win.mode.session.race.patience == 3
     win.model.set_lab("patience", 40)  # and the model updates the widget
     assert panel.patience.value() == 40
     panel.patience.setValue(30)
+    wait_shown(win, qtbot)
     win.controller.run_to(300)
     f, s = win.controller.frame, win.mode.session
     fast = s.race.status_of(0)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import csv
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QSizePolicy, QSplitter, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from engine.lab import LabError
 
 from ...model import LabContenders
 from ...panels.racers import RacersPanel
+from ...shell.worker import Worker
 from ...views.curves import CurvePlot
 from ...views.leaderboard import Column, Leaderboard, count, number
 from ..base import DockSpec, Mode, scrolled
@@ -28,7 +29,27 @@ COLUMNS = (
 )
 
 
+class Slot(QWidget):
+    """Where a view goes once it is made; a quiet line of text until then."""
+
+    def __init__(self):
+        super().__init__()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.placeholder = QLabel("")
+        self.placeholder.setAlignment(Qt.AlignCenter)
+        lay.addWidget(self.placeholder)
+
+    def fill(self, view: QWidget) -> None:
+        if self.placeholder is not None:
+            self.layout().removeWidget(self.placeholder)
+            self.placeholder.deleteLater()
+            self.placeholder = None
+        self.layout().addWidget(view)
+
+
 class NetworkLabMode(Mode):
+    rebuilt = Signal()  # a rebuild's session is shown (or its problem stated)
     id = "lab"
     title = "Network lab"
     menu_title = "&Train"
@@ -39,35 +60,94 @@ class NetworkLabMode(Mode):
 
     def __init__(self, shell):
         super().__init__(shell)
-        theme = shell.theme
         self.session: LabSession | None = None
         self._generation = 0
+        self._built_gen = 0  # the generation shown (its session, or its problem)
         self._frames = 0
         self._laid_dropout = False
         self.contenders = LabContenders(self.model)
-        self.output_view = OutputView(theme)
-        self.flow_view = GradientFlowView(theme)
+        # The views go into these slots as they are made: a mode switched to in a window on
+        # screen makes them one per event-loop turn (together they held the window ~150 ms).
+        self.slots = {k: Slot() for k in ("setup", "contenders", "output", "flow", "leaderboard", "masks", "val_loss", "train_loss",
+                                          "accuracy")}
         self.centre_split = QSplitter(Qt.Horizontal)
-        self.centre_split.addWidget(self.output_view)
-        self.centre_split.addWidget(self.flow_view)
-        for w in (self.output_view, self.flow_view):
+        for k in ("output", "flow"):
+            self.centre_split.addWidget(self.slots[k])
             # Long plot titles must not widen the centre past the window (it was clipped).
-            w.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Expanding)
-            w.setMinimumWidth(200)
+            self.slots[k].setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Expanding)
+            self.slots[k].setMinimumWidth(200)
         self.centre_split.setSizes([500, 600])
-        self.masks_view = MasksView(theme)
-        self.leaderboard = Leaderboard(theme, COLUMNS)
+        self.slots["output"].placeholder.setText("Building the Network lab…")
+        self.leaderboard = Leaderboard(shell.theme, COLUMNS)
         self.leaderboard.racer_selected.connect(self._select_enabled)
-        self.val_plot = CurvePlot(theme)
-        self.acc_plot = CurvePlot(theme)
-        self.train_plot = CurvePlot(theme)
-        self.val_plot.set_axis("val loss  (log)", "Validation loss of every contender, log scale", "log")
-        self.acc_plot.set_axis("val accuracy", "Validation accuracy of every contender", "linear")
-        self.train_plot.set_axis("batch loss  (log)", "Mini-batch training loss of every contender", "log")
-        self.setup_panel = SetupPanel(self.model)
-        self.racers_panel = RacersPanel(self.contenders, extras=False)
+        self.slots["leaderboard"].fill(self.leaderboard)
         self.model.lab_changed.connect(self.rebuild)
         self.contenders.view_changed.connect(self._contender_selected)
+        self._retired: list[LabSession] = []  # stopped sessions whose worker may still end its chunk
+        self._builds: list[Worker] = []
+        self.built = False
+        self._stages = self._build_views()
+        if shell.isVisible():
+            QTimer.singleShot(1, self, self._build_next)
+        else:  # at start-up, under the warm-up: all at once
+            self.finish_building()
+
+    def _build_views(self):
+        """The views, one step at a time (each ~10 ms of the GUI thread and its first paint)."""
+        theme = lambda: self.shell.theme  # noqa: E731 (a theme switched to meanwhile holds)
+        self.setup_panel = SetupPanel(self.model)
+        self.slots["setup"].fill(self.setup_panel)
+        yield
+        self.racers_panel = RacersPanel(self.contenders, extras=False)
+        self.slots["contenders"].fill(self.racers_panel)
+        yield
+        self.output_view = OutputView(theme())
+        self.slots["output"].fill(self.output_view)
+        yield
+        self.flow_view = GradientFlowView(theme(), staged=True)
+        yield
+        while not self.flow_view.build(one=True):
+            yield
+        self.slots["flow"].fill(self.flow_view)
+        yield
+        self.masks_view = MasksView(theme())
+        self.slots["masks"].fill(self.masks_view)
+        yield
+        for key, attr, label, tip, scale in (
+                ("val_loss", "val_plot", "val loss  (log)", "Validation loss of every contender, log scale", "log"),
+                ("accuracy", "acc_plot", "val accuracy", "Validation accuracy of every contender", "linear"),
+                ("train_loss", "train_plot", "batch loss  (log)", "Mini-batch training loss of every contender", "log")):
+            plot = CurvePlot(theme())
+            plot.set_axis(label, tip, scale)
+            setattr(self, attr, plot)
+            self.slots[key].fill(plot)
+            yield
+        self.built = True
+
+    @property
+    def shown(self) -> bool:
+        """The views are made and show the session of the latest setup (or its problem)."""
+        s = self.session
+        return self.built and self._built_gen == self._generation > 0 and (s is None or s.generation == self._generation)
+
+    def _build_next(self) -> None:
+        if self.built:
+            return
+        next(self._stages, None)
+        if not self.built:
+            QTimer.singleShot(1, self, self._build_next)
+            return
+        self.shell.layout_docks()
+        self.start()
+
+    def finish_building(self) -> None:
+        """Make the views not made yet, now (a picture of the mode needs them all)."""
+        if not self.built:
+            for _ in self._stages:
+                pass
+            if self.shell.isVisible():
+                self.shell.layout_docks()
+                self.start()
 
     # -- layout ---------------------------------------------------------------------------------
     def centre(self) -> QWidget:
@@ -75,13 +155,14 @@ class NetworkLabMode(Mode):
 
     def docks(self) -> list[DockSpec]:
         left, right = Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea
-        return [DockSpec("setup", "Setup", scrolled(self.setup_panel), left),
-                DockSpec("contenders", "Contenders", scrolled(self.racers_panel), left, tab_with="setup"),
-                DockSpec("leaderboard", "Leaderboard", self.leaderboard, right),
-                DockSpec("masks", "Dropout masks", self.masks_view, right),
-                DockSpec("val_loss", "Validation loss", self.val_plot, right),
-                DockSpec("train_loss", "Training loss", self.train_plot, right, tab_with="val_loss"),
-                DockSpec("accuracy", "Accuracy", self.acc_plot, right)]
+        slot = self.slots
+        return [DockSpec("setup", "Setup", scrolled(slot["setup"]), left),
+                DockSpec("contenders", "Contenders", scrolled(slot["contenders"]), left, tab_with="setup"),
+                DockSpec("leaderboard", "Leaderboard", slot["leaderboard"], right),
+                DockSpec("masks", "Dropout masks", slot["masks"], right),
+                DockSpec("val_loss", "Validation loss", slot["val_loss"], right),
+                DockSpec("train_loss", "Training loss", slot["train_loss"], right, tab_with="val_loss"),
+                DockSpec("accuracy", "Accuracy", slot["accuracy"], right)]
 
     def layout_docks(self, w: int, h: int) -> None:
         """The right column as wide as the leaderboard's essential columns (status included)
@@ -115,30 +196,66 @@ class NetworkLabMode(Mode):
         self.rebuild()
 
     def rebuild(self) -> None:
-        """A fresh lab from the scenario, from step 0 (keeps playing if it was)."""
-        if not self.shell.ready:
+        """A fresh lab from the scenario, from step 0 (keeps playing if it was).  Made in a
+        worker from a copy of the scenario when the window is on screen (a new activation
+        may compile kernels first); before that, at start-up, here."""
+        if not (self.shell.ready and self.built):  # the last build step starts it
             return
-        playing = self.shell.controller.playing
-        self._stop_session()
+        self._retire_session()
         self._generation += 1
-        try:
-            self.session = LabSession(self.model, self._generation, self._enabled_selected())
-        except LabError as e:
-            self.session = None
-            self.setup_panel.show_problem(str(e))
-            self.shell.controller.set_session(None)
+        gen, scenario, selected = self._generation, self.model.snapshot(), self._enabled_selected()
+        if not self.shell.isVisible():
+            try:
+                session = LabSession(scenario, gen, selected)
+            except LabError as e:
+                self._failed(str(e), gen)
+                return
+            self._arrived(session, gen)
             return
+        worker = Worker(lambda job: LabSession(scenario, gen, selected), "lab-build", self, errors=(LabError,))
+        worker.finished.connect(lambda session: self._arrived(session, gen))
+        worker.failed.connect(lambda message: self._failed(message, gen))
+        self._builds = [w for w in self._builds if w.running] + [worker]
+        worker.start()
+
+    def _arrived(self, session: LabSession, gen: int) -> None:
+        if gen != self._generation:  # a later edit superseded it
+            session.shutdown()
+            return
+        self._built_gen = gen
+        self.session = session
         self.setup_panel.show_problem("")
         if self._has_dropout() != self._laid_dropout:  # the masks dock needs another height
             self._laid_dropout = self._has_dropout()
             self.shell.layout_docks()
-        self.shell.controller.set_session(self.session)
-        if playing:
+        self.shell.controller.set_session(session)
+        if self.shell.controller.playing:
             self.on_playing_changed(True)
+        self.rebuilt.emit()
+
+    def _failed(self, message: str, gen: int) -> None:
+        if gen == self._generation:
+            self._built_gen = gen
+            self.setup_panel.show_problem(message)
+            self.rebuilt.emit()
+
+    def _retire_session(self) -> None:
+        """The shown session stops (its worker ends after its chunk, unwaited: joined at
+        shutdown); the views keep its last frame until the new one arrives."""
+        if self.session is not None:
+            self.session.stop_worker()
+            self._retired = [s for s in self._retired if s.running] + [self.session]
+            self.session = None
+        self.shell.controller.set_session(None)
 
     def _stop_session(self) -> None:
-        if self.session is not None:
-            self.session.shutdown()
+        for s in [*self._retired, self.session]:
+            if s is not None:
+                s.shutdown()
+        self._retired = []
+        for w in self._builds:  # a build still under way finishes unseen
+            w.abandon()
+        self._builds = []
 
     def _enabled_selected(self) -> int:
         idx = self.contenders.enabled_indices()
@@ -187,14 +304,15 @@ class NetworkLabMode(Mode):
 
     # -- view settings ------------------------------------------------------------------------
     def themed(self) -> list:
-        return [self.output_view, self.flow_view, self.masks_view, self.leaderboard, self.val_plot, self.acc_plot,
-                self.train_plot]
+        views = ("output_view", "flow_view", "masks_view", "leaderboard", "val_plot", "acc_plot", "train_plot")
+        return [getattr(self, v) for v in views if hasattr(self, v)]
 
     def frozen_while_relayout(self) -> list[QWidget]:
-        return [self.val_plot, self.acc_plot, self.train_plot]
+        return [getattr(self, v) for v in ("val_plot", "acc_plot", "train_plot") if hasattr(self, v)]
 
     # -- files and exports --------------------------------------------------------------------
     def write_image(self, path: str) -> bool:
+        self.finish_building()
         return self.shell.grab().save(path)
 
     def export_video(self) -> None:
