@@ -291,16 +291,22 @@ class NetworkLabMode(Mode):
             self.session.ahead = max(200, 10 * self.shell.controller.steps_per_frame)
         playing = self.shell.controller.playing
         n = self._frames
-        # While playing the views take turns (each redraw costs a few ms); paused, all at once.
+        # While playing the views take turns, one costly redraw per frame besides the output
+        # (which changes at the worker's output rate): every second frame the gradient flow,
+        # in between the masks, the leaderboard and each curves plot in turn (two of them in
+        # one frame made the longest stalls of playback).  Paused, all at once.
         self.output_view.set_frame(frame)
-        if not playing or n % 2 == 0:
+        turn = -1 if not playing else (n // 2) % 5 if n % 2 else 5
+        if turn in (-1, 5):
             self.flow_view.set_frame(frame)
-        if not playing or n % 3 == 0:
+        if turn in (-1, 0):
             self.masks_view.set_frame(frame)
-        if not playing or n % 3 == 1:
+        if turn in (-1, 1):
             show_board(self.leaderboard, frame)
-        if not playing or n % 6 == 2:
-            show_curves([(self.train_plot, "loss"), (self.val_plot, "val_loss"), (self.acc_plot, "val_acc")], frame)
+        for k, (plot, series) in enumerate(((self.val_plot, "val_loss"), (self.acc_plot, "val_acc"),
+                                            (self.train_plot, "loss"))):
+            if turn in (-1, 2 + k):
+                show_curves([(plot, series)], frame)
 
     # -- view settings ------------------------------------------------------------------------
     def themed(self) -> list:

@@ -106,6 +106,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self._y = None  # the curves' value range shown (log10), moved in steps
         self._horizon = None
         self._tick_key = None
+        self._heat_x = None
         self._building = self._build_plots()
         next(self._building)
         if not staged:
@@ -351,7 +352,14 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         s0, s1 = float(steps[-len(w)]), float(steps[-1])
         self.heat.setImage(np.ascontiguousarray(rgba.transpose(1, 0, 2)), autoLevels=False)
         self.heat.setRect(QRectF(s0, 0, max(s1 - s0, CHECK_EVERY), w.shape[1]))
-        self.heat_plot.setXRange(s0, max(s1, s0 + CHECK_EVERY), padding=0)
+        # The step axis moves in jumps of a tenth of the window (at every frame its labels
+        # were laid out again): the latest cells run on towards its end, then it moves on.
+        span = WINDOW * CHECK_EVERY
+        end = max(span, -(-s1 // (span / 10)) * (span / 10))
+        x = (max(0.0, end - 1.1 * span), end) if len(w) == WINDOW else (0.0, float(horizon(int(s1))))
+        if x != self._heat_x:
+            self._heat_x = x
+            self.heat_plot.setXRange(*x, padding=0)
         self.heat_plot.setYRange(0, w.shape[1], padding=0)
         _label(self.heat_plot, f"log₁₀ |g| per layer: {lo:.1f} … {hi:.1f}", self.theme)
         # Hidden unless needed: a text item whose plot moved is laid out again in its paint,
