@@ -22,7 +22,10 @@ from .setup_panel import SetupPanel
 from .views import GradientFlowView, MasksView, OutputView
 
 COLUMNS = (
-    Column("val loss", number, "1.23e-04", sort=lambda v: v, tip="Loss on the validation examples (latest check)"),
+    # Not essential: on a narrow board (1280x720 in projector mode) the validation loss plot
+    # under the board shows it, and the centre gets the room.
+    Column("val loss", number, "1.23e-04", sort=lambda v: v, essential=False,
+           tip="Loss on the validation examples (latest check)"),
     Column("val acc", lambda v: f"{100 * v:.1f}%", "100.0%", tip="Accuracy on the validation examples"),
     Column("step", count, "1,000,000", essential=False,
            tip="The step reached while training, else the step at which the network stopped"),
@@ -114,9 +117,10 @@ class NetworkLabMode(Mode):
         self.slots["masks"].fill(self.masks_view)
         yield
         for key, attr, label, tip, scale in (
-                ("val_loss", "val_plot", "val loss  (log)", "Validation loss of every contender, log scale", "log"),
+                # Short value labels: the docks' titles say what (a projector's short plot cut longer ones).
+                ("val_loss", "val_plot", "log", "Validation loss of every contender, log scale", "log"),
                 ("accuracy", "acc_plot", "val accuracy", "Validation accuracy of every contender", "linear"),
-                ("train_loss", "train_plot", "batch loss  (log)", "Mini-batch training loss of every contender", "log")):
+                ("train_loss", "train_plot", "log", "Mini-batch training loss of every contender", "log")):
             plot = CurvePlot(theme())
             plot.set_axis(label, tip, scale)
             setattr(self, attr, plot)
@@ -166,15 +170,19 @@ class NetworkLabMode(Mode):
 
     def layout_docks(self, w: int, h: int) -> None:
         """The right column as wide as the leaderboard's essential columns (status included)
-        need, up to 0.42 of the window; its heights from the fonts: the leaderboard its rows, the
+        need, up to 0.42 of the window (0.34 in projector mode); its heights from the fonts: the leaderboard its rows, the
         masks a line of text (no dropout) or a line and the mask grids, the curves the rest."""
         docks, theme = self.shell.docks, self.shell.theme
         self._laid_dropout = self._has_dropout()
-        right = min(max(int(0.28 * w), self.leaderboard.essential_width(theme)), int(0.42 * w))
+        projector = self.model.scenario.view.projector
+        # Projector mode caps the column lower: the centre (decision boundary and gradient
+        # flow, under the lesson's caption) is what the back row reads; the board's racer names
+        # give way first (elided, their markers and colours still tell them apart).
+        right = min(max(int(0.28 * w), self.leaderboard.essential_width(theme)), int((0.34 if projector else 0.42) * w))
         self.shell.resizeDocks([docks["setup"], docks["leaderboard"]], [int(0.2 * w), right], Qt.Horizontal)
         # Projector mode: the gradient flow (four plots) gets the larger share of the centre;
         # the output, a square plane, needs less.
-        self.centre_split.setSizes([450, 600] if self.model.scenario.view.projector else [500, 600])
+        self.centre_split.setSizes([450, 600] if projector else [500, 600])
         line = int(theme.font_pt * 2.4)  # a table row or a line of text, in pixels (about)
         rows = max(len(self.contenders.enabled_indices()), 2)
         sizes = {"leaderboard": int(min(0.3 * h, (rows + 1.6) * line)),

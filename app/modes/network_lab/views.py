@@ -165,7 +165,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
     def _arrange(self, shape: str) -> None:
         """"tall": curves, then the two bar plots side by side, then the heat map, one under
         the other.  "wide": curves | heat map over max/mean bars | update bars.  "short" (under
-        about 30 lines of tick labels, e.g. the centre at 1280x720 with the lesson shown): the
+        about 24 lines of tick labels, e.g. the centre at 1280x720 with the lesson shown): the
         curves over the two bar plots, without the heat map (the curves show the same numbers),
         so that what is left stays readable."""
         if shape == self.shape or not self.plots:
@@ -193,6 +193,9 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             stretch = (4, 0, 3, 3)
         for p, row, col, rows, cols in places:
             lay.addItem(p, row=row, col=col, rowspan=rows, colspan=cols)
+        # Short, the curves' "step" label goes (its tick numbers say it): a line of text is a
+        # fifth of their height there.
+        self.lines.getAxis("bottom").showLabel(shape != "short")
         for row in range(4):
             lay.layout.setRowStretchFactor(row, 0)
         for row, share in enumerate(stretch):
@@ -220,6 +223,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.lines.setLabel("left", "|g|", color=fg)
         for p in (self.lines, self.heat_plot):
             p.setLabel("bottom", "step", color=fg)
+        self.lines.getAxis("bottom").showLabel(self.shape != "short")
         self.cursor.setPen(pg.mkPen(fg, width=1.5))
         self.ref.setPen(pg.mkPen(fg, width=2, style=Qt.DashLine))
         self.ref.label.setColor(fg)
@@ -263,9 +267,14 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         if (L, k, rows, self.theme.axis_pt) == self._tick_key:
             return  # set again, the axes were drawn again at every frame
         self._tick_key = (L, k, rows, self.theme.axis_pt)
-        major = [(i, f"L{i + 1}") for i in keep]
+        # Room for every k-th name only: the axis says "layers 1 → L" instead (a lone "L7" under
+        # eleven bars read as a layer of its own, and "L1" at the edge was dropped).
+        major = [(i, f"L{i + 1}") for i in keep] if k == 1 else []
         for p in (self.bars_plot, self.update_plot):
-            p.getAxis("bottom").setTicks([major, [(i, "") for i in range(L)]])
+            ax = p.getAxis("bottom")
+            ax.setTicks([major, [(i, "") for i in range(L)]])
+            ax.setLabel(f"layers 1 → {L}" if k > 1 else "", color=self.theme.foreground)
+            ax.showLabel(k > 1)
         self.heat_plot.getAxis("left").setTicks([[(i + 0.5, f"L{i + 1}") for i in range(L)
                                                   if i % rows == 0 or i == L - 1 and (L - 1) % rows >= rows / 2]])
 
@@ -442,7 +451,8 @@ class MasksView(QWidget):
             m = f.masks[name]
             plot, img = self.images[name]
             img.setImage(m, autoLevels=False)
-            _label(plot, f"D{i + 1} p={p:g}: {100 * m.mean():.0f}% kept", self.theme)
+            # Short: two or three grids share the dock's width (a longer title ran into the next).
+            _label(plot, f"D{i + 1}: {100 * m.mean():.0f}% kept", self.theme)
             kept.append(p)
         self.shown = {n: f.masks[n] for n in names}
         p = kept[0]
@@ -454,7 +464,8 @@ class MasksView(QWidget):
             short = f"all ×{1 - p:.3g} at test"
             rule = (f"Original dropout: kept units pass unscaled while training; at test time every "
                     f"unit is multiplied by (1−p) (= {1 - p:.3g} at p = {p:g}).")
-        self.note.setText(f"Step {f.mask_step:,}, {f.looks[f.selected].name}: a row per example, dark = dropped; {short}")
+        ps = f"p = {kept[0]:g}" if len(set(kept)) == 1 else ", ".join(f"D{i + 1} p={p:g}" for i, p in enumerate(kept))
+        self.note.setText(f"Step {f.mask_step:,} · {f.looks[f.selected].name} · {ps} · a row per example, dark = dropped · {short}")
         self.note.setToolTip(f"Masks of step {f.mask_step:,} for {f.looks[f.selected].name} — a row per example of "
                              f"the batch, a column per unit; dark: dropped. {rule}")
 
@@ -556,14 +567,19 @@ class OutputView(pg.PlotWidget):
             x0, x1, y0, y1 = f.extent
             self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
             self.plot.setAspectLocked(True)
-            self.plot.setLabel("bottom", "x₁ (standardised)", color=fg)
+            # Short labels: on a narrow centre a longer one was cut (the tooltip says more).
+            self.plot.setLabel("bottom", "x₁", color=fg)
             self.plot.setLabel("left", "x₂", color=fg)
+            self.setToolTip("The inputs x₁, x₂ standardised; colour: the class the network predicts, paler where "
+                            "it is less sure; white line: p = 0.5; filled dots: training, rings: validation")
         elif kind == "line":
             self.train.setData(d.X_train[:, 0], d.y_train, brush=pg.mkBrush(fg), pen=None)
             self.val.setData(d.X_val[:, 0], d.y_val, brush=pg.mkBrush(0, 0, 0, 0), pen=pg.mkPen(fg, width=1.5))
             self.plot.setAspectLocked(False)
             self.plot.enableAutoRange()
-            self.plot.setLabel("bottom", "x (standardised)", color=fg)
+            self.plot.setLabel("bottom", "x", color=fg)
+            self.setToolTip("The input x standardised; the line: the network's prediction; filled dots: training, "
+                            "rings: validation")
             self.plot.setLabel("left", "y", color=fg)
         else:
             C = d.classes
