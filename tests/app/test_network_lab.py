@@ -131,10 +131,23 @@ def test_play_trains_in_a_worker_pause_stops_it_and_reset_goes_back(lab_window, 
     k = c.k
     c.step_by(1)
     assert c.k == k + 1
-    c.seek(30)
+    # Resume: on from where it stood, training in the worker again.
+    c.play()
+    assert win.mode.session.live
+    qtbot.waitUntil(lambda: c.k >= k + 100, timeout=20_000)
+    c.pause()
+    qtbot.waitUntil(lambda: not win.mode.session.live, timeout=5_000)
+    # Scrub with the timeline: the views show that step's recorded numbers.
+    win.timeline.setValue(30)
     assert c.frame.step == 30
+    steps, norms = win.mode.flow_view.last
+    assert steps[-1] == 30
+    np.testing.assert_array_equal(norms[-1], win.mode.session.checks["gnorm"][c.frame.selected, 3])
+    assert win.mode.masks_view.shown and all(
+        np.array_equal(m, win.mode.session.race.masks_at(c.frame.selected, 30)[k]) for k, m in win.mode.masks_view.shown.items())
     c.reset()
-    assert c.frame.step == 0
+    assert c.frame.step == 0 and not c.playing
+    assert win.mode.flow_view.last[0].size == 0 and win.mode.masks_view.shown == {}
 
 
 def test_setup_edits_rebuild_the_network(lab_window, qtbot):
@@ -163,6 +176,67 @@ def test_setup_edits_rebuild_the_network(lab_window, qtbot):
     assert win.mode.session.race.X.shape[1] == 2 and win.model.scenario.lab.dataset == "moons"
 
 
+def _has_op(kind, col=None, value=None):
+    from engine.nn import ops
+
+    def check(net):
+        return any(net.opi[o, ops.KIND] == kind and (col is None or net.opi[o, col] == value)
+                   for o in range(net.opi.shape[0]))
+    return check
+
+
+def _net_kinds():
+    from engine.nn import ops
+
+    return [
+        ("norm", "batch", _has_op(ops.BATCHNORM)),
+        ("norm", "layer", _has_op(ops.LAYERNORM)),
+        ("skip", "residual", _has_op(ops.ADD)),
+        ("skip", "highway", _has_op(ops.HIGHWAY)),
+        ("dropout_form", "original", _has_op(ops.DROPOUT, ops.CODE, ops.ORIGINAL)),
+        ("activation", "relu", _has_op(ops.ACT, ops.CODE, ops.RELU)),
+        ("loss", "bce", lambda net: net.loss.id == "bce"),
+        ("dropconnect", 0.3, lambda net: any(net.opi[o, ops.KIND] == ops.DENSE and net.opf[o, ops.P] == 0.3
+                                             for o in range(net.opi.shape[0]))),
+    ]
+
+
+@pytest.mark.parametrize("field, value, built", _net_kinds(), ids=lambda v: str(v) if not callable(v) else "")
+def test_each_kind_of_network_is_built_from_the_panel_and_shown(lab_window, qtbot, field, value, built):
+    from engine.nn import ops
+
+    win = lab_window
+    panel = win.mode.setup_panel
+    widget = getattr(panel, field)
+    assert not built(win.mode.session.race.net)  # the default network has none of it
+    if isinstance(value, str):
+        widget.setCurrentIndex(widget.findData(value))
+    else:
+        widget.setValue(value)
+    assert getattr(win.model.scenario.lab, field) == value
+    wait_shown(win, qtbot)
+    s = win.mode.session
+    assert built(s.race.net)
+    # The views draw the new network: a curve per dense layer, a mask grid per dropout layer.
+    win.controller.run_to(30)
+    assert win.mode.flow_view.layers == s.layers and len(win.mode.flow_view.curves) == len(s.layers)
+    n_dropout = sum(s.race.net.opi[o, ops.KIND] == ops.DROPOUT for o in range(s.race.net.opi.shape[0]))
+    assert len(win.mode.masks_view.shown) == n_dropout
+
+
+def test_a_setup_that_cannot_be_built_says_why_and_the_next_one_builds(lab_window, qtbot):
+    win = lab_window
+    panel = win.mode.setup_panel
+    panel.loss.setCurrentIndex(panel.loss.findData("mse"))  # squared error on class labels
+    wait_shown(win, qtbot)
+    assert win.mode.session is None and "mse" in panel.problem.text()
+    panel.loss.setCurrentIndex(panel.loss.findData("softmax_ce"))
+    wait_shown(win, qtbot)
+    assert win.mode.session is not None and panel.problem.text() == ""
+    win.controller.run_to(20)
+    assert win.controller.frame.step == 20
+
+
 def test_save_and_load_give_the_same_setup(lab_window, tmp_path, qtbot):
     win = lab_window
     win.model.set_lab("activation", "relu")
@@ -175,6 +249,46 @@ def test_save_and_load_give_the_same_setup(lab_window, tmp_path, qtbot):
     assert win.load_scenario(path)
     wait_shown(win, qtbot)
     assert win.model.scenario.lab == saved.lab and win.mode.session.race.K == 3
+
+
+def _screen(win) -> dict:
+    """What the lab's views hold: the curves' numbers, the masks, the output image, the board."""
+    m = win.mode
+    board = m.leaderboard
+    return {"flow": [c.yData.copy() for c in m.flow_view.curves], "bars": {k: np.copy(v) for k, v in m.flow_view.now.items()},
+            "masks": {k: v.copy() for k, v in m.masks_view.shown.items()}, "image": m.output_view.image.image.copy(),
+            "board": [[board.item(r, c).text() for c in range(board.columnCount())] for r in range(board.rowCount())],
+            "val": [c.yData.copy() for c in m.val_plot.curves]}
+
+
+def test_save_and_load_give_the_same_screen(lab_window, tmp_path, qtbot):
+    win = lab_window
+    win.mode.contenders.add_racer("rmsprop")
+    wait_shown(win, qtbot)
+    win.controller.run_to(60)
+    before = _screen(win)
+    path = str(tmp_path / "lab.toml")
+    assert win.write_scenario(path)
+    win.model.set_lab("activation", "relu")  # something else on screen meanwhile
+    wait_shown(win, qtbot)
+    win.controller.run_to(60)
+    assert not np.array_equal(_screen(win)["flow"][0], before["flow"][0])
+    assert win.load_scenario(path)
+    wait_shown(win, qtbot)
+    assert win.mode.setup_panel.activation.currentData() == "tanh"  # the panel shows the file's setup
+    win.controller.run_to(60)
+    after = _screen(win)
+    for key in ("flow", "val"):
+        assert len(after[key]) == len(before[key])
+        for a, b in zip(after[key], before[key]):
+            np.testing.assert_array_equal(a, b)
+    for k in before["bars"]:
+        np.testing.assert_array_equal(after["bars"][k], before["bars"][k])
+    assert after["masks"].keys() == before["masks"].keys()
+    for k in before["masks"]:
+        np.testing.assert_array_equal(after["masks"][k], before["masks"][k])
+    np.testing.assert_array_equal(after["image"], before["image"])
+    assert after["board"] == before["board"]
 
 
 def test_leaderboard_row_selects_the_contender_shown(lab_window):
