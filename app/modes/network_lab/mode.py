@@ -89,6 +89,7 @@ class NetworkLabMode(Mode):
         self._retired: list[LabSession] = []  # stopped sessions whose worker may still end its chunk
         self._builds: list[Worker] = []
         self.built = False
+        self._shut = False
         self._stages = self._build_views()
         if shell.isVisible():
             QTimer.singleShot(1, self, self._build_next)
@@ -359,8 +360,7 @@ class NetworkLabMode(Mode):
 
     def shutdown(self) -> None:
         # A mode switched away from must not rebuild a lab on later edits (it did, beside the new one).
-        try:
+        if not self._shut:
+            self._shut = True
             self.model.lab_changed.disconnect(self.rebuild)
-        except (RuntimeError, TypeError):
-            pass
         self._stop_session()
