@@ -66,6 +66,8 @@ class NetworkLabMode(Mode):
         self.session: LabSession | None = None
         self._generation = 0
         self._built_gen = 0  # the generation shown (its session, or its problem)
+        self._drawn_gen = 0  # the generation whose first frame the views have drawn (or are drawing)
+        self._pending = 0  # views still to draw that first frame
         self._frames = 0
         self._laid_dropout = False
         self.contenders = LabContenders(self.model)
@@ -131,9 +133,11 @@ class NetworkLabMode(Mode):
 
     @property
     def shown(self) -> bool:
-        """The views are made and show the session of the latest setup (or its problem)."""
+        """The views are made and show the session of the latest setup, all of them drawn (or
+        its problem is stated)."""
         s = self.session
-        return self.built and self._built_gen == self._generation > 0 and (s is None or s.generation == self._generation)
+        return (self.built and self._built_gen == self._generation > 0 and not self._pending
+                and (s is None or s.generation == self._generation == self._drawn_gen))
 
     def _build_next(self) -> None:
         if self.built:
@@ -298,24 +302,41 @@ class NetworkLabMode(Mode):
         self._frames += 1
         if self.session is not None:
             self.session.ahead = max(200, 10 * self.shell.controller.steps_per_frame)
+        views = self._views()
+        if frame.generation != self._drawn_gen:
+            # A new lab's first frame: every view draws (and paints) anew, one per event-loop
+            # turn (all in one took ~60 ms of the GUI thread).
+            self._drawn_gen = frame.generation
+            self._in_turns(list(views.values()))
+            return
         playing = self.shell.controller.playing
         n = self._frames
         # While playing the views take turns, one costly redraw per frame besides the output
         # (which changes at the worker's output rate): every second frame the gradient flow,
         # in between the masks, the leaderboard and each curves plot in turn (two of them in
         # one frame made the longest stalls of playback).  Paused, all at once.
-        self.output_view.set_frame(frame)
         turn = -1 if not playing else (n // 2) % 5 if n % 2 else 5
-        if turn in (-1, 5):
-            self.flow_view.set_frame(frame)
-        if turn in (-1, 0):
-            self.masks_view.set_frame(frame)
-        if turn in (-1, 1):
-            show_board(self.leaderboard, frame)
-        for k, (plot, series) in enumerate(((self.val_plot, "val_loss"), (self.acc_plot, "val_acc"),
-                                            (self.train_plot, "loss"))):
-            if turn in (-1, 2 + k):
-                show_curves([(plot, series)], frame)
+        for i, draw in enumerate(views.values()):
+            if i == 0 or turn in (-1, (5, 0, 1, 2, 3, 4)[i - 1]):
+                draw(frame)
+
+    def _views(self) -> dict:
+        """The views' draws, in the order a new lab shows them: the centre first."""
+        curves = [(self.val_plot, "val_loss"), (self.acc_plot, "val_acc"), (self.train_plot, "loss")]
+        return {"output": self.output_view.set_frame, "flow": self.flow_view.set_frame,
+                "masks": self.masks_view.set_frame, "board": lambda f: show_board(self.leaderboard, f),
+                **{series: (lambda f, c=c: show_curves([c], f)) for c in curves for series in [c[1]]}}
+
+    def _in_turns(self, draws: list) -> None:
+        """The first draw now, each next one in a later turn, all of the latest frame."""
+        f = self.shell.controller.frame
+        if f is None or f.generation != self._drawn_gen:
+            self._pending = 0
+            return
+        draws[0](f)
+        self._pending = len(draws) - 1
+        if draws[1:]:
+            QTimer.singleShot(1, self, lambda: self._in_turns(draws[1:]))
 
     # -- view settings ------------------------------------------------------------------------
     def themed(self) -> list:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, Q
 from engine.lab import log_heat
 
 from ...theme import Theme, style_axes
+from ...views.contours import segments
 from ...views.curves import LossAxis, horizon
 from .session import CHECK_EVERY, LabFrame
 
@@ -484,8 +485,10 @@ class OutputView(pg.PlotWidget):
         self.plot.setMenuEnabled(False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
-        self.contour = pg.IsocurveItem(level=0.5, axisOrder="row-major")
-        self.contour.setParentItem(self.image)
+        # The p = 0.5 boundary as segments (the shared vectorised marching squares): pyqtgraph's
+        # isocurve took ~10 ms of the GUI thread at each new output.
+        self.contour = pg.PlotCurveItem(connect="pairs")
+        self.plot.addItem(self.contour, ignoreBounds=True)
         self.fit = pg.PlotDataItem()
         self.plot.addItem(self.fit)
         self.train = pg.ScatterPlotItem(size=7)
@@ -534,8 +537,12 @@ class OutputView(pg.PlotWidget):
             self.image.setImage(rgb.astype(np.uint8), autoLevels=False, levels=(0, 255))
             x0, x1, y0, y1 = f.extent
             self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-            p1 = probs[..., 1]
-            self.contour.setData(p1 if d.classes == 2 else None)
+            if d.classes == 2:
+                res = probs.shape[0]
+                xs = x0 + (np.arange(res) + 0.5) * (x1 - x0) / res  # the pixels' centres
+                ys = y0 + (np.arange(res) + 0.5) * (y1 - y0) / res
+                seg = segments(xs, ys, probs[..., 1], [0.5])
+                self.contour.setData(seg[:, 0], seg[:, 1], connect="pairs")
             self.contour.setVisible(d.classes == 2)
         elif kind == "line":
             self.fit.setData(f.line, out.values[r][:, 0])
