@@ -157,7 +157,10 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.heat_plot.addItem(self.heat)
         self.diverged = pg.TextItem("", color=DIVERGED_RGBA[:3], anchor=(0, 0))
         self.heat_plot.addItem(self.diverged, ignoreBounds=True)
-        self.cursor = pg.InfiniteLine(angle=90, movable=False)
+        # The current step: a two-point curve in view coordinates (log10 |g| up the axis), not
+        # an InfiniteLine, which moved redid its bounds inside its paint and so asked for a
+        # second paint of the view at every frame.
+        self.cursor = pg.PlotCurveItem()
         self.lines.addItem(self.cursor, ignoreBounds=True)
         self._arrange("tall")
         self.set_theme(self.theme)
@@ -310,8 +313,8 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             ok = np.isfinite(y) & (y > 0)
             c.setData(steps[::every][ok], y[ok])
         self.last = (steps, norms)
-        self.cursor.setPos(f.step)
         self._ranges(f.step, norms)
+        self.cursor.setData([f.step, f.step], list(self._y))
         _label(self.lines, f"Gradient flow — {f.looks[r].name}", self.theme)
         nan = np.full(L, np.nan)
         now = {k: (f.checks[k][r, n] if n else nan) for k in ("gmax", "gmean", "update")}
