@@ -175,8 +175,9 @@ class NetworkLabMode(Mode):
 
     def layout_docks(self, w: int, h: int) -> None:
         """The right column as wide as the leaderboard's essential columns (status included)
-        need, up to 0.42 of the window (0.34 in projector mode); its heights from the fonts: the leaderboard its rows, the
-        masks a line of text (no dropout) or a line and the mask grids, the curves the rest."""
+        need, up to 0.42 of the window (0.34 in projector mode); its heights from the fonts: the
+        leaderboard its rows, the masks a line of text (no dropout) or a line and the mask grids,
+        the curves the rest."""
         docks, theme = self.shell.docks, self.shell.theme
         self._laid_dropout = self._has_dropout()
         projector = self.model.scenario.view.projector
@@ -188,11 +189,21 @@ class NetworkLabMode(Mode):
         # Projector mode: the gradient flow (four plots) gets the larger share of the centre;
         # the output, a square plane, needs less.
         self.centre_split.setSizes([450, 600] if projector else [500, 600])
+        # Short, the accuracy plot is a tab beside the losses (one under the other, each was a
+        # sliver at 1280x720 with the masks shown; the board has the accuracy too).
+        tabbed = h < 820
+        if tabbed != (docks["accuracy"] in self.shell.tabifiedDockWidgets(docks["val_loss"])):
+            if tabbed:
+                self.shell.tabifyDockWidget(docks["val_loss"], docks["accuracy"])
+                docks["val_loss"].raise_()  # the shown tab gets the height below
+            else:
+                self.shell.splitDockWidget(docks["val_loss"], docks["accuracy"], Qt.Vertical)
         line = int(theme.font_pt * 2.4)  # a table row or a line of text, in pixels (about)
         rows = max(len(self.contenders.enabled_indices()), 2)
-        sizes = {"leaderboard": int(min(0.3 * h, (rows + 1.6) * line)),
+        # Rows, the header and the dock's title bar (with 1.6 the last row was cut).
+        sizes = {"leaderboard": int(min(0.3 * h, (rows + 2.5) * line)),
                  "masks": int(min(0.4 * h, 2 * line + 15 * theme.axis_pt)) if self._has_dropout() else 2 * line}
-        curves = [k for k in ("val_loss", "accuracy") if docks[k].isVisible()]
+        curves = [k for k in ("val_loss", "accuracy") if docks[k].isVisible() and not (k == "accuracy" and tabbed)]
         rest = max(h - sum(sizes.values()) - 120, 160)
         sizes.update({k: rest // max(len(curves), 1) for k in curves})
         keys = [k for k in sizes if docks[k].isVisible()]
