@@ -32,6 +32,12 @@ COLUMNS = (
 )
 
 
+# Between two steps of making the views or drawing a new lab's first frame: a frame, so the
+# window repaints in between (Qt throttles repaints to the screen's refresh, ~16 ms; steps 1 ms
+# apart all landed before one repaint, which then painted them all at once).
+TURN_MS = 20
+
+
 class Slot(QWidget):
     """Where a view goes once it is made; a quiet line of text until then."""
 
@@ -94,7 +100,7 @@ class NetworkLabMode(Mode):
         self._shut = False
         self._stages = self._build_views()
         if shell.isVisible():
-            QTimer.singleShot(1, self, self._build_next)
+            QTimer.singleShot(TURN_MS, self, self._build_next)
         else:  # at start-up, under the warm-up: all at once
             self.finish_building()
 
@@ -144,7 +150,7 @@ class NetworkLabMode(Mode):
             return
         next(self._stages, None)
         if not self.built:
-            QTimer.singleShot(1, self, self._build_next)
+            QTimer.singleShot(TURN_MS, self, self._build_next)
             return
         self.shell.layout_docks()
         self.start()
@@ -347,7 +353,7 @@ class NetworkLabMode(Mode):
         draws[0](f)
         self._pending = len(draws) - 1
         if draws[1:]:
-            QTimer.singleShot(1, self, lambda: self._in_turns(draws[1:]))
+            QTimer.singleShot(TURN_MS, self, lambda: self._in_turns(draws[1:]))
 
     # -- view settings ------------------------------------------------------------------------
     def themed(self) -> list:
