@@ -21,14 +21,14 @@ from .session import CHECK_EVERY, LabFrame, LabSession
 from .setup_panel import SetupPanel
 from .views import GradientFlowView, MasksView, OutputView
 
+# Optional columns go first to last as the board narrows: the step first, then the validation
+# loss (at 1280x720 in projector mode; the plot under the board shows it, the centre gets the room).
 COLUMNS = (
-    # Not essential: on a narrow board (1280x720 in projector mode) the validation loss plot
-    # under the board shows it, and the centre gets the room.
+    Column("step", count, "1,000,000", essential=False,
+           tip="The step reached while training, else the step at which the network stopped"),
     Column("val loss", number, "1.23e-04", sort=lambda v: v, essential=False,
            tip="Loss on the validation examples (latest check)"),
     Column("val acc", lambda v: f"{100 * v:.1f}%", "100.0%", tip="Accuracy on the validation examples"),
-    Column("step", count, "1,000,000", essential=False,
-           tip="The step reached while training, else the step at which the network stopped"),
 )
 
 
