@@ -207,7 +207,7 @@ class NetworkLabMode(Mode):
         line = int(theme.font_pt * 2.4)  # a table row or a line of text, in pixels (about)
         rows = max(len(self.contenders.enabled_indices()), 2)
         # Rows, the header and the dock's title bar (with 1.6 the last row was cut).
-        sizes = {"leaderboard": int(min(0.3 * h, (rows + 2.5) * line)),
+        sizes = {"leaderboard": int(min(0.36 * h, (rows + 2.5) * line)),
                  "masks": int(min(0.4 * h, 2 * line + 15 * theme.axis_pt)) if self._has_dropout() else 2 * line}
         curves = [k for k in ("val_loss", "accuracy") if docks[k].isVisible() and not (k == "accuracy" and tabbed)]
         rest = max(h - sum(sizes.values()) - 120, 160)
