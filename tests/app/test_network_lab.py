@@ -143,8 +143,9 @@ def test_play_trains_in_a_worker_pause_stops_it_and_reset_goes_back(lab_window, 
     steps, norms = win.mode.flow_view.last
     assert steps[-1] == 30
     np.testing.assert_array_equal(norms[-1], win.mode.session.checks["gnorm"][c.frame.selected, 3])
-    assert win.mode.masks_view.shown and all(
-        np.array_equal(m, win.mode.session.race.masks_at(c.frame.selected, 30)[k]) for k, m in win.mode.masks_view.shown.items())
+    exact = win.mode.session.race.masks_at(c.frame.selected, 30)
+    assert win.mode.masks_view.shown
+    assert all(np.array_equal(m, exact[k]) for k, m in win.mode.masks_view.shown.items())
     c.reset()
     assert c.frame.step == 0 and not c.playing
     assert win.mode.flow_view.last[0].size == 0 and win.mode.masks_view.shown == {}
@@ -255,7 +256,8 @@ def _screen(win) -> dict:
     """What the lab's views hold: the curves' numbers, the masks, the output image, the board."""
     m = win.mode
     board = m.leaderboard
-    return {"flow": [c.yData.copy() for c in m.flow_view.curves], "bars": {k: np.copy(v) for k, v in m.flow_view.now.items()},
+    return {"flow": [c.yData.copy() for c in m.flow_view.curves],
+            "bars": {k: np.copy(v) for k, v in m.flow_view.now.items()},
             "masks": {k: v.copy() for k, v in m.masks_view.shown.items()}, "image": m.output_view.image.image.copy(),
             "board": [[board.item(r, c).text() for c in range(board.columnCount())] for r in range(board.rowCount())],
             "val": [c.yData.copy() for c in m.val_plot.curves]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from engine.lab import LabError
@@ -58,7 +58,6 @@ class Slot(QWidget):
 
 
 class NetworkLabMode(Mode):
-    rebuilt = Signal()  # a rebuild's session is shown (or its problem stated)
     id = "lab"
     title = "Network lab"
     menu_title = "&Train"
@@ -79,8 +78,8 @@ class NetworkLabMode(Mode):
         self.contenders = LabContenders(self.model)
         # The views go into these slots as they are made: a mode switched to in a window on
         # screen makes them one per event-loop turn (together they held the window ~150 ms).
-        self.slots = {k: Slot() for k in ("setup", "contenders", "output", "flow", "leaderboard", "masks", "val_loss", "train_loss",
-                                          "accuracy")}
+        self.slots = {k: Slot() for k in ("setup", "contenders", "output", "flow", "leaderboard", "masks",
+                                          "val_loss", "train_loss", "accuracy")}
         self.centre_split = QSplitter(Qt.Horizontal)
         for k in ("output", "flow"):
             self.centre_split.addWidget(self.slots[k])
@@ -261,14 +260,12 @@ class NetworkLabMode(Mode):
         self.shell.controller.set_session(session)
         if self.shell.controller.playing:
             self.on_playing_changed(True)
-        self.rebuilt.emit()
 
     def _failed(self, message: str, gen: int) -> None:
         if gen == self._generation:
             self._built_gen = gen
             self.setup_panel.show_problem(message)
-            self.rebuilt.emit()
-
+    
     def _retire_session(self) -> None:
         """The shown session stops (its worker ends after its chunk, unwaited: joined at
         shutdown); the views keep its last frame until the new one arrives."""
@@ -342,7 +339,7 @@ class NetworkLabMode(Mode):
         curves = [(self.val_plot, "val_loss"), (self.acc_plot, "val_acc"), (self.train_plot, "loss")]
         return {"output": self.output_view.set_frame, "flow": self.flow_view.set_frame,
                 "masks": self.masks_view.set_frame, "board": lambda f: show_board(self.leaderboard, f),
-                **{series: (lambda f, c=c: show_curves([c], f)) for c in curves for series in [c[1]]}}
+                **{c[1]: (lambda f, c=c: show_curves([c], f)) for c in curves}}
 
     def _in_turns(self, draws: list) -> None:
         """The first draw now, each next one in a later turn, all of the latest frame."""

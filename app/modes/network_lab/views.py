@@ -469,7 +469,8 @@ class MasksView(QWidget):
             rule = (f"Original dropout: kept units pass unscaled while training; at test time every "
                     f"unit is multiplied by (1−p) (= {1 - p:.3g} at p = {p:g}).")
         ps = f"p = {kept[0]:g}" if len(set(kept)) == 1 else ", ".join(f"D{i + 1} p={p:g}" for i, p in enumerate(kept))
-        self.note.setText(f"Step {f.mask_step:,} · {f.looks[f.selected].name} · {ps} · a row per example, dark = dropped · {short}")
+        self.note.setText(f"Step {f.mask_step:,} · {f.looks[f.selected].name} · {ps} · "
+                          f"a row per example, dark = dropped · {short}")
         self.note.setToolTip(f"Masks of step {f.mask_step:,} for {f.looks[f.selected].name} — a row per example of "
                              f"the batch, a column per unit; dark: dropped. {rule}")
 
