@@ -507,3 +507,20 @@ def test_closing_a_playing_lab_leaves_no_thread_and_prints_nothing(qtbot, capfd)
         threading.excepthook = old_hook
     out, err = capfd.readouterr()
     assert not errors and "Signal source has been deleted" not in out + err
+
+
+def test_a_log_axis_within_one_decade_still_has_numbers(qapp):
+    """The lab's validation loss often stays within one decade (0.5 to 0.8): its log axis
+    labels the 1, 2, 3 and 5 multiples there, or every tick when none is in view; across
+    decades, whole decades only."""
+    from app.views.curves import LossAxis
+
+    ax = LossAxis("left")
+    ax.setLogMode(False, True)
+    lg = lambda *xs: [float(np.log10(x)) for x in xs]  # noqa: E731
+    ax.setRange(*lg(0.52, 0.76))
+    assert ax.tickStrings(lg(0.6, 0.7), 1.0, 1.0) == ["0.6", "0.7"]
+    ax.setRange(*lg(0.25, 0.9))
+    assert ax.tickStrings(lg(0.3, 0.4, 0.5), 1.0, 1.0) == ["0.3", "", "0.5"]
+    ax.setRange(-3.0, 0.0)
+    assert [s != "" for s in ax.tickStrings([-2.0, *lg(0.02)], 1.0, 1.0)] == [True, False]
