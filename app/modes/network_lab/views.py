@@ -158,8 +158,8 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.diverged = pg.TextItem("", color=DIVERGED_RGBA[:3], anchor=(0, 0))
         self.heat_plot.addItem(self.diverged, ignoreBounds=True)
         # The current step: a two-point curve in view coordinates (log10 |g| up the axis), not
-        # an InfiniteLine, which moved redid its bounds inside its paint and so asked for a
-        # second paint of the view at every frame.
+        # an InfiniteLine, which once moved recomputes its bounds inside its paint and asks
+        # for its region to be painted again.
         self.cursor = pg.PlotCurveItem()
         self.lines.addItem(self.cursor, ignoreBounds=True)
         self._arrange("tall")
