@@ -111,6 +111,7 @@ def test_a_diverging_contender_is_marked_while_the_others_train_on(qtbot):
     qtbot.addWidget(win)
     win.show()
     win.controller.run_to(200)
+    wait_shown(win, qtbot)  # paused, the leaderboard and curves draw in the turns after
     f = win.controller.frame
     assert f.status[0] == Status.DIVERGED and f.status[1] == Status.TRAINING
     assert "diverged" in [lk.label.format for lk in win.mode.val_plot.events if lk.isVisible()]
@@ -252,8 +253,9 @@ def test_save_and_load_give_the_same_setup(lab_window, tmp_path, qtbot):
     assert win.model.scenario.lab == saved.lab and win.mode.session.race.K == 3
 
 
-def _screen(win) -> dict:
+def _screen(win, qtbot) -> dict:
     """What the lab's views hold: the curves' numbers, the masks, the output image, the board."""
+    wait_shown(win, qtbot)
     m = win.mode
     board = m.leaderboard
     return {"flow": [c.yData.copy() for c in m.flow_view.curves],
@@ -268,18 +270,18 @@ def test_save_and_load_give_the_same_screen(lab_window, tmp_path, qtbot):
     win.mode.contenders.add_racer("rmsprop")
     wait_shown(win, qtbot)
     win.controller.run_to(60)
-    before = _screen(win)
+    before = _screen(win, qtbot)
     path = str(tmp_path / "lab.toml")
     assert win.write_scenario(path)
     win.model.set_lab("activation", "relu")  # something else on screen meanwhile
     wait_shown(win, qtbot)
     win.controller.run_to(60)
-    assert not np.array_equal(_screen(win)["flow"][0], before["flow"][0])
+    assert not np.array_equal(_screen(win, qtbot)["flow"][0], before["flow"][0])
     assert win.load_scenario(path)
     wait_shown(win, qtbot)
     assert win.mode.setup_panel.activation.currentData() == "tanh"  # the panel shows the file's setup
     win.controller.run_to(60)
-    after = _screen(win)
+    after = _screen(win, qtbot)
     for key in ("flow", "val"):
         assert len(after[key]) == len(before[key])
         for a, b in zip(after[key], before[key]):
@@ -461,6 +463,7 @@ def test_patience_is_edited_in_the_setup_and_a_contender_stops_early(qtbot):
     assert f.status[0] == Status.STOPPED and f.status_step[0] == fast.step
     # The leaderboard says so with its step; the curves mark the step with a dashed line.
     win.mode.on_frame(f)
+    wait_shown(win, qtbot)
     board = win.mode.leaderboard
     row = board.order.index(0)
     assert board.item(row, board.status_column).text() == "stopped"

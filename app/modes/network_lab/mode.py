@@ -72,7 +72,8 @@ class NetworkLabMode(Mode):
         self._generation = 0
         self._built_gen = 0  # the generation shown (its session, or its problem)
         self._drawn_gen = 0  # the generation whose first frame the views have drawn (or are drawing)
-        self._pending = 0  # views still to draw that first frame
+        self._pending = 0  # views still to draw the frame shown
+        self._chain = 0  # the latest chain of draws in turns
         self._frames = 0
         self._laid_dropout = False
         self.contenders = LabContenders(self.model)
@@ -138,14 +139,14 @@ class NetworkLabMode(Mode):
 
     @property
     def shown(self) -> bool:
-        """The views are made and show the session of the latest setup, all of them drawn (or
-        its problem is stated)."""
+        """The views are made and show the session of the latest setup, all of them drawn with
+        the frame shown (or its problem is stated)."""
         s = self.session
         return (self.built and self._built_gen == self._generation > 0 and not self._pending
                 and (s is None or s.generation == self._generation == self._drawn_gen))
 
     def _build_next(self) -> None:
-        if self.built:
+        if self.built or self._shut:  # (a mode switched away from before it was made)
             return
         next(self._stages, None)
         if not self.built:
@@ -228,7 +229,7 @@ class NetworkLabMode(Mode):
         """A fresh lab from the scenario, from step 0 (keeps playing if it was).  Made in a
         worker from a copy of the scenario when the window is on screen (a new activation
         may compile kernels first); before that, at start-up, here."""
-        if not (self.shell.ready and self.built):  # the last build step starts it
+        if not (self.shell.ready and self.built) or self._shut:  # the last build step starts it
             return
         self._retire_session()
         self._generation += 1
@@ -316,22 +317,26 @@ class NetworkLabMode(Mode):
         self._frames += 1
         if self.session is not None:
             self.session.ahead = max(200, 10 * self.shell.controller.steps_per_frame)
-        views = self._views()
+        views = list(self._views().values())
         if frame.generation != self._drawn_gen:
-            # A new lab's first frame: every view draws (and paints) anew, one per event-loop
-            # turn (all in one took ~60 ms of the GUI thread).
+            # A new lab's first frame: every view draws (and paints) anew, one per turn (all
+            # in one took ~60 ms of the GUI thread).
             self._drawn_gen = frame.generation
-            self._in_turns(list(views.values()))
+            self._in_turns(views, 1)
             return
-        playing = self.shell.controller.playing
+        if not self.shell.controller.playing:
+            # Paused (a step, a scrub): the output, gradient flow and masks now, the leaderboard
+            # and each curves plot in the turns after (all in one turn took ~30 ms).
+            self._in_turns(views, 3)
+            return
         n = self._frames
         # While playing the views take turns, one costly redraw per frame besides the output
         # (which changes at the worker's output rate): every second frame the gradient flow,
         # in between the masks, the leaderboard and each curves plot in turn (two of them in
-        # one frame made the longest stalls of playback).  Paused, all at once.
-        turn = -1 if not playing else (n // 2) % 5 if n % 2 else 5
-        for i, draw in enumerate(views.values()):
-            if i == 0 or turn in (-1, (5, 0, 1, 2, 3, 4)[i - 1]):
+        # one frame made the longest stalls of playback).
+        turn = (n // 2) % 5 if n % 2 else 5
+        for i, draw in enumerate(views):
+            if i == 0 or turn == (5, 0, 1, 2, 3, 4)[i - 1]:
                 draw(frame)
 
     def _views(self) -> dict:
@@ -341,16 +346,22 @@ class NetworkLabMode(Mode):
                 "masks": self.masks_view.set_frame, "board": lambda f: show_board(self.leaderboard, f),
                 **{c[1]: (lambda f, c=c: show_curves([c], f)) for c in curves}}
 
-    def _in_turns(self, draws: list) -> None:
-        """The first draw now, each next one in a later turn, all of the latest frame."""
+    def _in_turns(self, draws: list, now: int, chain: int | None = None) -> None:
+        """The first ``now`` draws at once, each next one a turn later, all of the latest
+        frame; a newer chain of draws replaces one still under way."""
+        if chain is None:
+            self._chain = chain = self._chain + 1
         f = self.shell.controller.frame
-        if f is None or f.generation != self._drawn_gen:
-            self._pending = 0
+        if chain != self._chain or f is None or f.generation != self._drawn_gen:
+            if chain == self._chain:
+                self._pending = 0
             return
-        draws[0](f)
-        self._pending = len(draws) - 1
-        if draws[1:]:
-            QTimer.singleShot(TURN_MS, self, lambda: self._in_turns(draws[1:]))
+        for draw in draws[:now]:
+            draw(f)
+        rest = draws[now:]
+        self._pending = len(rest)
+        if rest:
+            QTimer.singleShot(TURN_MS, self, lambda: self._in_turns(rest, 1, chain))
 
     # -- view settings ------------------------------------------------------------------------
     def themed(self) -> list:
@@ -398,4 +409,5 @@ class NetworkLabMode(Mode):
         if not self._shut:
             self._shut = True
             self.model.lab_changed.disconnect(self.rebuild)
+        self._chain += 1  # draws still to come would get another mode's frames
         self._stop_session()
