@@ -329,6 +329,9 @@ class NetworkLabMode(Mode):
             # and each curves plot in the turns after (all in one turn took ~30 ms).
             self._in_turns(views, 3)
             return
+        if self._pending:  # a chain of draws under way (a new lab's first frame) does the rest
+            views[0](frame)
+            return
         n = self._frames
         # While playing the views take turns, one costly redraw per frame besides the output
         # (which changes at the worker's output rate): every second frame the gradient flow,
