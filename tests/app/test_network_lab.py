@@ -527,3 +527,15 @@ def test_a_log_axis_within_one_decade_still_has_numbers(qapp):
     assert ax.tickStrings(lg(0.3, 0.4, 0.5), 1.0, 1.0) == ["0.3", "", "0.5"]
     ax.setRange(-3.0, 0.0)
     assert [s != "" for s in ax.tickStrings([-2.0, *lg(0.02)], 1.0, 1.0)] == [True, False]
+
+
+def test_a_picture_shows_every_view_at_the_step_shown(lab_window, tmp_path):
+    """Paused, the leaderboard and curves draw a turn after the centre; a picture taken at
+    once (the CLI's --screenshot, File > Save image) still shows them at the step shown."""
+    win = lab_window
+    win.controller.run_to(80)
+    assert win.mode.write_image(str(tmp_path / "lab.png"))
+    board = win.mode.leaderboard
+    headers = [board.horizontalHeaderItem(c).text() for c in range(board.columnCount())]
+    assert {board.item(r, headers.index("step")).text() for r in range(board.rowCount())} == {"80"}
+    assert win.mode.val_plot.step == 80 and win.mode.train_plot.curves[0].xData[-1] == 80

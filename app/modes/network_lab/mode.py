@@ -4,6 +4,7 @@ curves on the right.  Any change of the setup rebuilds the lab and restarts it f
 from __future__ import annotations
 
 import csv
+from contextlib import contextmanager
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
@@ -375,9 +376,21 @@ class NetworkLabMode(Mode):
         return [getattr(self, v) for v in ("val_plot", "acc_plot", "train_plot") if hasattr(self, v)]
 
     # -- files and exports --------------------------------------------------------------------
-    def write_image(self, path: str) -> bool:
+    @contextmanager
+    def for_picture(self):
+        """Every view made and drawn with the frame shown (not a turn later) for a picture."""
         self.finish_building()
-        return self.shell.grab().save(path)
+        f = self.shell.controller.frame
+        if f is not None and self._pending:
+            self._chain += 1  # the draws still to come are done here
+            self._pending = 0
+            for draw in self._views().values():
+                draw(f)
+        yield
+
+    def write_image(self, path: str) -> bool:
+        with self.for_picture():
+            return self.shell.grab().save(path)
 
     def export_video(self) -> None:
         from ...export.dialog import export_video
