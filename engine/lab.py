@@ -295,6 +295,8 @@ def check_gradients(net: Network, X, y, mistake: str = "", layer: int = 1, sweep
     parameters of every group, backprop broken by ``mistake`` at dense ``layer`` when given;
     raises ValueError naming why a mistake cannot be made there.  ``job`` (progress, check)
     follows the check and then the sweep."""
+    if not np.all(np.isfinite(net.params)):
+        raise ValueError("this network diverged (its weights hold NaN or infinity): there is no gradient to check")
     mistake = mistake or None
     want = MISTAKES.expected(net, mistake, layer) if mistake else None
     L = len(net.groups)

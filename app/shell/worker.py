@@ -2,6 +2,7 @@
 progress and checks for Cancel, with its result or error delivered on the GUI thread."""
 from __future__ import annotations
 
+import sys
 import threading
 import warnings
 from typing import Callable
@@ -11,6 +12,10 @@ from PySide6.QtWidgets import QProgressDialog, QWidget
 
 # Workers whose owner stopped listening, kept alive until their thread ends.
 _ABANDONED: set = set()
+# The longest a thread running Python keeps the GIL from one that asks for it.  The GUI thread
+# asks at every return from Qt into Python (hundreds of times a repaint); at Python's default,
+# 5 ms, a worker in its Python glue stretched a 20 ms repaint past 100 ms.
+GIL_SWITCH_S = 0.0005
 
 
 class Cancelled(Exception):
@@ -59,6 +64,8 @@ class Worker(QObject):
         self._ended.connect(self._deliver, Qt.QueuedConnection)
 
     def start(self) -> "Worker":
+        if sys.getswitchinterval() > GIL_SWITCH_S:
+            sys.setswitchinterval(GIL_SWITCH_S)
         self._thread.start()
         return self
 

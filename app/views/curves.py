@@ -20,7 +20,15 @@ class LossAxis(pg.AxisItem):
 
     def logTickStrings(self, values, scale, spacing):
         strings = super().logTickStrings(values, scale, spacing)
-        return [s if abs(v - round(v)) < 1e-9 else "" for s, v in zip(strings, values)]
+        lo, hi = sorted(self.range) if self.range else (0.0, 0.0)
+        if np.floor(hi) > np.floor(lo) or not len(values):
+            return [s if abs(v - round(v)) < 1e-9 else "" for s, v in zip(strings, values)]
+        # Within one decade (a validation loss between 0.3 and 0.8) there is no whole decade to
+        # label: the 1, 2, 3 and 5 multiples are (all ticks when none of those is in view),
+        # else the axis had no number at all.
+        mant = [round(10 ** (v - np.floor(v + 1e-9)), 6) for v in values]
+        keep = [m in (1, 2, 3, 5) for m in mant]
+        return [s if k or not any(keep) else "" for s, k in zip(strings, keep)]
 
     def tickValues(self, minVal, maxVal, size):
         if not self.symlog:

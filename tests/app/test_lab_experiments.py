@@ -121,7 +121,7 @@ def test_the_lab_computes_its_experiment_and_cancel_leaves_it_usable(qtbot):
     assert not panel.isVisible() and panel.worker is None  # no experiment: no panel
     win.model.set_lab("experiment", {"kind": "function_space", "members": 4, "pretrain_steps": 3000,
                                      "record_every": 10})
-    assert panel.isVisible() and panel.worker is not None
+    qtbot.waitUntil(lambda: panel.isVisible() and panel.worker is not None)  # with the lab built in a worker
     qtbot.waitUntil(lambda: panel.bar.value() > 0, timeout=60_000)
     qtbot.mouseClick(panel.button, Qt.LeftButton)  # Cancel
     qtbot.waitUntil(lambda: panel.worker is None, timeout=60_000)

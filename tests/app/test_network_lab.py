@@ -20,6 +20,12 @@ def lab_scenario(**lab) -> Scenario:
     return sc
 
 
+def wait_shown(win, qtbot) -> None:
+    """Until the lab's views are made (in stages, after a switch) and the networks of its
+    latest setup (built in a worker) are on screen."""
+    qtbot.waitUntil(lambda: win.mode.id == "lab" and win.mode.shown, timeout=60_000)
+
+
 @pytest.fixture
 def lab_window(qtbot):
     from app.model import ScenarioModel
@@ -42,6 +48,8 @@ def test_ctrl_2_switches_to_the_lab_and_ctrl_1_back(qtbot):
     assert win.mode.id == "lab" and win.model.scenario.mode == "lab"
     assert win.mode_actions["lab"].shortcut().toString() == "Ctrl+2"
     assert {"setup", "contenders", "leaderboard", "masks", "val_loss", "accuracy"} <= set(win.docks)
+    wait_shown(win, qtbot)
+    assert win.docks["val_loss"].widget().layout().itemAt(0).widget() is win.mode.val_plot
     win.controller.run_to(20)
     assert win.controller.frame.step == 20
     win.mode_actions["surface"].trigger()
@@ -103,6 +111,7 @@ def test_a_diverging_contender_is_marked_while_the_others_train_on(qtbot):
     qtbot.addWidget(win)
     win.show()
     win.controller.run_to(200)
+    wait_shown(win, qtbot)  # paused, the leaderboard and curves draw in the turns after
     f = win.controller.frame
     assert f.status[0] == Status.DIVERGED and f.status[1] == Status.TRAINING
     assert "diverged" in [lk.label.format for lk in win.mode.val_plot.events if lk.isVisible()]
@@ -123,10 +132,24 @@ def test_play_trains_in_a_worker_pause_stops_it_and_reset_goes_back(lab_window, 
     k = c.k
     c.step_by(1)
     assert c.k == k + 1
-    c.seek(30)
+    # Resume: on from where it stood, training in the worker again.
+    c.play()
+    assert win.mode.session.live
+    qtbot.waitUntil(lambda: c.k >= k + 100, timeout=20_000)
+    c.pause()
+    qtbot.waitUntil(lambda: not win.mode.session.live, timeout=5_000)
+    # Scrub with the timeline: the views show that step's recorded numbers.
+    win.timeline.setValue(30)
     assert c.frame.step == 30
+    steps, norms = win.mode.flow_view.last
+    assert steps[-1] == 30
+    np.testing.assert_array_equal(norms[-1], win.mode.session.checks["gnorm"][c.frame.selected, 3])
+    exact = win.mode.session.race.masks_at(c.frame.selected, 30)
+    assert win.mode.masks_view.shown
+    assert all(np.array_equal(m, exact[k]) for k, m in win.mode.masks_view.shown.items())
     c.reset()
-    assert c.frame.step == 0
+    assert c.frame.step == 0 and not c.playing
+    assert win.mode.flow_view.last[0].size == 0 and win.mode.masks_view.shown == {}
 
 
 def test_setup_edits_rebuild_the_network(lab_window, qtbot):
@@ -134,21 +157,89 @@ def test_setup_edits_rebuild_the_network(lab_window, qtbot):
     panel = win.mode.setup_panel
     panel.depth.setValue(4)
     assert win.model.scenario.lab.hidden == [16, 16, 16, 16]
+    wait_shown(win, qtbot)  # the networks are built in a worker
     assert len(win.mode.session.layers) == 5 and win.controller.frame.step == 0
+    assert len(win.mode.flow_view.curves) == 5
     panel.table.item(0, 0).setText("8")
     assert win.model.scenario.lab.hidden[0] == 8
+    wait_shown(win, qtbot)
     assert win.mode.session.race.net.dense[0].fan_out == 8
+    before = win.mode.session
     panel.activation.setCurrentIndex(panel.activation.findData("relu"))
     assert win.model.scenario.lab.activation == "relu"
+    wait_shown(win, qtbot)
+    assert win.mode.session is not before and win.controller.session is win.mode.session
     # Identity needs square layers: greyed out with the reason.
     row = panel.init.findData("identity")
     item = panel.init.model().item(row)
     assert not item.isEnabled() and "square" in item.toolTip()
     panel.dataset.setCurrentIndex(panel.dataset.findData("moons"))
+    wait_shown(win, qtbot)
     assert win.mode.session.race.X.shape[1] == 2 and win.model.scenario.lab.dataset == "moons"
 
 
-def test_save_and_load_give_the_same_setup(lab_window, tmp_path):
+def _has_op(kind, col=None, value=None):
+    from engine.nn import ops
+
+    def check(net):
+        return any(net.opi[o, ops.KIND] == kind and (col is None or net.opi[o, col] == value)
+                   for o in range(net.opi.shape[0]))
+    return check
+
+
+def _net_kinds():
+    from engine.nn import ops
+
+    return [
+        ("norm", "batch", _has_op(ops.BATCHNORM)),
+        ("norm", "layer", _has_op(ops.LAYERNORM)),
+        ("skip", "residual", _has_op(ops.ADD)),
+        ("skip", "highway", _has_op(ops.HIGHWAY)),
+        ("dropout_form", "original", _has_op(ops.DROPOUT, ops.CODE, ops.ORIGINAL)),
+        ("activation", "relu", _has_op(ops.ACT, ops.CODE, ops.RELU)),
+        ("loss", "bce", lambda net: net.loss.id == "bce"),
+        ("dropconnect", 0.3, lambda net: any(net.opi[o, ops.KIND] == ops.DENSE and net.opf[o, ops.P] == 0.3
+                                             for o in range(net.opi.shape[0]))),
+    ]
+
+
+@pytest.mark.parametrize("field, value, built", _net_kinds(), ids=lambda v: str(v) if not callable(v) else "")
+def test_each_kind_of_network_is_built_from_the_panel_and_shown(lab_window, qtbot, field, value, built):
+    from engine.nn import ops
+
+    win = lab_window
+    panel = win.mode.setup_panel
+    widget = getattr(panel, field)
+    assert not built(win.mode.session.race.net)  # the default network has none of it
+    if isinstance(value, str):
+        widget.setCurrentIndex(widget.findData(value))
+    else:
+        widget.setValue(value)
+    assert getattr(win.model.scenario.lab, field) == value
+    wait_shown(win, qtbot)
+    s = win.mode.session
+    assert built(s.race.net)
+    # The views draw the new network: a curve per dense layer, a mask grid per dropout layer.
+    win.controller.run_to(30)
+    assert win.mode.flow_view.layers == s.layers and len(win.mode.flow_view.curves) == len(s.layers)
+    n_dropout = sum(s.race.net.opi[o, ops.KIND] == ops.DROPOUT for o in range(s.race.net.opi.shape[0]))
+    assert len(win.mode.masks_view.shown) == n_dropout
+
+
+def test_a_setup_that_cannot_be_built_says_why_and_the_next_one_builds(lab_window, qtbot):
+    win = lab_window
+    panel = win.mode.setup_panel
+    panel.loss.setCurrentIndex(panel.loss.findData("mse"))  # squared error on class labels
+    wait_shown(win, qtbot)
+    assert win.mode.session is None and "mse" in panel.problem.text()
+    panel.loss.setCurrentIndex(panel.loss.findData("softmax_ce"))
+    wait_shown(win, qtbot)
+    assert win.mode.session is not None and panel.problem.text() == ""
+    win.controller.run_to(20)
+    assert win.controller.frame.step == 20
+
+
+def test_save_and_load_give_the_same_setup(lab_window, tmp_path, qtbot):
     win = lab_window
     win.model.set_lab("activation", "relu")
     win.mode.contenders.add_racer("rmsprop")
@@ -158,7 +249,50 @@ def test_save_and_load_give_the_same_setup(lab_window, tmp_path):
     assert saved.mode == "lab" and saved.lab == win.model.scenario.lab
     win.model.set_lab("activation", "tanh")
     assert win.load_scenario(path)
+    wait_shown(win, qtbot)
     assert win.model.scenario.lab == saved.lab and win.mode.session.race.K == 3
+
+
+def _screen(win, qtbot) -> dict:
+    """What the lab's views hold: the curves' numbers, the masks, the output image, the board."""
+    wait_shown(win, qtbot)
+    m = win.mode
+    board = m.leaderboard
+    return {"flow": [c.yData.copy() for c in m.flow_view.curves],
+            "bars": {k: np.copy(v) for k, v in m.flow_view.now.items()},
+            "masks": {k: v.copy() for k, v in m.masks_view.shown.items()}, "image": m.output_view.image.image.copy(),
+            "board": [[board.item(r, c).text() for c in range(board.columnCount())] for r in range(board.rowCount())],
+            "val": [c.yData.copy() for c in m.val_plot.curves]}
+
+
+def test_save_and_load_give_the_same_screen(lab_window, tmp_path, qtbot):
+    win = lab_window
+    win.mode.contenders.add_racer("rmsprop")
+    wait_shown(win, qtbot)
+    win.controller.run_to(60)
+    before = _screen(win, qtbot)
+    path = str(tmp_path / "lab.toml")
+    assert win.write_scenario(path)
+    win.model.set_lab("activation", "relu")  # something else on screen meanwhile
+    wait_shown(win, qtbot)
+    win.controller.run_to(60)
+    assert not np.array_equal(_screen(win, qtbot)["flow"][0], before["flow"][0])
+    assert win.load_scenario(path)
+    wait_shown(win, qtbot)
+    assert win.mode.setup_panel.activation.currentData() == "tanh"  # the panel shows the file's setup
+    win.controller.run_to(60)
+    after = _screen(win, qtbot)
+    for key in ("flow", "val"):
+        assert len(after[key]) == len(before[key])
+        for a, b in zip(after[key], before[key]):
+            np.testing.assert_array_equal(a, b)
+    for k in before["bars"]:
+        np.testing.assert_array_equal(after["bars"][k], before["bars"][k])
+    assert after["masks"].keys() == before["masks"].keys()
+    for k in before["masks"]:
+        np.testing.assert_array_equal(after["masks"][k], before["masks"][k])
+    np.testing.assert_array_equal(after["image"], before["image"])
+    assert after["board"] == before["board"]
 
 
 def test_leaderboard_row_selects_the_contender_shown(lab_window):
@@ -316,10 +450,12 @@ def test_patience_is_edited_in_the_setup_and_a_contender_stops_early(qtbot):
     panel = win.mode.setup_panel
     assert panel.patience.value() == 0 and panel.patience.text() == "off"
     panel.patience.setValue(30)  # the widget writes the model, which rebuilds the race
+    wait_shown(win, qtbot)
     assert win.model.scenario.lab.patience == 30 and win.mode.session.race.patience == 3
     win.model.set_lab("patience", 40)  # and the model updates the widget
     assert panel.patience.value() == 40
     panel.patience.setValue(30)
+    wait_shown(win, qtbot)
     win.controller.run_to(300)
     f, s = win.controller.frame, win.mode.session
     fast = s.race.status_of(0)
@@ -327,11 +463,13 @@ def test_patience_is_edited_in_the_setup_and_a_contender_stops_early(qtbot):
     assert f.status[0] == Status.STOPPED and f.status_step[0] == fast.step
     # The leaderboard says so with its step; the curves mark the step with a dashed line.
     win.mode.on_frame(f)
+    wait_shown(win, qtbot)
     board = win.mode.leaderboard
     row = board.order.index(0)
     assert board.item(row, board.status_column).text() == "stopped"
     assert "stopped early" in board.item(row, board.status_column).toolTip()
-    assert board.item(row, 4).text() == f"{fast.step:,}"
+    headers = [board.horizontalHeaderItem(c).text() for c in range(board.columnCount())]
+    assert board.item(row, headers.index("step")).text() == f"{fast.step:,}"
     line = win.mode.val_plot.events[0]
     assert line.isVisible() and line.value() == fast.step and line.label.format == "stopped"
     # Before that step it was still training.
@@ -372,3 +510,32 @@ def test_closing_a_playing_lab_leaves_no_thread_and_prints_nothing(qtbot, capfd)
         threading.excepthook = old_hook
     out, err = capfd.readouterr()
     assert not errors and "Signal source has been deleted" not in out + err
+
+
+def test_a_log_axis_within_one_decade_still_has_numbers(qapp):
+    """The lab's validation loss often stays within one decade (0.5 to 0.8): its log axis
+    labels the 1, 2, 3 and 5 multiples there, or every tick when none is in view; across
+    decades, whole decades only."""
+    from app.views.curves import LossAxis
+
+    ax = LossAxis("left")
+    ax.setLogMode(False, True)
+    lg = lambda *xs: [float(np.log10(x)) for x in xs]  # noqa: E731
+    ax.setRange(*lg(0.52, 0.76))
+    assert ax.tickStrings(lg(0.6, 0.7), 1.0, 1.0) == ["0.6", "0.7"]
+    ax.setRange(*lg(0.25, 0.9))
+    assert ax.tickStrings(lg(0.3, 0.4, 0.5), 1.0, 1.0) == ["0.3", "", "0.5"]
+    ax.setRange(-3.0, 0.0)
+    assert [s != "" for s in ax.tickStrings([-2.0, *lg(0.02)], 1.0, 1.0)] == [True, False]
+
+
+def test_a_picture_shows_every_view_at_the_step_shown(lab_window, tmp_path):
+    """Paused, the leaderboard and curves draw a turn after the centre; a picture taken at
+    once (the CLI's --screenshot, File > Save image) still shows them at the step shown."""
+    win = lab_window
+    win.controller.run_to(80)
+    assert win.mode.write_image(str(tmp_path / "lab.png"))
+    board = win.mode.leaderboard
+    headers = [board.horizontalHeaderItem(c).text() for c in range(board.columnCount())]
+    assert {board.item(r, headers.index("step")).text() for r in range(board.rowCount())} == {"80"}
+    assert win.mode.val_plot.step == 80 and win.mode.train_plot.curves[0].xData[-1] == 80

@@ -98,3 +98,15 @@ def test_eps_sweep_reference_lines_meet_at_the_best_step(batch):
     # A broken backward pass floors the sweep at the mistake: no step size rescues it.
     _, bad = GC.eps_sweep(net, *batch, sample=30, mistake=M.NO_DERIVATIVE, layer=1)
     assert bad.min() > GC.FAIL
+
+
+def test_a_diverged_network_has_no_gradient_check():
+    from engine import lab as L
+    from engine.nn.network import mlp
+
+    net = mlp([2, 4, 2], seed=0)
+    X, y = np.random.default_rng(0).standard_normal((8, 2)), np.arange(8) % 2
+    assert L.check_gradients(net, X, y, sweep=False).layer_errors.max() < 1e-6
+    net.params[3] = np.nan
+    with pytest.raises(ValueError, match="diverged"):
+        L.check_gradients(net, X, y, sweep=False)

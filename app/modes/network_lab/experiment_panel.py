@@ -82,7 +82,7 @@ class ExperimentPanel(QWidget):
             self.hide()
             return
         self._scenario = copy.deepcopy(sc)
-        self._looks = contender_looks(model)
+        self._looks = contender_looks(self._scenario)
         self.show()
         self._run()
 

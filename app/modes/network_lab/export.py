@@ -37,7 +37,7 @@ class LabFrameSource(SessionFrameSource):
             raise ExportError("nothing to export: the lab has no enabled contender")
         model = ScenarioModel(sc)
         try:
-            session = LabSession(model, selected=selected)
+            session = LabSession(sc, selected=selected)
         except LabError as e:
             model.deleteLater()
             raise ExportError(str(e)) from None

@@ -15,7 +15,7 @@ MAX_POINTS = 400  # per curve: a plot needs no more to read
 
 def show_board(board: Leaderboard, f: LabFrame) -> None:
     step = np.where(f.status_step > 0, f.status_step, f.step)
-    board.set_rows(f.looks, np.column_stack([f.val_loss, f.val_acc, step]), f.status, f.status_step)
+    board.set_rows(f.looks, np.column_stack([step, f.val_loss, f.val_acc]), f.status, f.status_step)  # COLUMNS' order
 
 
 def show_curves(plots: list[tuple[CurvePlot, str]], f: LabFrame) -> None:

@@ -13,6 +13,7 @@ from .gradcheck_view import GradCheckView
 
 
 FRONT_WIDTH = 0.3  # of the window: the left column when a view of this module is in front
+INSIDE_DOCKS = {"gradcheck": "Gradient check", "diagram": "Network", "distributions": "Distributions"}
 
 
 class InsideViews:
@@ -25,14 +26,22 @@ class InsideViews:
         self.gradcheck.mistake_changed.connect(self._record_mistake)
         self.diagram = DiagramView(theme)
         self.distributions = DistributionsView(theme)
-        self.keys = ("gradcheck", "diagram", "distributions")
+        self.keys = tuple(INSIDE_DOCKS)
         self._folded: set[str] = set()  # docks projector mode hid (shown again when it ends)
 
-    def docks(self, tab_with: str) -> list[DockSpec]:
-        left = Qt.LeftDockWidgetArea
-        return [DockSpec("gradcheck", "Gradient check", self.gradcheck, left, tab_with=tab_with),
-                DockSpec("diagram", "Network", self.diagram, left, tab_with="gradcheck"),
-                DockSpec("distributions", "Distributions", self.distributions, left, tab_with="diagram")]
+    @staticmethod
+    def docks(holders: dict, tab_with: str) -> list[DockSpec]:
+        """The docks, each holding ``holders[key]`` (the mode fills them with :meth:`views` once
+        it has made them)."""
+        left, tab = Qt.LeftDockWidgetArea, tab_with
+        specs = []
+        for key, title in INSIDE_DOCKS.items():
+            specs.append(DockSpec(key, title, holders[key], left, tab_with=tab))
+            tab = key
+        return specs
+
+    def views(self) -> dict:
+        return {"gradcheck": self.gradcheck, "diagram": self.diagram, "distributions": self.distributions}
 
     def themed(self) -> list:
         return [self.gradcheck, self.diagram, self.distributions]

@@ -6,29 +6,58 @@ from __future__ import annotations
 import csv
 from contextlib import contextmanager
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QSizePolicy, QSplitter, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QFileDialog, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from engine.lab import LabError
 
 from ...model import LabContenders
 from ...panels.racers import RacersPanel
+from ...shell.worker import Worker
 from ...views.curves import CurvePlot
 from ...views.leaderboard import Column, Leaderboard, count, number
 from ..base import DockSpec, Mode, scrolled
 from .experiment_panel import ExperimentPanel
 from .feeds import show_board, show_curves
-from .inside import InsideViews
+from .inside import INSIDE_DOCKS, InsideViews
 from .session import CHECK_EVERY, LabFrame, LabSession
 from .setup_panel import SetupPanel
 from .views import GradientFlowView, MasksView, OutputView
 
+# Optional columns go first to last as the board narrows: the step first, then the validation
+# loss (at 1280x720 in projector mode; the plot under the board shows it, the centre gets the room).
 COLUMNS = (
-    Column("val loss", number, "1.23e-04", sort=lambda v: v, tip="Loss on the validation examples (latest check)"),
-    Column("val acc", lambda v: f"{100 * v:.1f}%", "100.0%", tip="Accuracy on the validation examples"),
     Column("step", count, "1,000,000", essential=False,
            tip="The step reached while training, else the step at which the network stopped"),
+    Column("val loss", number, "1.23e-04", sort=lambda v: v, essential=False,
+           tip="Loss on the validation examples (latest check)"),
+    Column("val acc", lambda v: f"{100 * v:.1f}%", "100.0%", tip="Accuracy on the validation examples"),
 )
+
+
+# Between two steps of making the views or drawing a new lab's first frame: a frame, so the
+# window repaints in between (Qt throttles repaints to the screen's refresh, ~16 ms; steps 1 ms
+# apart all landed before one repaint, which then painted them all at once).
+TURN_MS = 20
+
+
+class Slot(QWidget):
+    """Where a view goes once it is made; a quiet line of text until then."""
+
+    def __init__(self):
+        super().__init__()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.placeholder = QLabel("")
+        self.placeholder.setAlignment(Qt.AlignCenter)
+        lay.addWidget(self.placeholder)
+
+    def fill(self, view: QWidget) -> None:
+        if self.placeholder is not None:
+            self.layout().removeWidget(self.placeholder)
+            self.placeholder.deleteLater()
+            self.placeholder = None
+        self.layout().addWidget(view)
 
 
 class NetworkLabMode(Mode):
@@ -42,38 +71,107 @@ class NetworkLabMode(Mode):
 
     def __init__(self, shell):
         super().__init__(shell)
-        theme = shell.theme
         self.session: LabSession | None = None
         self._generation = 0
+        self._built_gen = 0  # the generation shown (its session, or its problem)
+        self._drawn_gen = 0  # the generation whose first frame the views have drawn (or are drawing)
+        self._pending = 0  # views still to draw the frame shown
+        self._chain = 0  # the latest chain of draws in turns
         self._frames = 0
         self._laid_dropout = False
         self.contenders = LabContenders(self.model)
-        self.output_view = OutputView(theme)
-        self.flow_view = GradientFlowView(theme)
+        # The views go into these slots as they are made: a mode switched to in a window on
+        # screen makes them one per event-loop turn (together they held the window ~150 ms).
+        self.slots = {k: Slot() for k in ("setup", "contenders", "output", "flow", "leaderboard", "masks",
+                                          "val_loss", "train_loss", "accuracy", *INSIDE_DOCKS)}
         self.centre_split = QSplitter(Qt.Horizontal)
-        self.centre_split.addWidget(self.output_view)
-        self.centre_split.addWidget(self.flow_view)
-        for w in (self.output_view, self.flow_view):
+        for k in ("output", "flow"):
+            self.centre_split.addWidget(self.slots[k])
             # Long plot titles must not widen the centre past the window (it was clipped).
-            w.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Expanding)
-            w.setMinimumWidth(200)
-        self.experiment = ExperimentPanel(theme)  # hidden unless the scenario has a [lab.experiment]
+            self.slots[k].setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Expanding)
+            self.slots[k].setMinimumWidth(200)
+        self.experiment = ExperimentPanel(shell.theme)  # hidden unless the scenario has a [lab.experiment]
         self.centre_split.addWidget(self.experiment)
         self.centre_split.setSizes([500, 600, 0])
-        self.masks_view = MasksView(theme)
-        self.leaderboard = Leaderboard(theme, COLUMNS)
+        self.slots["output"].placeholder.setText("Building the Network lab…")
+        self.leaderboard = Leaderboard(shell.theme, COLUMNS)
         self.leaderboard.racer_selected.connect(self._select_enabled)
-        self.val_plot = CurvePlot(theme)
-        self.acc_plot = CurvePlot(theme)
-        self.train_plot = CurvePlot(theme)
-        self.val_plot.set_axis("val loss  (log)", "Validation loss of every contender, log scale", "log")
-        self.acc_plot.set_axis("val accuracy", "Validation accuracy of every contender", "linear")
-        self.train_plot.set_axis("batch loss  (log)", "Mini-batch training loss of every contender", "log")
-        self.setup_panel = SetupPanel(self.model)
-        self.racers_panel = RacersPanel(self.contenders, extras=False)
-        self.inside = InsideViews(self.model, theme)
+        self.slots["leaderboard"].fill(self.leaderboard)
         self.model.lab_changed.connect(self.rebuild)
         self.contenders.view_changed.connect(self._contender_selected)
+        self._retired: list[LabSession] = []  # stopped sessions whose worker may still end its chunk
+        self._builds: list[Worker] = []
+        self.built = False
+        self._shut = False
+        self._stages = self._build_views()
+        if shell.isVisible():
+            QTimer.singleShot(TURN_MS, self, self._build_next)
+        else:  # at start-up, under the warm-up: all at once
+            self.finish_building()
+
+    def _build_views(self):
+        """The views, one step at a time (each ~10 ms of the GUI thread and its first paint)."""
+        theme = lambda: self.shell.theme  # noqa: E731 (a theme switched to meanwhile holds)
+        self.setup_panel = SetupPanel(self.model)
+        self.slots["setup"].fill(self.setup_panel)
+        yield
+        self.racers_panel = RacersPanel(self.contenders, extras=False)
+        self.slots["contenders"].fill(self.racers_panel)
+        yield
+        self.output_view = OutputView(theme())
+        self.slots["output"].fill(self.output_view)
+        yield
+        self.flow_view = GradientFlowView(theme(), staged=True)
+        yield
+        while not self.flow_view.build(one=True):
+            yield
+        self.slots["flow"].fill(self.flow_view)
+        yield
+        self.masks_view = MasksView(theme())
+        self.slots["masks"].fill(self.masks_view)
+        yield
+        for key, attr, label, tip, scale in (
+                # Short value labels: the docks' titles say what (a projector's short plot cut longer ones).
+                ("val_loss", "val_plot", "log", "Validation loss of every contender, log scale", "log"),
+                ("accuracy", "acc_plot", "val accuracy", "Validation accuracy of every contender", "linear"),
+                ("train_loss", "train_plot", "log", "Mini-batch training loss of every contender", "log")):
+            plot = CurvePlot(theme())
+            plot.set_axis(label, tip, scale)
+            setattr(self, attr, plot)
+            self.slots[key].fill(plot)
+            yield
+        self.inside = InsideViews(self.model, theme())
+        for key, view in self.inside.views().items():
+            self.slots[key].fill(view)
+        yield
+        self.built = True
+
+    @property
+    def shown(self) -> bool:
+        """The views are made and show the session of the latest setup, all of them drawn with
+        the frame shown (or its problem is stated)."""
+        s = self.session
+        return (self.built and self._built_gen == self._generation > 0 and not self._pending
+                and (s is None or s.generation == self._generation == self._drawn_gen))
+
+    def _build_next(self) -> None:
+        if self.built or self._shut:  # (a mode switched away from before it was made)
+            return
+        next(self._stages, None)
+        if not self.built:
+            QTimer.singleShot(TURN_MS, self, self._build_next)
+            return
+        self.shell.layout_docks()
+        self.start()
+
+    def finish_building(self) -> None:
+        """Make the views not made yet, now (a picture of the mode needs them all)."""
+        if not self.built:
+            for _ in self._stages:
+                pass
+            if self.shell.isVisible():
+                self.shell.layout_docks()
+                self.start()
 
     # -- layout ---------------------------------------------------------------------------------
     def centre(self) -> QWidget:
@@ -81,31 +179,48 @@ class NetworkLabMode(Mode):
 
     def docks(self) -> list[DockSpec]:
         left, right = Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea
-        return [DockSpec("setup", "Setup", scrolled(self.setup_panel), left),
-                DockSpec("contenders", "Contenders", scrolled(self.racers_panel), left, tab_with="setup"),
-                DockSpec("leaderboard", "Leaderboard", self.leaderboard, right),
-                DockSpec("masks", "Dropout masks", self.masks_view, right),
-                DockSpec("val_loss", "Validation loss", self.val_plot, right),
-                DockSpec("train_loss", "Training loss", self.train_plot, right, tab_with="val_loss"),
-                DockSpec("accuracy", "Accuracy", self.acc_plot, right), *self.inside.docks("contenders")]
+        slot = self.slots
+        return [DockSpec("setup", "Setup", scrolled(slot["setup"]), left),
+                DockSpec("contenders", "Contenders", scrolled(slot["contenders"]), left, tab_with="setup"),
+                DockSpec("leaderboard", "Leaderboard", slot["leaderboard"], right),
+                DockSpec("masks", "Dropout masks", slot["masks"], right),
+                DockSpec("val_loss", "Validation loss", slot["val_loss"], right),
+                DockSpec("train_loss", "Training loss", slot["train_loss"], right, tab_with="val_loss"),
+                DockSpec("accuracy", "Accuracy", slot["accuracy"], right),
+                *InsideViews.docks(slot, tab_with="contenders")]
 
     def layout_docks(self, w: int, h: int) -> None:
         """The right column as wide as the leaderboard's essential columns (status included)
-        need, up to 0.42 of the window; its heights from the fonts: the leaderboard its rows, the
-        masks a line of text (no dropout) or a line and the mask grids, the curves the rest."""
+        need, up to 0.42 of the window (0.34 in projector mode); its heights from the fonts: the
+        leaderboard its rows, the masks a line of text (no dropout) or a line and the mask grids,
+        the curves the rest."""
         docks, theme = self.shell.docks, self.shell.theme
         self._laid_dropout = self._has_dropout()
-        right = min(max(int(0.28 * w), self.leaderboard.essential_width(theme)), int(0.42 * w))
+        projector = self.model.scenario.view.projector
+        # Projector mode caps the column lower: the centre (decision boundary and gradient
+        # flow, under the lesson's caption) is what the back row reads; the board's racer names
+        # give way first (elided, their markers and colours still tell them apart).
+        right = min(max(int(0.28 * w), self.leaderboard.essential_width(theme)), int((0.34 if projector else 0.42) * w))
         self.shell.resizeDocks([docks["setup"], docks["leaderboard"]], [int(0.2 * w), right], Qt.Horizontal)
         # Projector mode: the gradient flow (four plots) gets the larger share of the centre;
         # the output, a square plane, needs less.
-        self.centre_split.setSizes(([450, 600] if self.model.scenario.view.projector else [500, 600])
-                                   if not self.experiment.active else [220, 0, 1000])
+        self.centre_split.setSizes(([450, 600] if projector else [500, 600]) if not self.experiment.active
+                                   else [220, 0, 1000])
+        # Short, the accuracy plot is a tab beside the losses (one under the other, each was a
+        # sliver at 1280x720 with the masks shown; the board has the accuracy too).
+        tabbed = h < 820
+        if tabbed != (docks["accuracy"] in self.shell.tabifiedDockWidgets(docks["val_loss"])):
+            if tabbed:
+                self.shell.tabifyDockWidget(docks["val_loss"], docks["accuracy"])
+                docks["val_loss"].raise_()  # the shown tab gets the height below
+            else:
+                self.shell.splitDockWidget(docks["val_loss"], docks["accuracy"], Qt.Vertical)
         line = int(theme.font_pt * 2.4)  # a table row or a line of text, in pixels (about)
         rows = max(len(self.contenders.enabled_indices()), 2)
-        sizes = {"leaderboard": int(min(0.3 * h, (rows + 1.6) * line)),
+        # Rows, the header and the dock's title bar (with 1.6 the last row was cut).
+        sizes = {"leaderboard": int(min(0.36 * h, (rows + 2.5) * line)),
                  "masks": int(min(0.4 * h, 2 * line + 15 * theme.axis_pt)) if self._has_dropout() else 2 * line}
-        curves = [k for k in ("val_loss", "accuracy") if docks[k].isVisible()]
+        curves = [k for k in ("val_loss", "accuracy") if docks[k].isVisible() and not (k == "accuracy" and tabbed)]
         rest = max(h - sum(sizes.values()) - 120, 160)
         sizes.update({k: rest // max(len(curves), 1) for k in curves})
         keys = [k for k in sizes if docks[k].isVisible()]
@@ -113,7 +228,8 @@ class NetworkLabMode(Mode):
             self.shell.resizeDocks([docks[k] for k in keys], [sizes[k] for k in keys], Qt.Vertical)
         docks["setup"].raise_()
         docks["val_loss"].raise_()
-        self.inside.arrange(self.shell, w)
+        if self.built:
+            self.inside.arrange(self.shell, w)
 
     def _has_dropout(self) -> bool:
         return any(p > 0 for p in self.model.scenario.lab.dropout or ())
@@ -123,36 +239,70 @@ class NetworkLabMode(Mode):
         self.rebuild()
 
     def rebuild(self) -> None:
-        """A fresh lab from the scenario, from step 0 (keeps playing if it was)."""
-        if not self.shell.ready:
+        """A fresh lab from the scenario, from step 0 (keeps playing if it was).  Made in a
+        worker from a copy of the scenario when the window is on screen (a new activation
+        may compile kernels first); before that, at start-up, here."""
+        if not (self.shell.ready and self.built) or self._shut:  # the last build step starts it
             return
-        playing = self.shell.controller.playing
-        self._stop_session()
+        self._retire_session()
         self._generation += 1
-        try:
-            self.session = LabSession(self.model, self._generation, self._enabled_selected())
-        except LabError as e:
-            self.session = None
-            self.setup_panel.show_problem(str(e))
-            self.shell.controller.set_session(None)
-            self.inside.set_session(None)
+        gen, scenario, selected = self._generation, self.model.snapshot(), self._enabled_selected()
+        if not self.shell.isVisible():
+            try:
+                session = LabSession(scenario, gen, selected)
+            except LabError as e:
+                self._failed(str(e), gen)
+                return
+            self._arrived(session, gen)
             return
+        worker = Worker(lambda job: LabSession(scenario, gen, selected), "lab-build", self, errors=(LabError,))
+        worker.finished.connect(lambda session: self._arrived(session, gen))
+        worker.failed.connect(lambda message: self._failed(message, gen))
+        self._builds = [w for w in self._builds if w.running] + [worker]
+        worker.start()
+
+    def _arrived(self, session: LabSession, gen: int) -> None:
+        if gen != self._generation:  # a later edit superseded it
+            session.shutdown()
+            return
+        self._built_gen = gen
+        self.session = session
         self.setup_panel.show_problem("")
-        self.inside.set_session(self.session)
+        self.inside.set_session(session)
         if self._has_dropout() != self._laid_dropout:  # the masks dock needs another height
             self._laid_dropout = self._has_dropout()
             self.shell.layout_docks()
-        self.shell.controller.set_session(self.session)
+        self.shell.controller.set_session(session)
         had = self.experiment.active
         self.experiment.start(self.model)
         if had != self.experiment.active:
             self.shell.layout_docks()  # the centre's shares change with the experiment
-        if playing:
+        if self.shell.controller.playing:
             self.on_playing_changed(True)
 
-    def _stop_session(self) -> None:
+    def _failed(self, message: str, gen: int) -> None:
+        if gen == self._generation:
+            self._built_gen = gen
+            self.setup_panel.show_problem(message)
+            self.inside.set_session(None)
+    
+    def _retire_session(self) -> None:
+        """The shown session stops (its worker ends after its chunk, unwaited: joined at
+        shutdown); the views keep its last frame until the new one arrives."""
         if self.session is not None:
-            self.session.shutdown()
+            self.session.stop_worker()
+            self._retired = [s for s in self._retired if s.running] + [self.session]
+            self.session = None
+        self.shell.controller.set_session(None)
+
+    def _stop_session(self) -> None:
+        for s in [*self._retired, self.session]:
+            if s is not None:
+                s.shutdown()
+        self._retired = []
+        for w in self._builds:  # a build still under way finishes unseen
+            w.abandon()
+        self._builds = []
 
     def _enabled_selected(self) -> int:
         idx = self.contenders.enabled_indices()
@@ -186,39 +336,85 @@ class NetworkLabMode(Mode):
         self._frames += 1
         if self.session is not None:
             self.session.ahead = max(200, 10 * self.shell.controller.steps_per_frame)
-        playing = self.shell.controller.playing
-        n = self._frames
-        # While playing the views take turns (each redraw costs a few ms); paused, all at once.
-        self.output_view.set_frame(frame)
+        # These take their own pace (visible ones only, at the views' rate, computed in workers).
         self.experiment.set_step(frame.step)
-        if not playing or n % 2 == 0:
-            self.flow_view.set_frame(frame)
-        if not playing or n % 3 == 0:
-            self.masks_view.set_frame(frame)
-        if not playing or n % 3 == 1:
-            show_board(self.leaderboard, frame)
-        if not playing or n % 6 == 2:
-            show_curves([(self.train_plot, "loss"), (self.val_plot, "val_loss"), (self.acc_plot, "val_acc")], frame)
-        self.inside.set_frame(frame, playing)
+        self.inside.set_frame(frame, self.shell.controller.playing)
+        views = list(self._views().values())
+        if frame.generation != self._drawn_gen:
+            # A new lab's first frame: every view draws (and paints) anew, one per turn (all
+            # in one took ~60 ms of the GUI thread).
+            self._drawn_gen = frame.generation
+            self._in_turns(views, 1)
+            return
+        if not self.shell.controller.playing:
+            # Paused (a step, a scrub): the output, gradient flow and masks now, the leaderboard
+            # and each curves plot in the turns after (all in one turn took ~30 ms).
+            self._in_turns(views, 3)
+            return
+        if self._pending:  # a chain of draws under way (a new lab's first frame) does the rest
+            views[0](frame)
+            return
+        n = self._frames
+        # While playing the views take turns, one costly redraw per frame besides the output
+        # (which changes at the worker's output rate): every second frame the gradient flow,
+        # in between the masks, the leaderboard and each curves plot in turn (two of them in
+        # one frame made the longest stalls of playback).
+        turn = (n // 2) % 5 if n % 2 else 5
+        for i, draw in enumerate(views):
+            if i == 0 or turn == (5, 0, 1, 2, 3, 4)[i - 1]:
+                draw(frame)
+
+    def _views(self) -> dict:
+        """The views' draws, in the order a new lab shows them: the centre first."""
+        curves = [(self.val_plot, "val_loss"), (self.acc_plot, "val_acc"), (self.train_plot, "loss")]
+        return {"output": self.output_view.set_frame, "flow": self.flow_view.set_frame,
+                "masks": self.masks_view.set_frame, "board": lambda f: show_board(self.leaderboard, f),
+                **{c[1]: (lambda f, c=c: show_curves([c], f)) for c in curves}}
+
+    def _in_turns(self, draws: list, now: int, chain: int | None = None) -> None:
+        """The first ``now`` draws at once, each next one a turn later, all of the latest
+        frame; a newer chain of draws replaces one still under way."""
+        if chain is None:
+            self._chain = chain = self._chain + 1
+        f = self.shell.controller.frame
+        if chain != self._chain or f is None or f.generation != self._drawn_gen:
+            if chain == self._chain:
+                self._pending = 0
+            return
+        for draw in draws[:now]:
+            draw(f)
+        rest = draws[now:]
+        self._pending = len(rest)
+        if rest:
+            QTimer.singleShot(TURN_MS, self, lambda: self._in_turns(rest, 1, chain))
 
     # -- view settings ------------------------------------------------------------------------
     def themed(self) -> list:
-        return [self.output_view, self.flow_view, self.masks_view, self.leaderboard, self.val_plot, self.acc_plot,
-                self.train_plot, self.experiment, *self.inside.themed()]
+        views = ("output_view", "flow_view", "masks_view", "leaderboard", "val_plot", "acc_plot", "train_plot")
+        inside = self.inside.themed() if self.built else []
+        return [getattr(self, v) for v in views if hasattr(self, v)] + [self.experiment, *inside]
 
     def frozen_while_relayout(self) -> list[QWidget]:
-        return [self.val_plot, self.acc_plot, self.train_plot]
+        return [getattr(self, v) for v in ("val_plot", "acc_plot", "train_plot") if hasattr(self, v)]
 
+    # -- files and exports --------------------------------------------------------------------
     @contextmanager
     def for_picture(self):
+        """Every view made and drawn with the frame shown (not a turn later) for a picture."""
+        self.finish_building()
+        f = self.shell.controller.frame
+        if f is not None and self._pending:
+            self._chain += 1  # the draws still to come are done here
+            self._pending = 0
+            for draw in self._views().values():
+                draw(f)
         self.experiment.wait()  # a screenshot shows the experiment's figure, not its progress bar
         with self.inside.for_picture():
             yield
 
-    # -- files and exports --------------------------------------------------------------------
-
     def write_image(self, path: str) -> bool:
-        return self.shell.grab().save(path)
+        with self.for_picture():
+            return self.shell.grab().save(path)
 
     def export_video(self) -> None:
         from ...export.dialog import export_video
@@ -250,10 +446,11 @@ class NetworkLabMode(Mode):
 
     def shutdown(self) -> None:
         # A mode switched away from must not rebuild a lab on later edits (it did, beside the new one).
-        try:
+        if not self._shut:
+            self._shut = True
             self.model.lab_changed.disconnect(self.rebuild)
-        except (RuntimeError, TypeError):
-            pass
-        self.inside.shutdown()
+        self._chain += 1  # draws still to come would get another mode's frames
+        if self.built:
+            self.inside.shutdown()
         self.experiment.shutdown()
         self._stop_session()

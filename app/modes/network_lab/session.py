@@ -20,8 +20,8 @@ from engine import lab as LAB
 from engine.nn import ops
 from engine.nn.train import Chunk
 from engine.race.status import Status
+from engine.scenario import Scenario
 
-from ...model import ScenarioModel
 from ...shell.recorder import Recorder
 from ...shell.worker import Worker
 from ...theme import MARKERS, PALETTE
@@ -106,8 +106,8 @@ class LabFrame:
         return len(self.looks)
 
 
-def contender_looks(model: ScenarioModel) -> tuple[Look, ...]:
-    lab = model.scenario.lab
+def contender_looks(scenario: Scenario) -> tuple[Look, ...]:
+    lab = scenario.lab
     names = lab.names()
     out = []
     for i, c in enumerate(lab.enabled_contenders()):
@@ -117,14 +117,14 @@ def contender_looks(model: ScenarioModel) -> tuple[Look, ...]:
 
 class LabSession:
     """One race of the lab's enabled contenders; raises engine.lab.LabError when the lab's
-    options cannot be built."""
+    options cannot be built.  Made from a scenario nothing else edits meanwhile (the mode makes
+    it from a copy in a worker: data, initialisation and first outputs took the GUI ~30 ms)."""
 
     frame_ms = FRAME_MS
 
-    def __init__(self, model: ScenarioModel, generation: int = 0, selected: int = 0, capacity: int = 16384):
-        self.model = model
+    def __init__(self, scenario: Scenario, generation: int = 0, selected: int = 0, capacity: int = 16384):
         self.generation = generation
-        lab = model.scenario.lab
+        lab = scenario.lab
         self.race = LAB.lab_race(lab, val_every=CHECK_EVERY, tel_every=CHECK_EVERY)
         r = self.race
         loss = r.net.loss.id
@@ -133,7 +133,7 @@ class LabSession:
         else:  # bce's targets are the classes 0 and 1, mse's the regression's values
             ys = (r.yf[:, 0], r.yvf[:, 0]) if loss == "mse" else (r.yf[:, 0].astype(np.int64), r.yvf[:, 0].astype(np.int64))
             self.data = Points(r.X, ys[0], r.Xv, ys[1], 0 if loss == "mse" else 2)
-        self.looks = contender_looks(model)
+        self.looks = contender_looks(scenario)
         self.selected = min(max(selected, 0), self.race.K - 1)
         K, net = self.race.K, self.race.net
         self.layers = tuple(d.name for d in net.dense)
@@ -172,6 +172,11 @@ class LabSession:
     @property
     def live(self) -> bool:
         return self._worker is not None and self._worker.running
+
+    @property
+    def running(self) -> bool:
+        """A worker of this session is training or ending its chunk."""
+        return self.live or any(x.running for x in self._stopping)
 
     def start_worker(self, parent=None) -> None:
         """Train ahead of playback in a worker until ``stop_worker``."""

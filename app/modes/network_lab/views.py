@@ -7,12 +7,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from engine.lab import log_heat
 
 from ...theme import Theme, style_axes
-from ...views.curves import LossAxis
+from ...views.contours import segments
+from ...views.curves import LossAxis, horizon
 from .session import CHECK_EVERY, LabFrame
 
 WINDOW = 200  # checks shown in the heat map (a rolling window of the latest ones)
@@ -28,7 +29,12 @@ def layer_colors(n: int) -> list:
 
 def _label(plot, text: str, theme: Theme) -> None:
     """A plot's title that never widens its plot (on a narrow panel a long one loses its end,
-    never its start)."""
+    never its start).  An unchanged title is left alone: setting one lays the plot out again,
+    and its repaint followed."""
+    key = (text, theme.foreground, theme.font_pt)
+    if getattr(plot, "_title_shown", None) == key:
+        return
+    plot._title_shown = key
     t = plot.titleLabel
     if "updateMin" not in vars(t):
         plain = t.updateMin
@@ -86,15 +92,46 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
     are the window's 2nd and 98th percentiles; a NaN or infinite gradient is a magenta
     "diverged" cell.  Taller than wide it stacks the plots; wider, it sets them two by two."""
 
-    def __init__(self, theme: Theme, parent=None):
+    def __init__(self, theme: Theme, parent=None, staged: bool = False):
+        """``staged``: only the first plot now, the others by ``build`` (a plot is ~10 ms of
+        the GUI thread; the mode makes them in turns)."""
         super().__init__(parent)
         self.theme = theme
+        self.plots: tuple = ()
+        self.curves: list[pg.PlotDataItem] = []
+        self.layers: tuple[str, ...] = ()
+        self.last: tuple[np.ndarray, np.ndarray] | None = None  # (steps, norms) of the curves drawn
+        # The numbers the bars show: step, and per layer "max", "mean" |g_i| and "update" |Δw|/|w|.
+        self.now: dict[str, np.ndarray] = {}
+        self.shape: str | None = None
+        self._y = None  # the curves' value range shown (log10), moved in steps
+        self._horizon = None
+        self._tick_key = None
+        self._heat_x = None
+        self._building = self._build_plots()
+        next(self._building)
+        if not staged:
+            self.build()
+
+    def build(self, one: bool = False) -> bool:
+        """Make the remaining plots (``one``: the next one only); True once all are made."""
+        for _ in self._building:
+            if one:
+                return False
+        return True
+
+    def _build_plots(self):
         self.lines = self.addPlot(row=0, col=0, axisItems={"left": LossAxis("left")})
         self.lines.setLogMode(y=True)
+        self.lines.disableAutoRange()  # set from the data in steps: autoranging re-laid the axes every frame
+        yield
         # Bar heights are log10 of the values; the axes label them as powers of ten.
         self.bars_plot = self.addPlot(row=1, col=0, axisItems={"left": DecadeAxis("left")})
+        yield
         self.update_plot = self.addPlot(row=1, col=1, axisItems={"left": DecadeAxis("left")})
+        yield
         self.heat_plot = self.addPlot(row=2, col=0)
+        yield
         for p in (self.bars_plot, self.update_plot):
             p.getAxis("left").setLogMode(False, True)
         self.plots = (self.lines, self.bars_plot, self.update_plot, self.heat_plot)
@@ -107,7 +144,6 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         # The layer legend is a row of its own under the curves (inside the plot it hid them).
         self.legend = pg.LegendItem(colCount=3, verSpacing=-6, horSpacing=12, frame=False)
         self.legend.layout.setContentsMargins(0, 0, 0, 0)
-        self.curves: list[pg.PlotDataItem] = []
         self.bar_max = pg.BarGraphItem(x=[], height=[], width=0.38)
         self.bar_mean = pg.BarGraphItem(x=[], height=[], width=0.38)
         self.bars_plot.addItem(self.bar_max)
@@ -121,24 +157,22 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.heat_plot.addItem(self.heat)
         self.diverged = pg.TextItem("", color=DIVERGED_RGBA[:3], anchor=(0, 0))
         self.heat_plot.addItem(self.diverged, ignoreBounds=True)
-        self.cursor = pg.InfiniteLine(angle=90, movable=False)
+        # The current step: a two-point curve in view coordinates (log10 |g| up the axis), not
+        # an InfiniteLine, which once moved recomputes its bounds inside its paint and asks
+        # for its region to be painted again.
+        self.cursor = pg.PlotCurveItem()
         self.lines.addItem(self.cursor, ignoreBounds=True)
-        self.layers: tuple[str, ...] = ()
-        self.last: tuple[np.ndarray, np.ndarray] | None = None  # (steps, norms) of the curves drawn
-        # The numbers the bars show: step, and per layer "max", "mean" |g_i| and "update" |Δw|/|w|.
-        self.now: dict[str, np.ndarray] = {}
-        self.shape: str | None = None
         self._arrange("tall")
-        self.set_theme(theme)
+        self.set_theme(self.theme)
 
     # -- layout -------------------------------------------------------------------------------
     def _arrange(self, shape: str) -> None:
         """"tall": curves, then the two bar plots side by side, then the heat map, one under
         the other.  "wide": curves | heat map over max/mean bars | update bars.  "short" (under
-        about 30 lines of tick labels, e.g. the centre at 1280x720 with the lesson shown): the
+        about 24 lines of tick labels, e.g. the centre at 1280x720 with the lesson shown): the
         curves over the two bar plots, without the heat map (the curves show the same numbers),
         so that what is left stays readable."""
-        if shape == getattr(self, "shape", None) or not hasattr(self, "plots"):
+        if shape == self.shape or not self.plots:
             return
         self.shape = shape
         lay = self.ci
@@ -163,6 +197,9 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             stretch = (4, 0, 3, 3)
         for p, row, col, rows, cols in places:
             lay.addItem(p, row=row, col=col, rowspan=rows, colspan=cols)
+        # Short, the curves' "step" label goes (its tick numbers say it): a line of text is a
+        # fifth of their height there.
+        self.lines.getAxis("bottom").showLabel(shape != "short")
         for row in range(4):
             lay.layout.setRowStretchFactor(row, 0)
         for row, share in enumerate(stretch):
@@ -172,8 +209,8 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
 
     def resizeEvent(self, ev) -> None:
         w, h = self.width(), self.height()
-        if w > 0 and h > 0:
-            line = QFontMetrics(_font(self.theme.axis_pt)).height() if hasattr(self, "theme") else 20
+        if w > 0 and h > 0 and getattr(self, "plots", ()):
+            line = QFontMetrics(_font(self.theme.axis_pt)).height()
             self._arrange("short" if h < 24 * line else "wide" if w > 1.15 * h else "tall")
             self._ticks()
         super().resizeEvent(ev)
@@ -182,12 +219,15 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
         self.setBackground(theme.background)
+        if not self.plots:  # the plots take the theme when made
+            return
         for p in self.plots:
             style_axes(p, theme, theme.axis_pt - 1, 1.2)
         fg = theme.foreground
         self.lines.setLabel("left", "|g|", color=fg)
         for p in (self.lines, self.heat_plot):
             p.setLabel("bottom", "step", color=fg)
+        self.lines.getAxis("bottom").showLabel(self.shape != "short")
         self.cursor.setPen(pg.mkPen(fg, width=1.5))
         self.ref.setPen(pg.mkPen(fg, width=2, style=Qt.DashLine))
         self.ref.label.setColor(fg)
@@ -207,6 +247,8 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         colors = layer_colors(len(layers))
         for name, col in zip(layers, colors):
             c = pg.PlotDataItem(name=name)
+            # Kept as a pixmap between data updates, as the curves plots' are.
+            c.curve.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
             self.lines.addItem(c)
             self.curves.append(c)
         self.bar_max.setOpts(brushes=colors)
@@ -225,10 +267,18 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         room = max(self.bars_plot.getViewBox().width(), 1)
         k = max(1, int(np.ceil(L * 1.3 * fm.horizontalAdvance(f"L{L}") / room)))
         keep = [i for i in range(L) if i % k == 0 or i == L - 1 and (L - 1) % k >= k / 2]
-        major = [(i, f"L{i + 1}") for i in keep]
-        for p in (self.bars_plot, self.update_plot):
-            p.getAxis("bottom").setTicks([major, [(i, "") for i in range(L)]])
         rows = max(1, int(np.ceil(L * 1.2 * fm.height() / max(self.heat_plot.getViewBox().height(), 1))))
+        if (L, k, rows, self.theme.axis_pt) == self._tick_key:
+            return  # set again, the axes were drawn again at every frame
+        self._tick_key = (L, k, rows, self.theme.axis_pt)
+        # Room for every k-th name only: the axis says "layers 1 → L" instead (a lone "L7" under
+        # eleven bars read as a layer of its own, and "L1" at the edge was dropped).
+        major = [(i, f"L{i + 1}") for i in keep] if k == 1 else []
+        for p in (self.bars_plot, self.update_plot):
+            ax = p.getAxis("bottom")
+            ax.setTicks([major, [(i, "") for i in range(L)]])
+            ax.setLabel(f"layers 1 → {L}" if k > 1 else "", color=self.theme.foreground)
+            ax.showLabel(k > 1)
         self.heat_plot.getAxis("left").setTicks([[(i + 0.5, f"L{i + 1}") for i in range(L)
                                                   if i % rows == 0 or i == L - 1 and (L - 1) % rows >= rows / 2]])
 
@@ -263,7 +313,8 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             ok = np.isfinite(y) & (y > 0)
             c.setData(steps[::every][ok], y[ok])
         self.last = (steps, norms)
-        self.cursor.setPos(f.step)
+        self._ranges(f.step, norms)
+        self.cursor.setData([f.step, f.step], list(self._y))
         _label(self.lines, f"Gradient flow — {f.looks[r].name}", self.theme)
         nan = np.full(L, np.nan)
         now = {k: (f.checks[k][r, n] if n else nan) for k in ("gmax", "gmean", "update")}
@@ -284,11 +335,29 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self._ticks()
         self._heat(steps, norms)
 
+    def _ranges(self, step: int, norms: np.ndarray) -> None:
+        """The curves' axes: the steps up to a horizon that moves in jumps (as the curves
+        plots'), the values over the heat map's window between robust limits (the engine's
+        percentiles, so an early spike does not flatten the rest) widened to half decades, so
+        the axes are laid out again only now and then, not at every frame."""
+        end = horizon(step)
+        if end != self._horizon:
+            self._horizon = end
+            self.lines.setXRange(0, end, padding=0)
+        w = norms[-WINDOW:]
+        _, bad, lo, hi = log_heat(w) if len(w) else (None, None, -3.0, 0.0)
+        if len(w) and bad.all():
+            lo, hi = -3.0, 0.0
+        y = (np.floor(2 * lo - 0.6) / 2, np.ceil(2 * hi + 0.6) / 2)
+        if y != self._y:
+            self._y = y
+            self.lines.setYRange(*y, padding=0)
+
     def _heat(self, steps: np.ndarray, norms: np.ndarray) -> None:
         w = norms[-WINDOW:]
         if not len(w):
             self.heat.clear()
-            self.diverged.setText("")
+            self.diverged.setVisible(False)
             return
         logs, bad, lo, hi = log_heat(w)  # the engine's log10 cells and 2nd/98th percentile limits
         rgba = HEAT_MAP.map(np.clip((logs - lo) / (hi - lo), 0, 1), mode="byte")
@@ -296,11 +365,22 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         s0, s1 = float(steps[-len(w)]), float(steps[-1])
         self.heat.setImage(np.ascontiguousarray(rgba.transpose(1, 0, 2)), autoLevels=False)
         self.heat.setRect(QRectF(s0, 0, max(s1 - s0, CHECK_EVERY), w.shape[1]))
-        self.heat_plot.setXRange(s0, max(s1, s0 + CHECK_EVERY), padding=0)
+        # The step axis moves in jumps of a tenth of the window (at every frame its labels
+        # were laid out again): the latest cells run on towards its end, then it moves on.
+        span = WINDOW * CHECK_EVERY
+        end = max(span, -(-s1 // (span / 10)) * (span / 10))
+        x = (max(0.0, end - 1.1 * span), end) if len(w) == WINDOW else (0.0, float(horizon(int(s1))))
+        if x != self._heat_x:
+            self._heat_x = x
+            self.heat_plot.setXRange(*x, padding=0)
         self.heat_plot.setYRange(0, w.shape[1], padding=0)
         _label(self.heat_plot, f"log₁₀ |g| per layer: {lo:.1f} … {hi:.1f}", self.theme)
-        self.diverged.setText("magenta: diverged (NaN / inf)" if bad.any() else "")
-        self.diverged.setPos(s0, w.shape[1])
+        # Hidden unless needed: a text item whose plot moved is laid out again in its paint,
+        # which then asked for a second paint at every frame.
+        self.diverged.setVisible(bool(bad.any()))
+        if bad.any():
+            self.diverged.setText("magenta: diverged (NaN / inf)")
+            self.diverged.setPos(s0, w.shape[1])
 
 
 class MasksView(QWidget):
@@ -375,7 +455,8 @@ class MasksView(QWidget):
             m = f.masks[name]
             plot, img = self.images[name]
             img.setImage(m, autoLevels=False)
-            _label(plot, f"D{i + 1} p={p:g}: {100 * m.mean():.0f}% kept", self.theme)
+            # Short: two or three grids share the dock's width (a longer title ran into the next).
+            _label(plot, f"D{i + 1}: {100 * m.mean():.0f}% kept", self.theme)
             kept.append(p)
         self.shown = {n: f.masks[n] for n in names}
         p = kept[0]
@@ -387,7 +468,9 @@ class MasksView(QWidget):
             short = f"all ×{1 - p:.3g} at test"
             rule = (f"Original dropout: kept units pass unscaled while training; at test time every "
                     f"unit is multiplied by (1−p) (= {1 - p:.3g} at p = {p:g}).")
-        self.note.setText(f"Step {f.mask_step:,}, {f.looks[f.selected].name}: a row per example, dark = dropped; {short}")
+        ps = f"p = {kept[0]:g}" if len(set(kept)) == 1 else ", ".join(f"D{i + 1} p={p:g}" for i, p in enumerate(kept))
+        self.note.setText(f"Step {f.mask_step:,} · {f.looks[f.selected].name} · {ps} · "
+                          f"a row per example, dark = dropped · {short}")
         self.note.setToolTip(f"Masks of step {f.mask_step:,} for {f.looks[f.selected].name} — a row per example of "
                              f"the batch, a column per unit; dark: dropped. {rule}")
 
@@ -406,8 +489,10 @@ class OutputView(pg.PlotWidget):
         self.plot.setMenuEnabled(False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
-        self.contour = pg.IsocurveItem(level=0.5, axisOrder="row-major")
-        self.contour.setParentItem(self.image)
+        # The p = 0.5 boundary as segments (the shared vectorised marching squares): pyqtgraph's
+        # isocurve took ~10 ms of the GUI thread at each new output.
+        self.contour = pg.PlotCurveItem(connect="pairs")
+        self.plot.addItem(self.contour, ignoreBounds=True)
         self.fit = pg.PlotDataItem()
         self.plot.addItem(self.fit)
         self.train = pg.ScatterPlotItem(size=7)
@@ -456,8 +541,12 @@ class OutputView(pg.PlotWidget):
             self.image.setImage(rgb.astype(np.uint8), autoLevels=False, levels=(0, 255))
             x0, x1, y0, y1 = f.extent
             self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-            p1 = probs[..., 1]
-            self.contour.setData(p1 if d.classes == 2 else None)
+            if d.classes == 2:
+                res = probs.shape[0]
+                xs = x0 + (np.arange(res) + 0.5) * (x1 - x0) / res  # the pixels' centres
+                ys = y0 + (np.arange(res) + 0.5) * (y1 - y0) / res
+                seg = segments(xs, ys, probs[..., 1], [0.5])
+                self.contour.setData(seg[:, 0], seg[:, 1], connect="pairs")
             self.contour.setVisible(d.classes == 2)
         elif kind == "line":
             self.fit.setData(f.line, out.values[r][:, 0])
@@ -489,14 +578,19 @@ class OutputView(pg.PlotWidget):
             x0, x1, y0, y1 = f.extent
             self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
             self.plot.setAspectLocked(True)
-            self.plot.setLabel("bottom", "x₁ (standardised)", color=fg)
+            # Short labels: on a narrow centre a longer one was cut (the tooltip says more).
+            self.plot.setLabel("bottom", "x₁", color=fg)
             self.plot.setLabel("left", "x₂", color=fg)
+            self.setToolTip("The inputs x₁, x₂ standardised; colour: the class the network predicts, paler where "
+                            "it is less sure; white line: p = 0.5; filled dots: training, rings: validation")
         elif kind == "line":
             self.train.setData(d.X_train[:, 0], d.y_train, brush=pg.mkBrush(fg), pen=None)
             self.val.setData(d.X_val[:, 0], d.y_val, brush=pg.mkBrush(0, 0, 0, 0), pen=pg.mkPen(fg, width=1.5))
             self.plot.setAspectLocked(False)
             self.plot.enableAutoRange()
-            self.plot.setLabel("bottom", "x (standardised)", color=fg)
+            self.plot.setLabel("bottom", "x", color=fg)
+            self.setToolTip("The input x standardised; the line: the network's prediction; filled dots: training, "
+                            "rings: validation")
             self.plot.setLabel("left", "y", color=fg)
         else:
             C = d.classes
