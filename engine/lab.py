@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import data as DATA
-from .nn import gradcheck as GC, initializers as INIT, mistakes as MISTAKES
+from .nn import gradcheck as GC, mistakes as MISTAKES
 from .nn.mistakes import Expected
 from .nn.layers import Activation, BatchNorm, Dense, Dropout, Highway, LayerNorm, Residual
 from .nn.network import Network, build as build_network

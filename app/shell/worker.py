@@ -8,7 +8,7 @@ import warnings
 from typing import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QProgressDialog, QWidget
+from PySide6.QtWidgets import QApplication, QProgressDialog, QWidget
 
 # Workers whose owner stopped listening, kept alive until their thread ends.
 _ABANDONED: set = set()
@@ -121,6 +121,43 @@ class Worker(QObject):
             self.failed.emit(value)
         else:
             self.cancelled.emit()
+
+
+class OneWorkerAtATime:
+    """For a view that computes in one Worker at a time: ``_worker`` is the one whose result is
+    wanted (None when idle); cancelled ones end unseen and are joined at shutdown.  The view
+    sets both attributes in its ``__init__``."""
+
+    _worker: Worker | None
+    _cancelled: list[Worker]
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None
+
+    def _drop_worker(self) -> Worker | None:
+        """Cancel the current worker, no longer waiting for it; returns it (or None)."""
+        w, self._worker = self._worker, None
+        if w is not None:
+            w.cancel()
+            w.abandon()
+            self._cancelled = [x for x in self._cancelled if x.running] + [w]
+        return w
+
+    def cancel(self) -> None:
+        self._drop_worker()
+
+    def settle(self) -> None:
+        """Wait for the work under way to be drawn (a picture's, never the live window's)."""
+        while self._worker is not None:
+            self._worker.wait()
+            QApplication.processEvents()
+
+    def shutdown(self) -> None:
+        self.cancel()
+        for w in self._cancelled:
+            w.wait()
+        self._cancelled = []
 
 
 def with_progress_dialog(worker: Worker, parent: QWidget, label: str, title: str = "") -> QProgressDialog:

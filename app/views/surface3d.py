@@ -5,7 +5,6 @@ OpenGL (not on the offscreen platform); the main window only builds it when it c
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 import pyqtgraph.opengl as gl
 from OpenGL import GL
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer

@@ -9,11 +9,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, QSize
 from PySide6.QtGui import QCursor
-from PySide6.QtWidgets import QApplication, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
 from engine.nn import inside as INSIDE
 
-from ...shell.worker import Worker
+from ...shell.worker import OneWorkerAtATime, Worker
 from ...theme import Theme
 
 MAX_UNITS = 32  # units drawn per layer; a wider layer shows its first MAX_UNITS - 1 and "+N more"
@@ -40,7 +40,7 @@ def shown_units(width: int) -> int:
     return width if width <= MAX_UNITS else MAX_UNITS - 1
 
 
-class DiagramView(QWidget):
+class DiagramView(OneWorkerAtATime, QWidget):
     """Fed the session and frames like the other lab views; ``stats`` and ``grids`` are the
     engine's numbers on screen, ``text_at(x, y)`` what hovering there shows."""
 
@@ -163,28 +163,6 @@ class DiagramView(QWidget):
         if self._ended(w) and session is self.session:
             self.step, self.grids, self.stats = res
             self._draw()
-
-    @property
-    def running(self) -> bool:
-        return self._worker is not None
-
-    def cancel(self) -> None:
-        w, self._worker = self._worker, None
-        if w is not None:
-            w.cancel()
-            w.abandon()
-            self._cancelled = [x for x in self._cancelled if x.running] + [w]
-
-    def settle(self) -> None:
-        while self._worker is not None:
-            self._worker.wait()
-            QApplication.processEvents()
-
-    def shutdown(self) -> None:
-        self.cancel()
-        for w in self._cancelled:
-            w.wait()
-        self._cancelled = []
 
     # -- drawing --------------------------------------------------------------------------------
     def _mask(self, c: INSIDE.Column) -> np.ndarray | None:

@@ -10,12 +10,12 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize
-from PySide6.QtWidgets import QApplication, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine import lab as LAB
 from engine.nn import inside as INSIDE
 
-from ...shell.worker import Worker
+from ...shell.worker import OneWorkerAtATime, Worker
 from ...theme import Theme, style_axes
 from .views import _label
 
@@ -26,7 +26,7 @@ STRIP_COLS = 6  # per row (two rows: digits large enough to read from the back)
 MAX_SAMPLES = 400  # band samples kept (older ones thinned)
 
 
-class DistributionsView(QWidget):
+class DistributionsView(OneWorkerAtATime, QWidget):
     """``history`` holds (step, per layer value bands, per layer weight bands) as recorded;
     ``latest`` the engine's distributions last drawn, ``wrong`` the strip's (index, predicted)."""
 
@@ -177,28 +177,6 @@ class DistributionsView(QWidget):
         if self.isVisible():
             self._draw()
             self._strip()
-
-    @property
-    def running(self) -> bool:
-        return self._worker is not None
-
-    def cancel(self) -> None:
-        w, self._worker = self._worker, None
-        if w is not None:
-            w.cancel()
-            w.abandon()
-            self._cancelled = [x for x in self._cancelled if x.running] + [w]
-
-    def settle(self) -> None:
-        while self._worker is not None:
-            self._worker.wait()
-            QApplication.processEvents()
-
-    def shutdown(self) -> None:
-        self.cancel()
-        for w in self._cancelled:
-            w.wait()
-        self._cancelled = []
 
     # -- drawing --------------------------------------------------------------------------------
     def band_series(self, kind: str, layer: int) -> tuple[np.ndarray, np.ndarray]:

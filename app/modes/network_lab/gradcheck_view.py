@@ -7,14 +7,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QApplication, QHeaderView, QLabel, QProgressBar, QPushButton,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
                                QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from engine import lab as LAB
 from engine.nn.gradcheck import FAIL, PASS
 from engine.nn.mistakes import MISTAKES
 
-from ...shell.worker import Worker
+from ...shell.worker import OneWorkerAtATime, Worker
 from ...theme import Theme, style_axes
 from .views import _label
 
@@ -37,7 +37,7 @@ def _sci(v: float) -> str:
     return "—" if not np.isfinite(v) else f"{v:.1e}"
 
 
-class GradCheckView(QWidget):
+class GradCheckView(OneWorkerAtATime, QWidget):
     """Fed the lab's session (``set_session``) and frames; checks when asked, when its
     settings change and, paused, when the network has moved on.  ``result`` is the last
     engine.lab.GradientCheck shown; ``checked`` fires after each check is drawn."""
@@ -221,10 +221,6 @@ class GradCheckView(QWidget):
         if (self.session.race.t, self.session.selected) != self._asked:
             self.request()
 
-    @property
-    def running(self) -> bool:
-        return self._worker is not None
-
     def request(self) -> None:
         """Check the network now (after the running check, if one runs)."""
         if self.session is None:
@@ -249,25 +245,9 @@ class GradCheckView(QWidget):
         w.start()
 
     def cancel(self) -> None:
-        w = self._worker
         self._want = False
-        if w is not None:
-            w.cancel()
-            w.abandon()
-            self._ended(w)
-            self._cancelled = [x for x in self._cancelled if x.running] + [w]
-
-    def settle(self) -> None:
-        """Wait for the checks under way to be drawn (a picture's, never the live window's)."""
-        while self._worker is not None:
-            self._worker.wait()
-            QApplication.processEvents()
-
-    def shutdown(self) -> None:
-        self.cancel()
-        for w in self._cancelled:
-            w.wait()
-        self._cancelled = []
+        if self._drop_worker() is not None:
+            self._busy(False)
 
     # -- results --------------------------------------------------------------------------------
     def _busy(self, busy: bool) -> None:
