@@ -9,8 +9,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..race.racer import Racer
-from . import kernels, ops
-from .blas import single_thread
+from . import ops
 from .layers import Activation, Dense
 from .network import Network, build
 from .train import NetRace, train
@@ -41,18 +40,7 @@ def probe_outputs(race: NetRace, r: int, probe: np.ndarray) -> np.ndarray:
     """Network r's function on ``probe`` as one vector: class probabilities for classification
     (a function of the input, unlike logits, which a constant shift leaves equivalent), else the
     raw output."""
-    net = race.net
-    probe = np.ascontiguousarray(probe, dtype=np.float64)
-    ws = net.workspace(min(probe.shape[0], 4096))
-    out = np.empty((probe.shape[0], net.output_dim))
-    with single_thread():
-        kernels.predict(net.opi, net.opf, net.cum, race.params[r], race.running[r], ws.Z, ws.WM, ws.bits, probe, out)
-    if net.loss.id == "softmax_ce":
-        out = np.exp(out - out.max(axis=1, keepdims=True))
-        out /= out.sum(axis=1, keepdims=True)
-    elif net.loss.id == "bce":
-        out = 1.0 / (1.0 + np.exp(-out))
-    return out.ravel()
+    return race.outputs(r, probe).ravel()
 
 
 def run_ensemble(net: Network, data, initial: np.ndarray, members: Sequence[Member], racer: Racer | str,

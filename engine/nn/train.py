@@ -304,17 +304,24 @@ class NetRace:
         res = self.grid_res if res is None else _check_int(res, "res", 2, MAX_GRID)
         x0, x1, y0, y1 = extent or self.extent()
         gx, gy = np.meshgrid(np.linspace(x0, x1, res), np.linspace(y0, y1, res))
-        pts = np.ascontiguousarray(np.stack([gx.ravel(), gy.ravel()], axis=1))
-        ws = net.workspace(min(pts.shape[0], 4096))
-        out = np.empty((pts.shape[0], net.output_dim))
+        pts = np.stack([gx.ravel(), gy.ravel()], axis=1)
+        return self.outputs(r, pts).reshape(res, res, net.output_dim)
+
+    def outputs(self, r: int, X: np.ndarray) -> np.ndarray:
+        """Racer r's function on the rows of X (test mode): class probabilities for
+        classification, the raw output for regression."""
+        net = self.net
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        ws = net.workspace(min(X.shape[0], 4096))
+        out = np.empty((X.shape[0], net.output_dim))
         with single_thread():
-            kernels.predict(net.opi, net.opf, net.cum, self.params[r], self.running[r], ws.Z, ws.WM, ws.bits, pts, out)
+            kernels.predict(net.opi, net.opf, net.cum, self.params[r], self.running[r], ws.Z, ws.WM, ws.bits, X, out)
         if net.loss.id == "softmax_ce":
             out = np.exp(out - out.max(axis=1, keepdims=True))
             out /= out.sum(axis=1, keepdims=True)
         elif net.loss.id == "bce":
             out = 1.0 / (1.0 + np.exp(-out))
-        return out.reshape(res, res, net.output_dim)
+        return out
 
     def _snapshot(self):
         K, net = self.K, self.net
