@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--racers", type=_racers, help="comma-separated optimizer ids, e.g. sgd,momentum,adam")
     p.add_argument("--scenario", help="open this scenario file (TOML)")
     p.add_argument("--lesson", metavar="ID", help="open a built-in lesson")
-    p.add_argument("--presenter", action="store_true", help="same as --projector")
+    p.add_argument("--presenter", action="store_true", help="presenter mode (F5 in the window): the lesson "
+                   "full screen for the hall, keys and clicker only")
     p.add_argument("--theme", choices=("light", "dark"), help="colour theme")
     p.add_argument("--projector", action="store_true", help="large fonts and thick lines")
     p.add_argument("--colormap", choices=COLORMAPS, help="height shading of the map")
@@ -62,11 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .export.cli import add_export_parsers
 
     from .check_lessons import add_parser
+    from .lessons_browser import thumbnails
     from .shell import warmup
 
     add_export_parsers(sub)
     add_parser(sub)
     warmup.add_parser(sub)
+    thumbnails.add_parser(sub)
     return p
 
 
@@ -100,7 +103,7 @@ def scenario_from_args(args):
         return None
     if args.theme:
         sc.view.theme = args.theme
-    if args.projector or args.presenter:
+    if args.projector:
         sc.view.projector = True
     if args.colormap:
         sc.view.colormap = args.colormap
@@ -142,6 +145,8 @@ def run_gui(args) -> int:
     if args.size:
         win.resize(*args.size)
     win.show()
+    if args.presenter:
+        win.presenter.enter(full_screen=args.size is None)
     if shot:
         return screenshot(app, win, args.screenshot, args.after_steps)
     return app.exec()
@@ -157,6 +162,8 @@ def screenshot(app, win, path: str, steps: int) -> int:
     app.processEvents()
     win.controller.run_to(max(0, steps))
     win.caption.show_pause(steps)  # at a lesson's pause, its caption: what the class reads there
+    while win.restyling:  # a theme or projector change runs in steps of their own
+        app.processEvents()
     for _ in range(3):
         app.processEvents()
     with win.mode.for_picture():

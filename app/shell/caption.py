@@ -24,6 +24,8 @@ class CaptionBanner(QLabel):
         self.setTextFormat(Qt.RichText)
         self.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
         self.wanted = True
+        self.title_at_pauses = False  # presenter mode keeps the lesson's title in view
+        self._title = ""
         self.pause_step: int | None = None  # the pause whose caption is shown
         self._scenario_text = ""
         self._pauses: dict[int, str] = {}
@@ -45,6 +47,7 @@ class CaptionBanner(QLabel):
     def show_scenario(self, scenario) -> None:
         """The title and caption of ``scenario`` (a lesson writes them in its table), and the
         captions of its pauses."""
+        self._title = scenario.title
         parts = [f"<b>{html.escape(scenario.title)}</b>"] if scenario.title else []
         if scenario.caption:
             parts.append(html.escape(scenario.caption))
@@ -72,6 +75,8 @@ class CaptionBanner(QLabel):
     def _refresh(self) -> None:
         if self.pause_step is not None:
             text = f"<b>❚❚</b>  {html.escape(self._pauses[self.pause_step])}"
+            if self.title_at_pauses and self._title:
+                text = f"<b>{html.escape(self._title)}</b> — {text}"
         else:
             text = self._scenario_text
         self._full = text
