@@ -62,6 +62,7 @@ class ScenarioModel(QObject):
         self.surface_changed.emit()
         self.racers_changed.emit()
         self.race_changed.emit()
+        self.lab_changed.emit()  # the network lab's options came with the scenario too
         for name in ("theme", "mode", "steps_per_frame", "show_theory", "show_inside_step", "loop",
                      "projector", "selected", "colormap"):
             self.view_changed.emit(name)

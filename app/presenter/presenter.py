@@ -212,7 +212,8 @@ class Presenter(QObject):
         c, beats = self.win.controller, self.beats()
         if c.session is None or c.busy:
             return
-        if not beats or c.k >= beats[-1]:
+        # The end: the lesson's last step, or where every racer stopped if that came first.
+        if not beats or c.k >= beats[-1] or (c.all_done() and c.k >= c.session.end_step()):
             if not c.playing:
                 self.go_to(self.index() + 1)
             return

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import shiboken6
+
 from PySide6.QtCore import QSignalBlocker, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QKeySequence, QPalette
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow,
@@ -345,7 +347,9 @@ class ShellWindow(QMainWindow):
             self.removeDockWidget(d)
             d.deleteLater()
         self.docks = {}
-        self.mode.deleteLater()
+        # Gone now, not later: a model signal of the lesson opened next (mode.open) must not
+        # reach it and hand the playback a session of the old mode.
+        shiboken6.delete(self.mode)
         self.mode = new
         self.model.scenario.mode = mode_id
         self._install_mode()
