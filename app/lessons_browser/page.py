@@ -152,6 +152,6 @@ class LessonsPage(QObject):
         msg = f"{len(found)} lesson{'s' * (len(found) != 1)} from {folder}"
         if bad:
             msg += f"; not listed: {'; '.join(str(p) for p in bad)}"
-        self.win.statusBar().showMessage(msg, 20000)
+        self.win.statusBar().showMessage(msg)  # until the next message: it may name files to fix
         self.show_page(self.browser.presenting if self.browser is not None else False)
         return cat
