@@ -26,6 +26,9 @@ class LessonsPage(QObject):
         self.browser: LessonBrowser | None = None
         self.act_browse = win.action("Browse lessons…", lambda: self.show_page(), "Ctrl+L",
                                      tip="Every lesson as a card, by topic, with the teacher's notes (Ctrl+L)")
+        self.act_start_page = win.action("Lessons at start", prefs.set_start_page, checkable=True,
+                                          tip="Open on the lesson browser when no file or lesson is given")
+        self.act_start_page.setChecked(prefs.start_page())
         self.act_open_folder = win.action("Open folder of lessons…", self.ask_folder,
                                           tip="List the lessons of a folder of yours beside the built-in ones")
         win.installEventFilter(self)
@@ -58,6 +61,7 @@ class LessonsPage(QObject):
         if presenter is not None:
             presenter.add_menu_entries(m)
         m.addAction(self.act_open_folder)
+        m.addAction(self.act_start_page)
         m.addSeparator()
         cat = self.catalog
         subs: dict[str, QMenu] = {}

@@ -1,5 +1,5 @@
 """What teaching remembers between starts (QSettings, in app.settings' file): the last lesson,
-presenter mode's theme and screen, and the user's folders of lessons."""
+presenter mode's theme and screen, the user's folders of lessons, and the start page."""
 from __future__ import annotations
 
 from ..settings import settings
@@ -35,6 +35,15 @@ def presenter_screen() -> str:
 
 def set_presenter_screen(name: str) -> None:
     _set("teaching/presenter_screen", name)
+
+
+def start_page() -> bool:
+    """Whether the window opens on the lesson browser (when no file or lesson is given)."""
+    return settings().value("teaching/start_page", True, type=bool)
+
+
+def set_start_page(on: bool) -> None:
+    _set("teaching/start_page", bool(on))
 
 
 def lesson_folders() -> list[str]:

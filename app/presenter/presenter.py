@@ -10,11 +10,14 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QActionGroup, QGuiApplication
 from PySide6.QtWidgets import QApplication, QWidget
 
+from ..shell.caption import MAX_SHARE
 from . import prefs
 from .screens import BlankScreen, JumpPrompt, NotesWindow
 
 # Projector mode's scale (1.35) makes 13-pt panels 18 pt; a hall wants 24 pt and up.
 PRESENTER_SCALE = 1.85
+# The banner's share of the centre: at 24 pt a pause's caption needs five or six lines at 1024x768.
+CAPTION_SHARE = 0.42
 
 # Key -> what it does.  Clickers send Page Down / Page Up for their arrows, B or period for
 # "blank", F5 / Escape for start and stop.
@@ -53,6 +56,7 @@ class Presenter(QObject):
         self.blanked = False
         self.digits = ""
         self.notes: NotesWindow | None = None
+        self.theme_name = prefs.presenter_theme()
         self._before: _Before | None = None
         self.blank = BlankScreen(win)
         self.prompt = JumpPrompt(win)
@@ -98,9 +102,12 @@ class Presenter(QObject):
     def toggle(self) -> None:
         self.leave() if self.active else self.enter()
 
-    def enter(self, full_screen: bool = True) -> None:
+    def enter(self, full_screen: bool = True, theme: str | None = None) -> None:
+        """Present the lesson shown (else the last one opened, else the first), in ``theme``
+        this time (default: the presenter theme chosen in the Lessons menu)."""
         if self.active:
             return
+        self.theme_name = theme or prefs.presenter_theme()
         win, v = self.win, self.win.model.scenario.view
         self._before = _Before(win.saveGeometry(), win.windowState(), v.theme, v.projector, win.mode.id,
                                tuple(k for k, d in win.docks.items() if d.isVisible()), win.caption.wanted)
@@ -109,6 +116,7 @@ class Presenter(QObject):
             w.hide()
         self._titles(False)
         win.caption.title_at_pauses = True
+        win.caption.max_share = CAPTION_SHARE
         win.caption.set_wanted(True)
         win.set_projector_scale(PRESENTER_SCALE)
         lessons = win.lessons
@@ -116,7 +124,7 @@ class Presenter(QObject):
             entry = self._start_entry()
             if entry is not None:
                 lessons.open_entry(entry, self._adjust)
-        win.model.set_view("theme", prefs.presenter_theme())  # no change after a lesson opened above
+        win.model.set_view("theme", self.theme_name)  # no change after a lesson opened above
         win.model.set_view("projector", True)
         win.model.race_changed.connect(self._lesson_changed)
         win.controller.stopped_at_pause.connect(self._show_notes)
@@ -137,7 +145,9 @@ class Presenter(QObject):
             self._show_notes()
         win.setFocus()
 
-    def leave(self) -> None:
+    def leave(self, closing: bool = False) -> None:
+        """Back to the desk as it was; ``closing``: the window is closing, only the scenario's
+        view settings go back (it is saved), nothing is redrawn."""
         if not self.active:
             return
         win, b = self.win, self._before
@@ -152,6 +162,9 @@ class Presenter(QObject):
             self.notes.close()
             self.notes.deleteLater()
             self.notes = None
+        if closing:
+            win.model.scenario.view.theme, win.model.scenario.view.projector = b.theme, b.projector
+            return
         win.lessons.hide_page()
         win.setWindowState(b.window_state)
         win.restoreGeometry(b.geometry)
@@ -159,6 +172,7 @@ class Presenter(QObject):
             w.show()
         self._titles(True)
         win.caption.title_at_pauses = False
+        win.caption.max_share = MAX_SHARE
         win.caption.set_wanted(b.caption_wanted)
         win.set_projector_scale(None)
         win.model.set_view("theme", b.theme)
@@ -180,11 +194,12 @@ class Presenter(QObject):
 
     def set_theme(self, name: str) -> None:
         prefs.set_presenter_theme(name)
+        self.theme_name = name
         if self.active:
             self.win.model.set_view("theme", name)
 
     def _adjust(self, sc) -> None:
-        sc.view.theme = prefs.presenter_theme()
+        sc.view.theme = self.theme_name
         sc.view.projector = True
 
     def _start_entry(self):
@@ -325,7 +340,7 @@ class Presenter(QObject):
                 self.blank.cover()
             return False
         if obj is self.win and t == QEvent.Close:
-            self.leave()
+            self.leave(closing=True)
             return False
         if t not in (QEvent.ShortcutOverride, QEvent.KeyPress) or not self.active:
             return False

@@ -25,6 +25,7 @@ class CaptionBanner(QLabel):
         self.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
         self.wanted = True
         self.title_at_pauses = False  # presenter mode keeps the lesson's title in view
+        self.max_share = MAX_SHARE  # presenter mode gives the words more (the hall reads them)
         self._title = ""
         self.pause_step: int | None = None  # the pause whose caption is shown
         self._scenario_text = ""
@@ -100,14 +101,14 @@ class CaptionBanner(QLabel):
         return False
 
     def _fit(self) -> None:
-        """At most MAX_SHARE of the centre: a smaller font first (down to the panels' size),
+        """At most ``max_share`` of the centre: a smaller font first (down to the panels' size),
         then the end of a long caption cut (the whole text in the tooltip)."""
         parent = self.parentWidget()
         width = self.width()
         if parent is None or width <= 0 or not self._full:
             self.setText(self._full)
             return
-        limit = max(int(MAX_SHARE * parent.height()), self.fontMetrics().height() * 2)
+        limit = max(int(self.max_share * parent.height()), self.fontMetrics().height() * 2)
         f = QFont(self.font())
         self.setText(self._full)
         for pt in range(self._pt, self._min_pt - 1, -1):
