@@ -81,8 +81,8 @@ class LessonCard(QWidget):
         self.title.setWordWrap(True)
         self.topic = QLabel(entry.topic + ("" if entry.builtin else "  (your folder)"))
         self.topic.setFont(_font(pt))
-        self.topic.setStyleSheet("color: palette(mid);")
-        self.summary = QLabel(entry.summary)
+        self.topic.setObjectName("topic")
+        self.summary = QLabel()
         self.summary.setFont(_font(pt))
         self.summary.setWordWrap(True)
         self.summary.setMaximumHeight(self.summary.fontMetrics().lineSpacing() * 3 + 2)
@@ -90,10 +90,26 @@ class LessonCard(QWidget):
         for lab in (self.title, self.topic, self.summary):
             lab.setFixedWidth(w)
             lay.addWidget(lab)
+        self._fit_summary(entry.summary)
         lay.addStretch(1)
         fm = self.title.fontMetrics()
         self.setFixedSize(w + 16, h + 16 + fm.lineSpacing() * 2 + self.topic.fontMetrics().lineSpacing()
                           + self.summary.maximumHeight() + 20)
+
+    def _fit_summary(self, text: str) -> None:
+        """As many words as three lines hold, then an ellipsis (the whole line in the tooltip)."""
+        lab, limit = self.summary, self.summary.maximumHeight()
+        lab.setText(text)
+        if lab.heightForWidth(lab.width()) <= limit:
+            return
+        words = text.split(" ")
+        lo, hi = 1, len(words)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lab.setText(" ".join(words[:mid]) + " …")
+            lo, hi = (mid, hi) if lab.heightForWidth(lab.width()) <= limit else (lo, mid - 1)
+        lab.setText(" ".join(words[:lo]) + " …")
+        lab.setToolTip(text)
 
     def set_picture(self, pix) -> None:
         self.picture.setPixmap(pix.scaled(self.picture.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation))
@@ -118,7 +134,7 @@ class LessonBrowser(QWidget):
         self.catalog = Catalog((), ())
         self.presenting = False
         self.cards: dict[str, LessonCard] = {}  # lesson file -> card
-        self.setAutoFillBackground(True)
+        self.setAttribute(Qt.WA_StyledBackground)  # its style sheet paints its background
         outer = QVBoxLayout(self)
         outer.setContentsMargins(24, 16, 24, 16)
         head = QHBoxLayout()
@@ -148,6 +164,7 @@ class LessonBrowser(QWidget):
         self.notes = QTextBrowser()
         self.notes.setFocusPolicy(Qt.NoFocus)
         self.notes.setMinimumWidth(260)
+        self.notes.setFont(_font(13))
         body.addWidget(self.notes, 1)
         outer.addLayout(body, 1)
         thumbnails.ready.connect(self._picture_ready)
@@ -250,7 +267,9 @@ class LessonBrowser(QWidget):
             self._fill()
 
     def set_theme(self, theme: themes.Theme) -> None:
+        accent = "#0072B2" if theme.name == "light" else "#56B4E9"
         self.setStyleSheet(f"LessonBrowser {{ background: {theme.panel}; }}"
+                           f"QLabel#topic {{ color: {accent}; }}"
                            f"QListWidget {{ background: {theme.background}; }}"
                            "QListWidget::item:selected { background: transparent; border: 4px solid #0072B2; }"
                            "QListWidget::item:hover { border: 2px solid #56B4E9; }")

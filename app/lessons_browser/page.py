@@ -24,6 +24,7 @@ class LessonsPage(QObject):
         self.thumbnails = Thumbnails(win.model.scenario.view.theme, self)
         self._catalog: Catalog | None = None
         self.browser: LessonBrowser | None = None
+        self._covered: list = []  # the panels and toolbar the page hid, shown again when it goes
         self.act_browse = win.action("Browse lessons…", lambda: self.show_page(), "Ctrl+L",
                                      tip="Every lesson as a card, by topic, with the teacher's notes (Ctrl+L)")
         self.act_start_page = win.action("Lessons at start", prefs.set_start_page, checkable=True,
@@ -90,6 +91,12 @@ class LessonsPage(QObject):
         i = self.current_index()
         if i is not None:
             b.select(i)
+        if not b.isVisible():
+            # The page covers the window; its panels step aside (a mode raises its docks when
+            # it lays them out, which would put them over the page).
+            self._covered = [w for w in (*self.win.docks.values(), self.win.view_bar) if w.isVisible()]
+            for w in self._covered:
+                w.hide()
         self._place()
         b.show()
         b.raise_()
@@ -99,6 +106,10 @@ class LessonsPage(QObject):
     def hide_page(self) -> None:
         if self.browser is not None and self.browser.isVisible():
             self.browser.hide()
+            for w in self._covered:
+                if w is self.win.view_bar or w in self.win.docks.values():  # a new mode has new docks
+                    w.show()
+            self._covered = []
             self.win.setFocus()
 
     @property
