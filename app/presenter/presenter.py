@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QActionGroup, QGuiApplication
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QSizePolicy, QToolBar, QVBoxLayout, QWidget
 
 from ..shell.caption import MAX_SHARE
 from . import prefs
@@ -16,8 +16,9 @@ from .screens import BlankScreen, JumpPrompt, NotesWindow
 
 # Projector mode's scale (1.35) makes 13-pt panels 18 pt; a hall wants 24 pt and up.
 PRESENTER_SCALE = 1.85
-# The banner's share of the centre: at 24 pt a pause's caption needs five or six lines at 1024x768.
-CAPTION_SHARE = 0.42
+# The banner spans the window under the panels, up to this share of its height: at 24 pt a
+# pause's caption needs four or five lines at 1024x768.
+CAPTION_SHARE = 0.3
 
 # Key -> what it does.  Clickers send Page Down / Page Up for their arrows, B or period for
 # "blank", F5 / Escape for start and stop.
@@ -59,6 +60,17 @@ class Presenter(QObject):
         self.theme_name = prefs.presenter_theme()
         self._before: _Before | None = None
         self.blank = BlankScreen(win)
+        # The banner's place in presenter mode: a bar along the bottom of the whole window (the
+        # panels on the right stop above it), so that the words have the window's width.
+        self.caption_bar = QToolBar("Caption")
+        self.caption_bar.setObjectName("toolbar_presenter_caption")
+        self.caption_bar.setMovable(False)
+        self.caption_bar.setFloatable(False)
+        self.caption_bar.setStyleSheet("QToolBar { border: 0px; padding: 0px; spacing: 0px; }")
+        self._caption_slot = QWidget()
+        QVBoxLayout(self._caption_slot).setContentsMargins(0, 0, 0, 0)
+        self._caption_slot.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.caption_bar.addWidget(self._caption_slot)
         self.prompt = JumpPrompt(win)
         self.act_present = win.action("Presenter mode", self.toggle, "F5",
                                       tip="The lesson full screen for the hall, driven by keys or a clicker (F5; Esc leaves)")
@@ -117,6 +129,10 @@ class Presenter(QObject):
         self._titles(False)
         win.caption.title_at_pauses = True
         win.caption.max_share = CAPTION_SHARE
+        self._caption_slot.layout().addWidget(win.caption)
+        win.addToolBar(Qt.BottomToolBarArea, self.caption_bar)
+        self.caption_bar.show()
+        win.caption.set_host(win)
         win.caption.set_wanted(True)
         win.set_projector_scale(PRESENTER_SCALE)
         lessons = win.lessons
@@ -173,6 +189,9 @@ class Presenter(QObject):
         self._titles(True)
         win.caption.title_at_pauses = False
         win.caption.max_share = MAX_SHARE
+        win.caption.set_host(None)
+        win.removeToolBar(self.caption_bar)
+        win.centralWidget().layout().insertWidget(1, win.caption)  # between the centre and the playback bar
         win.caption.set_wanted(b.caption_wanted)
         win.set_projector_scale(None)
         win.model.set_view("theme", b.theme)

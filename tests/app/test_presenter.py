@@ -44,11 +44,18 @@ def test_presenter_mode_hides_the_desk_and_enlarges_for_the_hall(presenting, qtb
     assert min(t.font_pt, t.axis_pt, t.label_pt, t.title_pt) >= 24 and t.trail_width >= 4 and t.curve_width >= 4
     assert win.caption.isVisible() and win.caption.font().pointSize() >= 24
     assert win.model.scenario.title in win.caption.text()
+    # The banner spans the window under the panels, its words whole at 1024x768.
+    qtbot.waitUntil(lambda: win.caption.width() >= win.width() - 20)
+    pause = win.model.scenario.lesson.pauses[0]
+    win.controller.run_to(pause.step)
+    win.caption.show_pause(pause.step)
+    assert not win.caption.text().endswith("…") and win.caption.height() <= 0.3 * win.height() + 1
     press(qtbot, win, Qt.Key_Escape)
     wait_restyled(qtbot, win)
     assert not win.presenter.active and win.menuBar().isVisible()
     assert win.theme.font_pt < 24 and not win.model.scenario.view.projector
     assert all(win.docks[k].isVisible() for k in win.mode.presentation_hides)
+    assert win.caption.parentWidget() is win.centralWidget() and not win.presenter.caption_bar.isVisible()
 
 
 def test_page_down_walks_every_pause_then_opens_the_next_lesson(presenting, qtbot):
