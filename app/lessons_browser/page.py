@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QRect, Signal
+from PySide6.QtCore import QEvent, QObject, QRect, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu
 
 from ..presenter import prefs
@@ -85,7 +85,9 @@ class LessonsPage(QObject):
             b.open_folder.connect(self.ask_folder)
             b.set_catalog(self.catalog)
         theme = self.win.theme
-        self.thumbnails.set_theme(theme.name)
+        if theme.name != self.thumbnails.theme:  # the cards' pictures in the window's theme
+            self.thumbnails.set_theme(theme.name)
+            b.set_catalog(self.catalog)
         b.set_theme(theme)
         b.set_presenting(presenting)
         i = self.current_index()
@@ -111,6 +113,11 @@ class LessonsPage(QObject):
                     w.show()
             self._covered = []
             self.win.setFocus()
+
+    def selected(self) -> Entry | None:
+        """The lesson of the page's current card (None without a page or a card)."""
+        item = self.browser.cards_list.currentItem() if self.page_shown else None
+        return None if item is None else self.browser.catalog.entries[item.data(Qt.UserRole)]
 
     @property
     def page_shown(self) -> bool:

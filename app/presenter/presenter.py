@@ -136,7 +136,11 @@ class Presenter(QObject):
         win.caption.set_wanted(True)
         win.set_projector_scale(PRESENTER_SCALE)
         lessons = win.lessons
-        if lessons.current_index() is None:
+        chosen = lessons.selected()  # F5 on the lesson browser presents the card selected there
+        lessons.hide_page()
+        if chosen is not None and lessons.current_index() != lessons.catalog.entries.index(chosen):
+            lessons.open_entry(chosen, self._adjust)
+        elif lessons.current_index() is None:
             entry = self._start_entry()
             if entry is not None:
                 lessons.open_entry(entry, self._adjust)

@@ -219,3 +219,13 @@ def test_cli_screenshot_shows_presenter_mode(tmp_path, qtbot):
     assert (image.width(), image.height()) == (g.width(), g.height())  # the whole screen
     assert image.pixelColor(image.width() // 2, image.height() - 5).lightness() > 200  # the light theme's banner
 
+
+
+def test_f5_on_the_lesson_browser_presents_the_card_selected_there(qtbot):
+    win = make_window(qtbot)
+    page = win.lessons.show_page()
+    page.select(2)
+    qtbot.keyClick(page.cards_list, Qt.Key_F5)
+    assert win.presenter.active and not page.isVisible()
+    wait_lesson(qtbot, win, win.lessons.catalog.entries[2].id)
+    win.close()
