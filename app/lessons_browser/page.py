@@ -51,8 +51,7 @@ class LessonsPage(QObject):
         """The Lessons menu (rebuilt with the window's menus): browse, presenter mode, and every
         lesson by topic, filled when it opens."""
         m = menubar.addMenu("&Lessons")
-        m.aboutToShow.connect(lambda: self._fill_menu(m))
-        self._fill_menu(m)
+        m.aboutToShow.connect(lambda: self._fill_menu(m))  # the lessons read when first needed
         return m
 
     def _fill_menu(self, m: QMenu) -> None:
@@ -160,7 +159,8 @@ class LessonsPage(QObject):
         return True
 
     def ask_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.win, "Open folder of lessons", prefs.last_lesson())
+        folders = prefs.lesson_folders()
+        folder = QFileDialog.getExistingDirectory(self.win, "Open folder of lessons", folders[-1] if folders else "")
         if folder:
             self.add_folder(folder)
 

@@ -157,6 +157,8 @@ class Thumbnails(QObject):
         cmd = [sys.executable, "-m", "app", "thumbnails", "--theme", theme, *map(str, files)]
         self._proc = proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
                                              stderr=subprocess.DEVNULL, text=True)
+        if job.cancelled:  # shutdown came before the process was there to kill
+            proc.kill()
         done = 0
         for line in proc.stdout:
             if job.cancelled:
