@@ -149,6 +149,9 @@ class LessonBrowser(QWidget):
         self.folder_button.clicked.connect(self.open_folder)
         head.addWidget(self.folder_button)
         outer.addLayout(head)
+        self.hint = QLabel("← → ↑ ↓ choose    Enter opens    Esc returns")
+        self.hint.setFont(_font(20))
+        outer.addWidget(self.hint)
         self.problems = QLabel()
         self.problems.setWordWrap(True)
         self.problems.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -262,14 +265,19 @@ class LessonBrowser(QWidget):
         self.folder_button.setVisible(not on)
         self.heading.setFont(_font(32 if on else 20, bold=True))
         self.topic_box.setFont(_font(24 if on else 12))
-        self.heading.setText("Lessons — ←→ choose, Enter opens, Esc back" if on else "Lessons")
+        self.hint.setVisible(on)  # a clicker's keys; at the desk the mouse does it
         if changed:
             self._fill()
 
     def set_theme(self, theme: themes.Theme) -> None:
         accent = "#0072B2" if theme.name == "light" else "#56B4E9"
+        # Colours named here, not taken from the palette: a widget under a style sheet keeps the
+        # palette it had when the sheet was set, and the theme changes after.
         self.setStyleSheet(f"LessonBrowser {{ background: {theme.panel}; }}"
+                           f"QLabel {{ color: {theme.foreground}; }}"
                            f"QLabel#topic {{ color: {accent}; }}"
+                           f"QComboBox {{ color: {theme.foreground}; background: {theme.background}; }}"
+                           f"QTextBrowser {{ color: {theme.foreground}; background: {theme.background}; }}"
                            f"QListWidget {{ background: {theme.background}; }}"
                            "QListWidget::item:selected { background: transparent; border: 4px solid #0072B2; }"
                            "QListWidget::item:hover { border: 2px solid #56B4E9; }")

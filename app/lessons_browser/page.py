@@ -33,6 +33,17 @@ class LessonsPage(QObject):
         self.act_open_folder = win.action("Open folder of lessons…", self.ask_folder,
                                           tip="List the lessons of a folder of yours beside the built-in ones")
         win.installEventFilter(self)
+        win.restyled.connect(self._restyle)
+
+    def _restyle(self) -> None:
+        """The window's theme changed (presenter mode's may): the page and its pictures follow."""
+        if self.browser is None:
+            return
+        theme = self.win.theme
+        self.browser.set_theme(theme)
+        if theme.name != self.thumbnails.theme:
+            self.thumbnails.set_theme(theme.name)
+            self.browser.set_catalog(self.catalog)
 
     @property
     def catalog(self) -> Catalog:
@@ -83,12 +94,8 @@ class LessonsPage(QObject):
             b.leave.connect(self.hide_page)
             b.open_folder.connect(self.ask_folder)
             b.set_catalog(self.catalog)
-        theme = self.win.theme
-        if theme.name != self.thumbnails.theme:  # the cards' pictures in the window's theme
-            self.thumbnails.set_theme(theme.name)
-            b.set_catalog(self.catalog)
-        b.set_theme(theme)
         b.set_presenting(presenting)
+        self._restyle()
         i = self.current_index()
         if i is not None:
             b.select(i)
