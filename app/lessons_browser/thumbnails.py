@@ -118,6 +118,7 @@ class Thumbnails(QObject):
         self._drawing: list[Path] = []  # what the running process draws, in its order
         self._errors: list[str] = []  # filled by the worker's thread, read once it has ended
         self._proc: subprocess.Popen | None = None
+        self._closed = False  # after shutdown (the window closing) nothing starts again
 
     def get(self, lesson: Path) -> QPixmap | None:
         try:
@@ -137,7 +138,7 @@ class Thumbnails(QObject):
         self.theme = theme
 
     def _start(self) -> None:
-        if self.worker is not None or not self._wanted:
+        if self.worker is not None or not self._wanted or self._closed:
             return
         files, self._wanted = self._wanted, []
         theme = self.theme
@@ -187,7 +188,8 @@ class Thumbnails(QObject):
         self._start()
 
     def shutdown(self) -> None:
-        """Stop drawing (the process is killed) and wait for the worker's thread."""
+        """Stop drawing for good (the process is killed) and wait for the worker's thread."""
+        self._closed = True
         self._wanted.clear()
         w = self.worker
         if w is not None:
