@@ -27,9 +27,10 @@ class LessonsPage(QObject):
         self._covered: list = []  # the panels and toolbar the page hid, shown again when it goes
         self.act_browse = win.action("Browse lessons…", lambda: self.show_page(), "Ctrl+L",
                                      tip="Every lesson as a card, by topic, with the teacher's notes (Ctrl+L)")
-        self.act_start_page = win.action("Lessons at start", prefs.set_start_page, checkable=True,
+        self.act_start_page = win.action("Lessons at start", checkable=True,
                                           tip="Open on the lesson browser when no file or lesson is given")
         self.act_start_page.setChecked(prefs.start_page())
+        self.act_start_page.toggled.connect(prefs.set_start_page)  # after: showing it writes nothing
         self.act_open_folder = win.action("Open folder of lessons…", self.ask_folder,
                                           tip="List the lessons of a folder of yours beside the built-in ones")
         win.installEventFilter(self)

@@ -77,10 +77,12 @@ class Presenter(QObject):
         self.theme_group = QActionGroup(self)
         self.theme_actions = {}
         for name, text in (("light", "Light, high contrast"), ("dark", "Dark")):
-            a = win.action(text, lambda on, n=name: on and self.set_theme(n), checkable=True)
+            a = win.action(text, checkable=True)
             self.theme_group.addAction(a)
             self.theme_actions[name] = a
         self.theme_actions[prefs.presenter_theme()].setChecked(True)
+        for name, a in self.theme_actions.items():  # after: showing the setting writes nothing
+            a.toggled.connect(lambda on, n=name: on and self.set_theme(n))
 
     # -- menus ----------------------------------------------------------------------------------
     def add_menu_entries(self, m) -> None:
