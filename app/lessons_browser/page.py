@@ -25,6 +25,7 @@ class LessonsPage(QObject):
         self._catalog: Catalog | None = None
         self.browser: LessonBrowser | None = None
         self._covered: list = []  # the panels and toolbar the page hid, shown again when it goes
+        self.adjust = None  # changes every lesson opened gets first (presenter mode's look)
         self.act_browse = win.action("Browse lessons…", lambda: self.show_page(), "Ctrl+L",
                                      tip="Every lesson as a card, by topic, with the teacher's notes (Ctrl+L)")
         self.act_start_page = win.action("Lessons at start", checkable=True,
@@ -159,7 +160,7 @@ class LessonsPage(QObject):
         change it before it is shown (presenter mode's theme)."""
         if not self.win._discard_ok():
             return False
-        if not self.win.load_scenario(str(entry.path), adjust):
+        if not self.win.load_scenario(str(entry.path), adjust or self.adjust):
             return False
         self.hide_page()
         prefs.set_last_lesson(str(entry.path))

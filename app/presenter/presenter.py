@@ -138,6 +138,7 @@ class Presenter(QObject):
         win.caption.set_wanted(True)
         win.set_projector_scale(PRESENTER_SCALE)
         lessons = win.lessons
+        lessons.adjust = self._adjust  # a lesson opened from the browser (G) is presented too
         chosen = lessons.selected()  # F5 on the lesson browser presents the card selected there
         lessons.hide_page()
         if chosen is not None and lessons.current_index() != lessons.catalog.entries.index(chosen):
@@ -185,8 +186,10 @@ class Presenter(QObject):
             self.notes.deleteLater()
             self.notes = None
         if closing:
+            win.lessons.adjust = None
             win.model.scenario.view.theme, win.model.scenario.view.projector = b.theme, b.projector
             return
+        win.lessons.adjust = None
         win.lessons.hide_page()
         win.setWindowState(b.window_state)
         win.restoreGeometry(b.geometry)
@@ -244,8 +247,14 @@ class Presenter(QObject):
         return tuple(sorted({*self._pauses(), sc.export.last})) if sc.lesson else ()
 
     def _lesson_changed(self) -> None:
-        self.win.controller.pause_steps = self.beats()
-        self._titles(False)  # a lesson in another mode brings its own panels
+        win = self.win
+        win.controller.pause_steps = self.beats()
+        # A lesson in another mode brings its own panels, shown: projector mode's fold misses
+        # them (not yet visible when it runs), so they are put away here.
+        for k in win.mode.presentation_hides:
+            if k in win.docks:
+                win.docks[k].hide()
+        self._titles(False)
         self._show_notes()
 
     def next(self) -> None:

@@ -516,7 +516,8 @@ class ShellWindow(QMainWindow):
                 self.layout_docks()
             return [fold]
         folded, self._folded = getattr(self, "_folded", []), []
-        return [lambda k=k: self.docks[k].show() for k in folded] + [self.layout_docks]
+        # A panel of a mode left meanwhile is gone with it.
+        return [lambda k=k: k in self.docks and self.docks[k].show() for k in folded] + [self.layout_docks]
 
     # -- files ----------------------------------------------------------------------------------
     def _edited(self) -> None:

@@ -129,10 +129,8 @@ def test_digits_then_enter_jump_to_that_lesson_and_home_to_the_topic_s_first(pre
     win = presenting
     entries = win.lessons.catalog.entries
     n = len(entries)
-    press(qtbot, win, getattr(Qt, f"Key_{n}") if n < 10 else Qt.Key_1)
-    if n >= 10:
-        for d in str(n)[1:]:
-            press(qtbot, win, getattr(Qt, f"Key_{d}"))
+    for d in str(n):
+        press(qtbot, win, getattr(Qt, f"Key_{d}"))
     assert win.presenter.prompt.isVisible() and entries[n - 1].title in win.presenter.prompt.text()
     press(qtbot, win, Qt.Key_Return)
     wait_lesson(qtbot, win, entries[n - 1].id)
@@ -154,6 +152,9 @@ def test_g_opens_the_browser_in_presenter_style_and_enter_opens_a_lesson(present
     qtbot.keyClick(page.cards_list, Qt.Key_Return)
     wait_lesson(qtbot, win, want.id)
     assert not page.isVisible() and win.presenter.active
+    wait_restyled(qtbot, win)  # presented as the others: projector look, presenter theme, no panels
+    assert win.model.scenario.view.projector and win.theme.font_pt >= 24 and win.theme.name == "light"
+    assert not any(win.docks[k].isVisible() for k in win.mode.presentation_hides)
     press(qtbot, win, Qt.Key_G)
     qtbot.keyClick(page.cards_list, Qt.Key_Escape)  # Escape closes the browser first
     assert not page.isVisible() and win.presenter.active
