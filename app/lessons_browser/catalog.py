@@ -18,7 +18,7 @@ class Entry:
     title: str
     topic: str
     order: int
-    summary: str  # one line of what it shows: the caption's first sentence
+    summary: str  # a line of what it shows: the caption's first sentences
     notes: str
     mode: str
     path: Path
@@ -51,10 +51,18 @@ class Catalog:
         return next((e for e in self.entries if e.id == id), None)
 
 
+SUMMARY_CHARS = 80
+
+
 def summary(caption: str) -> str:
-    """The caption's first sentence (a sentence ends at '. ', '! ' or '? ')."""
-    first = re.split(r"(?<=[.!?])\s+", caption.strip(), maxsplit=1)[0]
-    return first
+    """The caption's first sentences, up to the first to reach SUMMARY_CHARS in all (a
+    sentence ends at '. ', '! ' or '? '; the card cuts what does not fit)."""
+    out = ""
+    for sentence in re.split(r"(?<=[.!?])\s+", caption.strip()):
+        out = f"{out} {sentence}".strip()
+        if len(out) >= SUMMARY_CHARS:
+            break
+    return out
 
 
 def entry(path: Path, builtin: bool) -> Entry | None:
