@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--racers", type=_racers, help="comma-separated optimizer ids, e.g. sgd,momentum,adam")
     p.add_argument("--scenario", help="open this scenario file (TOML)")
     p.add_argument("--lesson", metavar="ID", help="open a built-in lesson")
-    p.add_argument("--presenter", action="store_true", help="same as --projector")
+    p.add_argument("--presenter", action="store_true", help="presenter mode (F5 in the window): the lesson "
+                   "full screen for the hall, keys and clicker only")
+    p.add_argument("--lessons", action="store_true", help="open on the lesson browser (the start page)")
     p.add_argument("--theme", choices=("light", "dark"), help="colour theme")
     p.add_argument("--projector", action="store_true", help="large fonts and thick lines")
     p.add_argument("--colormap", choices=COLORMAPS, help="height shading of the map")
@@ -62,11 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .export.cli import add_export_parsers
 
     from .check_lessons import add_parser
+    from .lessons_browser import thumbnails
     from .shell import warmup
 
     add_export_parsers(sub)
     add_parser(sub)
     warmup.add_parser(sub)
+    thumbnails.add_parser(sub)
     return p
 
 
@@ -100,7 +104,7 @@ def scenario_from_args(args):
         return None
     if args.theme:
         sc.view.theme = args.theme
-    if args.projector or args.presenter:
+    if args.projector:
         sc.view.projector = True
     if args.colormap:
         sc.view.colormap = args.colormap
@@ -133,6 +137,7 @@ def run_gui(args) -> int:
     app.setApplicationName("OptiRace")
     from .shell.window import ShellWindow
     from .model import ScenarioModel
+    from .presenter import prefs
 
     model = ScenarioModel(sc) if sc is not None else None
     shot = args.screenshot is not None
@@ -142,6 +147,10 @@ def run_gui(args) -> int:
     if args.size:
         win.resize(*args.size)
     win.show()
+    if args.presenter:
+        win.presenter.enter(full_screen=args.size is None, theme=args.theme)
+    elif args.lessons or (sc is None and not shot and prefs.start_page()):
+        win.lessons.show_page()
     if shot:
         return screenshot(app, win, args.screenshot, args.after_steps)
     return app.exec()
@@ -157,6 +166,8 @@ def screenshot(app, win, path: str, steps: int) -> int:
     app.processEvents()
     win.controller.run_to(max(0, steps))
     win.caption.show_pause(steps)  # at a lesson's pause, its caption: what the class reads there
+    while win.restyling or (win.lessons.page_shown and win.lessons.thumbnails.worker is not None):
+        app.processEvents()  # a theme change runs in steps of their own; thumbnails in a process
     for _ in range(3):
         app.processEvents()
     with win.mode.for_picture():

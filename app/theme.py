@@ -60,11 +60,12 @@ LIGHT = Theme(
 PROJECTOR_SCALE = 1.35
 
 
-def get(name: str, projector: bool = False) -> Theme:
+def get(name: str, projector: bool = False, scale: float = PROJECTOR_SCALE) -> Theme:
+    """The theme; in projector mode scaled by ``scale`` (presenter mode's is larger)."""
     if name not in THEMES:
         raise ValueError(f"unknown theme {name!r}; known: {', '.join(THEMES)}")
     t = DARK if name == "dark" else LIGHT
-    return t.scaled(PROJECTOR_SCALE) if projector else t
+    return t.scaled(scale) if projector else t
 
 
 def height_colormap(theme: Theme, name: str) -> pg.ColorMap:

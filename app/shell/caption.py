@@ -6,7 +6,7 @@ import html
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QWidget
 
 from .. import theme as themes
 
@@ -24,6 +24,12 @@ class CaptionBanner(QLabel):
         self.setTextFormat(Qt.RichText)
         self.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
         self.wanted = True
+        self.title_at_pauses = False  # presenter mode keeps the lesson's title in view
+        self.max_share = MAX_SHARE  # presenter mode gives the words more (the hall reads them)
+        # The widget whose height bounds the banner: its parent, or (presenter mode, where it
+        # spans the window in a bar of its own) the window, and then it sets its own height.
+        self.host: QWidget | None = None
+        self._title = ""
         self.pause_step: int | None = None  # the pause whose caption is shown
         self._scenario_text = ""
         self._pauses: dict[int, str] = {}
@@ -45,6 +51,7 @@ class CaptionBanner(QLabel):
     def show_scenario(self, scenario) -> None:
         """The title and caption of ``scenario`` (a lesson writes them in its table), and the
         captions of its pauses."""
+        self._title = scenario.title
         parts = [f"<b>{html.escape(scenario.title)}</b>"] if scenario.title else []
         if scenario.caption:
             parts.append(html.escape(scenario.caption))
@@ -72,6 +79,8 @@ class CaptionBanner(QLabel):
     def _refresh(self) -> None:
         if self.pause_step is not None:
             text = f"<b>❚❚</b>  {html.escape(self._pauses[self.pause_step])}"
+            if self.title_at_pauses and self._title:
+                text = f"<b>{html.escape(self._title)}</b> — {text}"
         else:
             text = self._scenario_text
         self._full = text
@@ -90,19 +99,39 @@ class CaptionBanner(QLabel):
         return super().event(ev)
 
     def eventFilter(self, obj, ev) -> bool:
-        if obj is self.parentWidget() and ev.type() == QEvent.Resize and ev.oldSize().height() != ev.size().height():
+        if obj is self._host() and ev.type() == QEvent.Resize and ev.oldSize().height() != ev.size().height():
             self._fit()
         return False
 
+    def _host(self) -> QWidget | None:
+        return self.host or self.parentWidget()
+
+    def set_host(self, host: QWidget | None) -> None:
+        """Bound the banner by ``host``'s height, and size it to its text (None: by the parent's,
+        sized by the parent's layout)."""
+        if self.host is not None:
+            self.host.removeEventFilter(self)
+        self.host = host
+        if host is None:
+            self.setMinimumHeight(0)
+            self.setMaximumHeight(16777215)  # QWIDGETSIZE_MAX
+        else:
+            host.installEventFilter(self)
+        self._fit()
+
     def _fit(self) -> None:
-        """At most MAX_SHARE of the centre: a smaller font first (down to the panels' size),
+        """At most ``max_share`` of the centre: a smaller font first (down to the panels' size),
         then the end of a long caption cut (the whole text in the tooltip)."""
-        parent = self.parentWidget()
+        parent = self._host()
         width = self.width()
         if parent is None or width <= 0 or not self._full:
             self.setText(self._full)
             return
-        limit = max(int(MAX_SHARE * parent.height()), self.fontMetrics().height() * 2)
+        self._fit_within(width, max(int(self.max_share * parent.height()), self.fontMetrics().height() * 2))
+        if self.host is not None:
+            self.setFixedHeight(self.heightForWidth(width))
+
+    def _fit_within(self, width: int, limit: int) -> None:
         f = QFont(self.font())
         self.setText(self._full)
         for pt in range(self._pt, self._min_pt - 1, -1):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import shiboken6
+
 from PySide6.QtCore import QSignalBlocker, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QKeySequence, QPalette
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow,
@@ -81,7 +83,8 @@ class ShellWindow(QMainWindow):
         if restore and model is None:
             self._restore_scenario()
         view = self.model.scenario.view
-        self.theme = themes.get(view.theme, view.projector)
+        self.projector_scale = themes.PROJECTOR_SCALE  # presenter mode's is larger
+        self.theme = themes.get(view.theme, view.projector, self.projector_scale)
         apply_theme_to_app(self.theme)
         self.controller = PlaybackController(self)
         self.controller.steps_per_frame = view.steps_per_frame
@@ -97,6 +100,11 @@ class ShellWindow(QMainWindow):
         self.caption = CaptionBanner(self.theme)
 
         self._build_actions()
+        from ..lessons_browser.page import LessonsPage
+        from ..presenter.presenter import Presenter
+
+        self.lessons = LessonsPage(self)  # the start page, the Lessons menu, folders of lessons
+        self.presenter = Presenter(self)  # F5
         self.mode = mode_class(self.model.scenario.mode)(self)
         self._build_playback_bar()
         self._install_mode()
@@ -285,6 +293,7 @@ class ShellWindow(QMainWindow):
         f.addAction(self.act_open)
         self.recent_menu = f.addMenu("Open recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
+        f.addAction(self.lessons.act_open_folder)
         for a in (self.act_save, self.act_save_as):
             f.addAction(a)
         f.addSeparator()
@@ -321,6 +330,7 @@ class ShellWindow(QMainWindow):
             r.addSeparator()
             for a in extra:
                 r.addAction(a)
+        self.lessons.add_menu(mb)
         h = mb.addMenu("&Help")
         h.addAction(self.act_keys)
         h.addAction(self.act_about)
@@ -337,7 +347,9 @@ class ShellWindow(QMainWindow):
             self.removeDockWidget(d)
             d.deleteLater()
         self.docks = {}
-        self.mode.deleteLater()
+        # Gone now, not later: a model signal of the lesson opened next (mode.open) must not
+        # reach it and hand the playback a session of the old mode.
+        shiboken6.delete(self.mode)
         self.mode = new
         self.model.scenario.mode = mode_id
         self._install_mode()
@@ -437,7 +449,7 @@ class ShellWindow(QMainWindow):
     def _view_changed(self, name: str) -> None:
         v = self.model.scenario.view
         if name in ("theme", "projector"):
-            self.theme = t = themes.get(v.theme, v.projector)
+            self.theme = t = themes.get(v.theme, v.projector, self.projector_scale)
             if self.overlay is not None:
                 self.overlay.set_theme(t)
             # The centre now, the panels' palette and each other view in an event of its own:
@@ -487,6 +499,12 @@ class ShellWindow(QMainWindow):
             if steps[1:]:
                 QTimer.singleShot(1, self, lambda: self._in_turn(steps[1:], turn))
 
+    def set_projector_scale(self, scale: float | None) -> None:
+        """How much projector mode enlarges (None: its own; presenter mode's is larger)."""
+        self.projector_scale = scale or themes.PROJECTOR_SCALE
+        if self.model.scenario.view.projector:
+            self._view_changed("theme")
+
     def _projector_steps(self, on: bool) -> list:
         """Projector mode gives the centre the room: the mode's editing panels fold away (the
         View menu brings any back) and return as they were when the mode is left."""
@@ -498,7 +516,8 @@ class ShellWindow(QMainWindow):
                 self.layout_docks()
             return [fold]
         folded, self._folded = getattr(self, "_folded", []), []
-        return [lambda k=k: self.docks[k].show() for k in folded] + [self.layout_docks]
+        # A panel of a mode left meanwhile is gone with it.
+        return [lambda k=k: k in self.docks and self.docks[k].show() for k in folded] + [self.layout_docks]
 
     # -- files ----------------------------------------------------------------------------------
     def _edited(self) -> None:
@@ -528,10 +547,13 @@ class ShellWindow(QMainWindow):
         if path:
             self.load_scenario(path)
 
-    def load_scenario(self, path: str) -> bool:
-        """Open a scenario file in the mode it names; a bad file leaves everything as it was."""
+    def load_scenario(self, path: str, adjust=None) -> bool:
+        """Open a scenario file in the mode it names; a bad file leaves everything as it was.
+        ``adjust(scenario)`` may change it first (presenter mode's theme)."""
         try:
             sc = scenario_io.load(path)
+            if adjust is not None:
+                adjust(sc)
             if sc.mode not in MODES:
                 raise ScenarioError(f"{path}: mode {sc.mode!r} is not in this OptiRace yet "
                                     f"(it has: {', '.join(MODES)})")

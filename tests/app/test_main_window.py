@@ -26,7 +26,7 @@ def engine_positions(scenario: Scenario, step: int) -> np.ndarray:
 def test_window_opens_with_menus_docks_and_a_first_frame(window):
     assert window.isVisible()
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
-    assert titles == ["File", "View", "Race", "Help"]
+    assert titles == ["File", "View", "Race", "Lessons", "Help"]
     assert set(window.docks) >= {"racers", "surface", "leaderboard", "loss", "grad", "inspector"}
     f = window.controller.frame
     assert f is not None and f.step == 0 and f.n_racers == 6
