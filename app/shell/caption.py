@@ -13,7 +13,6 @@ from .. import theme as themes
 MAX_SHARE = 0.28  # of the centre's height at most: the map keeps the room
 
 
-
 class CaptionBanner(QLabel):
     """``show_scenario`` sets what it says between pauses, ``show_pause`` what it says at a
     pause until ``resume``; ``set_wanted`` is the View menu's switch."""
@@ -47,6 +46,7 @@ class CaptionBanner(QLabel):
         accent = QColor("#0072B2" if theme.name == "light" else "#56B4E9")
         self.setStyleSheet(f"color: {theme.foreground}; background: {theme.panel};"
                            f" border-left: 6px solid {accent.name()}; padding: 8px 14px;")
+        self._fit()  # a new size of type needs another height (presenter mode's is larger)
 
     def show_scenario(self, scenario) -> None:
         """The title and caption of ``scenario`` (a lesson writes them in its table), and the

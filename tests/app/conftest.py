@@ -48,7 +48,7 @@ def make_window(qtbot, scenario: Scenario | None = None, *, restore=False, warm_
     win.resize(1280, 800)
     win.show()
     qtbot.waitExposed(win)
-    if win.ready:  # the map is sampled in a worker: start from the drawn surface
+    if win.ready and win.mode.id == "surface":  # the map is sampled in a worker: start from the drawn surface
         qtbot.waitUntil(lambda: not win.mode.surface_view.sampling, timeout=30_000)
     return win
 

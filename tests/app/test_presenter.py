@@ -230,3 +230,16 @@ def test_f5_on_the_lesson_browser_presents_the_card_selected_there(qtbot):
     assert win.presenter.active and not page.isVisible()
     wait_lesson(qtbot, win, win.lessons.catalog.entries[2].id)
     win.close()
+
+
+def test_the_banner_holds_all_its_lines_in_the_lab_at_full_hd(qtbot):
+    win = make_window(qtbot, load_lesson("dropout_against_overfitting"))
+    win.resize(1920, 1080)
+    win.presenter.enter(full_screen=False, theme="light")
+    wait_restyled(qtbot, win)
+    cap = win.caption
+    # Presenter mode's larger type came after the banner was sized: it must be sized again.
+    qtbot.waitUntil(lambda: cap.isVisible() and cap.width() >= win.width() - 20)
+    assert cap.font().pointSize() >= 24 and not cap.text().endswith("…")
+    assert cap.height() >= cap.heightForWidth(cap.width()) > 2 * cap.fontMetrics().height()
+    win.close()
