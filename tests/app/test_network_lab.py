@@ -539,3 +539,47 @@ def test_a_picture_shows_every_view_at_the_step_shown(lab_window, tmp_path):
     headers = [board.horizontalHeaderItem(c).text() for c in range(board.columnCount())]
     assert {board.item(r, headers.index("step")).text() for r in range(board.rowCount())} == {"80"}
     assert win.mode.val_plot.step == 80 and win.mode.train_plot.curves[0].xData[-1] == 80
+
+
+def _window(qtbot, sc):
+    from app.model import ScenarioModel
+    from app.shell.window import ShellWindow
+
+    win = ShellWindow(ScenarioModel(sc), restore=False, warm_up=False)
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    wait_shown(win, qtbot)
+    return win
+
+
+def test_zero_gradients_are_a_value_not_a_divergence(qtbot):
+    # Zero weights in every layer: the hidden layers' gradients are exactly zero.
+    win = _window(qtbot, lab_scenario(init="zeros"))
+    win.controller.run_to(100)
+    view = win.mode.flow_view
+    qtbot.waitUntil(lambda: view.last is not None and view.last[0].size and view.last[0][-1] == 100)
+    norms = view.last[1]
+    assert (norms == 0).any() and np.isfinite(norms).all()
+    img = view.heat.image  # (layers, steps, rgba)
+    magenta = np.all(img == np.array([255, 0, 200, 255], dtype=np.uint8), axis=-1)
+    assert not magenta.any() and (img[..., 3] == 255).all()
+    assert "diverged" not in view.diverged.toPlainText() and "= 0" in view.diverged.toPlainText()
+    win.close()
+
+
+def test_the_steps_after_an_early_stop_are_blank_not_diverged(qtbot):
+    win = _window(qtbot, early_scenario())
+    win.controller.run_to(300)
+    s = win.mode.session
+    stop = s.race.status_of(0)
+    assert stop.kind == Status.STOPPED and 0 < stop.step < 300
+    view = win.mode.flow_view
+    qtbot.waitUntil(lambda: view.last is not None and view.last[0].size and view.last[0][-1] == 300)
+    steps = view.last[0]
+    img = view.heat.image  # contender 0 ("fast") is the one shown
+    after = steps > stop.step
+    assert after.any() and (img[:, after, 3] == 0).all() and (img[:, ~after, 3] == 255).all()
+    assert not (view.diverged.isVisible() and "diverged" in view.diverged.toPlainText())
+    assert view.stop_line.isVisible() and list(view.stop_line.xData) == [stop.step, stop.step]
+    win.close()

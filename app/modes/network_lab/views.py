@@ -10,6 +10,7 @@ from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from engine.lab import log_heat
+from engine.race.status import Status
 
 from ...theme import Theme, style_axes
 from ...views.contours import segments
@@ -90,7 +91,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
     |gᵢ| per layer on a log axis; the update size |Δw|/|w| per layer against the 1e-3 rule of
     thumb), and a heat map of log10 |g| layer x step over a rolling window whose colour limits
     are the window's 2nd and 98th percentiles; a NaN or infinite gradient is a magenta
-    "diverged" cell.  Taller than wide it stacks the plots; wider, it sets them two by two."""
+    "diverged" cell, an exact zero the darkest one, the steps after a stop blank.  Taller than wide it stacks the plots; wider, it sets them two by two."""
 
     def __init__(self, theme: Theme, parent=None, staged: bool = False):
         """``staged``: only the first plot now, the others by ``build`` (a plot is ~10 ms of
@@ -157,6 +158,9 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.heat_plot.addItem(self.heat)
         self.diverged = pg.TextItem("", color=DIVERGED_RGBA[:3], anchor=(0, 0))
         self.heat_plot.addItem(self.diverged, ignoreBounds=True)
+        self.stop_line = pg.PlotCurveItem()  # the step a contender stopped at
+        self.stop_line.setVisible(False)
+        self.heat_plot.addItem(self.stop_line, ignoreBounds=True)
         # The current step: a two-point curve in view coordinates (log10 |g| up the axis), not
         # an InfiniteLine, which once moved recomputes its bounds inside its paint and asks
         # for its region to be painted again.
@@ -229,6 +233,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             p.setLabel("bottom", "step", color=fg)
         self.lines.getAxis("bottom").showLabel(self.shape != "short")
         self.cursor.setPen(pg.mkPen(fg, width=1.5))
+        self.stop_line.setPen(pg.mkPen(fg, width=2, style=Qt.DashLine))
         self.ref.setPen(pg.mkPen(fg, width=2, style=Qt.DashLine))
         self.ref.label.setColor(fg)
         self.ref.label.setFont(_font(theme.axis_pt - 2))
@@ -333,7 +338,8 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         _label(self.bars_plot, f'|gᵢ| max, <span style="color:{grey}">mean</span>', self.theme)
         _label(self.update_plot, "|Δw|/|w|", self.theme)
         self._ticks()
-        self._heat(steps, norms)
+        stop = int(f.status_step[r]) if f.status[r] != Status.TRAINING else None
+        self._heat(steps, norms, stop)
 
     def _ranges(self, step: int, norms: np.ndarray) -> None:
         """The curves' axes: the steps up to a horizon that moves in jumps (as the curves
@@ -345,7 +351,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             self._horizon = end
             self.lines.setXRange(0, end, padding=0)
         w = norms[-WINDOW:]
-        _, bad, lo, hi = log_heat(w) if len(w) else (None, None, -3.0, 0.0)
+        _, bad, _, lo, hi = log_heat(w) if len(w) else (None, None, None, -3.0, 0.0)
         if len(w) and bad.all():
             lo, hi = -3.0, 0.0
         y = (np.floor(2 * lo - 0.6) / 2, np.ceil(2 * hi + 0.6) / 2)
@@ -353,16 +359,22 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             self._y = y
             self.lines.setYRange(*y, padding=0)
 
-    def _heat(self, steps: np.ndarray, norms: np.ndarray) -> None:
+    def _heat(self, steps: np.ndarray, norms: np.ndarray, stop: int | None = None) -> None:
+        """``stop``: the step the contender stopped at (early stop or divergence): the steps
+        after it were never trained and are left blank, a line marks it."""
         w = norms[-WINDOW:]
         if not len(w):
             self.heat.clear()
             self.diverged.setVisible(False)
+            self.stop_line.setVisible(False)
             return
-        logs, bad, lo, hi = log_heat(w)  # the engine's log10 cells and 2nd/98th percentile limits
-        rgba = HEAT_MAP.map(np.clip((logs - lo) / (hi - lo), 0, 1), mode="byte")
-        rgba[bad] = DIVERGED_RGBA
         s0, s1 = float(steps[-len(w)]), float(steps[-1])
+        gone = steps[-len(w):] > stop if stop is not None else np.zeros(len(w), dtype=bool)
+        logs, bad, zero, lo, hi = log_heat(w[~gone])  # the engine's log10 cells and 2nd/98th percentile limits
+        rgba = np.zeros((*w.shape, 4), dtype=np.uint8)  # the steps after a stop: transparent
+        part = HEAT_MAP.map(np.clip((logs - lo) / (hi - lo), 0, 1), mode="byte")
+        part[bad] = DIVERGED_RGBA
+        rgba[~gone] = part
         self.heat.setImage(np.ascontiguousarray(rgba.transpose(1, 0, 2)), autoLevels=False)
         self.heat.setRect(QRectF(s0, 0, max(s1 - s0, CHECK_EVERY), w.shape[1]))
         # The step axis moves in jumps of a tenth of the window (at every frame its labels
@@ -375,11 +387,15 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             self.heat_plot.setXRange(*x, padding=0)
         self.heat_plot.setYRange(0, w.shape[1], padding=0)
         _label(self.heat_plot, f"log₁₀ |g| per layer: {lo:.1f} … {hi:.1f}", self.theme)
+        self.stop_line.setVisible(stop is not None)
+        if stop is not None:
+            self.stop_line.setData([stop, stop], [0, w.shape[1]])
         # Hidden unless needed: a text item whose plot moved is laid out again in its paint,
         # which then asked for a second paint at every frame.
-        self.diverged.setVisible(bool(bad.any()))
-        if bad.any():
-            self.diverged.setText("magenta: diverged (NaN / inf)")
+        notes = (["magenta: diverged (NaN / inf)"] if bad.any() else []) + (["darkest: |g| = 0"] if zero.any() else [])
+        self.diverged.setVisible(bool(notes))
+        if notes:
+            self.diverged.setText(" · ".join(notes))
             self.diverged.setPos(s0, w.shape[1])
 
 
