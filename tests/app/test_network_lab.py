@@ -219,11 +219,14 @@ def test_each_kind_of_network_is_built_from_the_panel_and_shown(lab_window, qtbo
     wait_shown(win, qtbot)
     s = win.mode.session
     assert built(s.race.net)
-    # The views draw the new network: a curve per dense layer, a mask grid per dropout layer.
+    # The views draw the new network: a curve per dense layer, a mask grid per dropout layer
+    # and per DropConnect layer.
     win.controller.run_to(30)
     assert win.mode.flow_view.layers == s.layers and len(win.mode.flow_view.curves) == len(s.layers)
-    n_dropout = sum(s.race.net.opi[o, ops.KIND] == ops.DROPOUT for o in range(s.race.net.opi.shape[0]))
-    assert len(win.mode.masks_view.shown) == n_dropout
+    net = s.race.net
+    n_masks = sum(net.opi[o, ops.KIND] == ops.DROPOUT or net.opi[o, ops.KIND] == ops.DENSE and net.opi[o, ops.MOFF] >= 0
+                  for o in range(net.opi.shape[0]))
+    assert len(win.mode.masks_view.shown) == n_masks
 
 
 def test_a_setup_that_cannot_be_built_says_why_and_the_next_one_builds(lab_window, qtbot):
@@ -582,4 +585,19 @@ def test_the_steps_after_an_early_stop_are_blank_not_diverged(qtbot):
     assert after.any() and (img[:, after, 3] == 0).all() and (img[:, ~after, 3] == 255).all()
     assert not (view.diverged.isVisible() and "diverged" in view.diverged.toPlainText())
     assert view.stop_line.isVisible() and list(view.stop_line.xData) == [stop.step, stop.step]
+    win.close()
+
+
+def test_dropconnect_masks_are_shown_as_the_masked_weight_matrix(qtbot):
+    win = _window(qtbot, lab_scenario(dropconnect=0.5))
+    win.controller.run_to(20)
+    view, s = win.mode.masks_view, win.mode.session
+    exact = s.race.masks_at(0, 20)
+    names = [n for n in exact if n.endswith(".dropconnect")]
+    assert [exact[n].shape for n in names] == [(2, 16), (16, 16)]  # fan_in x fan_out of each hidden layer
+    qtbot.waitUntil(lambda: set(view.shown) == set(names))
+    for n in names:
+        np.testing.assert_array_equal(view.shown[n], exact[n])
+    assert view.plots.isVisible() and "No dropout" not in view.note.text()
+    assert "weight matrix" in view.note.text() and "×2 in training" in view.note.text()
     win.close()

@@ -95,7 +95,7 @@ class LabFrame:
     line: np.ndarray | None  # the inputs of a 1-D output curve
     masks: dict[str, np.ndarray] | None  # the selected contender's masks of step ``mask_step`` (None at 0)
     mask_step: int
-    dropouts: tuple[tuple[str, float], ...]  # (mask name, drop probability) per dropout layer
+    dropouts: tuple[tuple[str, float], ...]  # (mask name, drop probability) per dropout or DropConnect layer
     dropout_form: str
     selected: int
     data: Points
@@ -141,9 +141,12 @@ class LabSession:
         nan = np.full(K, np.nan)
         self.history = Recorder({"loss": nan}, capacity)
         self.checks = Recorder({"val_loss": nan, "val_acc": nan, **{k: np.full((K, L), np.nan) for k in TELEMETRY}}, capacity)
+        # The masks the views show: each dropout op's (batch rows x units), then each DropConnect
+        # layer's (its weight matrix, fan_in x fan_out), named as NetRace.masks_at names them.
         self.dropouts = tuple(
             (f"op{o}.dropout", float(net.opf[o, ops.P])) for o in range(net.opi.shape[0])
-            if net.opi[o, ops.KIND] == ops.DROPOUT)
+            if net.opi[o, ops.KIND] == ops.DROPOUT) + tuple(
+            (f"{d.name}.dropconnect", float(net.opf[d.op, ops.P])) for d in net.dense if net.opi[d.op, ops.MOFF] >= 0)
         self.dropout_form = lab.dropout_form
         self.extent = self.race.extent() if net.input_dim == 2 else None
         if net.input_dim == 1:

@@ -401,7 +401,8 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
 
 class MasksView(QWidget):
     """Per dropout layer, which units of each example of the batch were dropped at the shown
-    step (dark: dropped), from the engine's exact masks; the rescaling of the kept ones stated."""
+    step, per DropConnect layer which weights of its matrix (dark: dropped), from the engine's
+    exact masks; the rescaling of the kept ones stated."""
 
     def __init__(self, theme: Theme, parent=None):
         super().__init__(parent)
@@ -441,15 +442,17 @@ class MasksView(QWidget):
             img.setLookupTable(np.array([[25, 25, 30], [235, 235, 225]], dtype=np.uint8))
             p.addItem(img)
             style_axes(p, self.theme, self.theme.axis_pt - 2, 1.0)
-            # Rows are the batch's examples (the note says so): no left axis, its room goes to
-            # the masks and their titles (an "example" label squeezed and cut them).
+            # Dropout: rows are the batch's examples (the note says so): no left axis, its room
+            # goes to the masks and their titles (an "example" label squeezed and cut them).
+            # DropConnect: the weight matrix, a row per input, a column per unit.
             p.hideAxis("left")
-            p.setLabel("bottom", "unit", color=self.theme.foreground)
+            p.setLabel("bottom", "unit" if name.endswith(".dropout") else "unit (rows: inputs)",
+                       color=self.theme.foreground)
             self.images[name] = (p, img)
 
     def set_frame(self, f: LabFrame) -> None:
         if not f.dropouts:
-            self.note.setText("No dropout in this network (Setup: a hidden layer's dropout p).")
+            self.note.setText("No dropout or DropConnect in this network (Setup: a hidden layer's dropout p).")
             self.note.setToolTip("")
             self.plots.setVisible(False)
             if self.images:
@@ -466,29 +469,41 @@ class MasksView(QWidget):
                 img.clear()
             self.shown = {}
             return
-        kept = []
-        for i, (name, p) in enumerate(f.dropouts):
+        kept, tags = [], []
+        nd = nc = 0
+        for name, p in f.dropouts:
             m = f.masks[name]
             plot, img = self.images[name]
             img.setImage(m, autoLevels=False)
+            if name.endswith(".dropout"):
+                nd += 1
+                tag = f"D{nd}"
+            else:
+                nc += 1
+                tag = f"W{nc}"
             # Short: two or three grids share the dock's width (a longer title ran into the next).
-            _label(plot, f"D{i + 1}: {100 * m.mean():.0f}% kept", self.theme)
+            _label(plot, f"{tag}: {100 * m.mean():.0f}% kept", self.theme)
             kept.append(p)
+            tags.append(tag)
         self.shown = {n: f.masks[n] for n in names}
         p = kept[0]
+        what = "units" if nc == 0 else "weights" if nd == 0 else "units and weights"
         if f.dropout_form == "inverted":
             short = f"kept ×{1 / (1 - p):.3g} in training"
-            rule = (f"Inverted dropout: while training, kept units are multiplied by 1/(1−p) "
+            rule = (f"Inverted form: while training, kept {what} are multiplied by 1/(1−p) "
                     f"(= {1 / (1 - p):.3g} at p = {p:g}); nothing changes at test time.")
         else:
             short = f"all ×{1 - p:.3g} at test"
-            rule = (f"Original dropout: kept units pass unscaled while training; at test time every "
-                    f"unit is multiplied by (1−p) (= {1 - p:.3g} at p = {p:g}).")
-        ps = f"p = {kept[0]:g}" if len(set(kept)) == 1 else ", ".join(f"D{i + 1} p={p:g}" for i, p in enumerate(kept))
+            rule = (f"Original form: kept {what} pass unscaled while training; at test time every one "
+                    f"is multiplied by (1−p) (= {1 - p:.3g} at p = {p:g}).")
+        ps = f"p = {kept[0]:g}" if len(set(kept)) == 1 else ", ".join(f"{t} p={p:g}" for t, p in zip(tags, kept))
+        rows = (["D: a row per example"] if nd else []) + (["W (DropConnect): the weight matrix, a row per input"]
+                                                            if nc else [])
         self.note.setText(f"Step {f.mask_step:,} · {f.looks[f.selected].name} · {ps} · "
-                          f"a row per example, dark = dropped · {short}")
-        self.note.setToolTip(f"Masks of step {f.mask_step:,} for {f.looks[f.selected].name} — a row per example of "
-                             f"the batch, a column per unit; dark: dropped. {rule}")
+                          f"{' · '.join(rows)}, dark = dropped · {short}")
+        self.note.setToolTip(f"Masks of step {f.mask_step:,} for {f.looks[f.selected].name} — dropout (D): a row "
+                             f"per example of the batch, a column per unit; DropConnect (W): a layer's weight "
+                             f"matrix, a row per input, a column per unit; dark: dropped. {rule}")
 
 
 class OutputView(pg.PlotWidget):
