@@ -386,16 +386,16 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             self._heat_x = x
             self.heat_plot.setXRange(*x, padding=0)
         self.heat_plot.setYRange(0, w.shape[1], padding=0)
-        _label(self.heat_plot, f"log₁₀ |g| per layer: {lo:.1f} … {hi:.1f}", self.theme)
+        _label(self.heat_plot, f"log₁₀ |g| per layer: {lo:.1f} … {hi:.1f}" + (" · black: 0" if zero.any() else ""),
+               self.theme)
         self.stop_line.setVisible(stop is not None)
         if stop is not None:
             self.stop_line.setData([stop, stop], [0, w.shape[1]])
         # Hidden unless needed: a text item whose plot moved is laid out again in its paint,
         # which then asked for a second paint at every frame.
-        notes = (["magenta: diverged (NaN / inf)"] if bad.any() else []) + (["darkest: |g| = 0"] if zero.any() else [])
-        self.diverged.setVisible(bool(notes))
-        if notes:
-            self.diverged.setText(" · ".join(notes))
+        self.diverged.setVisible(bool(bad.any()))
+        if bad.any():
+            self.diverged.setText("magenta: diverged (NaN / inf)")
             self.diverged.setPos(s0, w.shape[1])
 
 
