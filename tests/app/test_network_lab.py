@@ -599,5 +599,5 @@ def test_dropconnect_masks_are_shown_as_the_masked_weight_matrix(qtbot):
     for n in names:
         np.testing.assert_array_equal(view.shown[n], exact[n])
     assert view.plots.isVisible() and "No dropout" not in view.note.text()
-    assert "weight matrix" in view.note.text() and "×2 in training" in view.note.text()
+    assert "weights (DropConnect), a row per input" in view.note.text() and "×2 in training" in view.note.text()
     win.close()

@@ -497,8 +497,7 @@ class MasksView(QWidget):
             rule = (f"Original form: kept {what} pass unscaled while training; at test time every one "
                     f"is multiplied by (1−p) (= {1 - p:.3g} at p = {p:g}).")
         ps = f"p = {kept[0]:g}" if len(set(kept)) == 1 else ", ".join(f"{t} p={p:g}" for t, p in zip(tags, kept))
-        rows = (["D: a row per example"] if nd else []) + (["W (DropConnect): the weight matrix, a row per input"]
-                                                            if nc else [])
+        rows = (["D: a row per example"] if nd else []) + (["W: weights (DropConnect), a row per input"] if nc else [])
         self.note.setText(f"Step {f.mask_step:,} · {f.looks[f.selected].name} · {ps} · "
                           f"{' · '.join(rows)}, dark = dropped · {short}")
         self.note.setToolTip(f"Masks of step {f.mask_step:,} for {f.looks[f.selected].name} — dropout (D): a row "
