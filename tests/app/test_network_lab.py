@@ -116,7 +116,7 @@ def test_a_diverging_contender_is_marked_while_the_others_train_on(qtbot):
     assert f.status[0] == Status.DIVERGED and f.status[1] == Status.TRAINING
     assert "diverged" in [lk.label.format for lk in win.mode.val_plot.events if lk.isVisible()]
     board = win.mode.leaderboard
-    assert board.item(board.order.index(0), board.status_column).text() == "diverged"
+    assert board.item(board.order.index(0), board.status_column).text() == f"diverged at {f.status_step[0]:,}"
     win.close()
 
 
@@ -469,10 +469,15 @@ def test_patience_is_edited_in_the_setup_and_a_contender_stops_early(qtbot):
     wait_shown(win, qtbot)
     board = win.mode.leaderboard
     row = board.order.index(0)
-    assert board.item(row, board.status_column).text() == "stopped"
+    assert board.item(row, board.status_column).text() == f"stopped at {fast.step:,}"
     assert "stopped early" in board.item(row, board.status_column).toolTip()
     headers = [board.horizontalHeaderItem(c).text() for c in range(board.columnCount())]
     assert board.item(row, headers.index("step")).text() == f"{fast.step:,}"
+    # Its validation numbers are those of its last check, not a dash.
+    last = s.checks.index_of(fast.step // CHECK_EVERY)
+    assert np.isfinite(s.checks["val_loss"][0, last]) and f.val_loss[0] == s.checks["val_loss"][0, last]
+    assert f.val_acc[0] == s.checks["val_acc"][0, last]
+    assert board.item(row, headers.index("val acc")).text() == f"{100 * f.val_acc[0]:.1f}%"
     line = win.mode.val_plot.events[0]
     assert line.isVisible() and line.value() == fast.step and line.label.format == "stopped"
     # Before that step it was still training.

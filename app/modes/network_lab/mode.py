@@ -94,7 +94,7 @@ class NetworkLabMode(Mode):
         self.centre_split.addWidget(self.experiment)
         self.centre_split.setSizes([500, 600, 0])
         self.slots["output"].placeholder.setText("Building the Network lab…")
-        self.leaderboard = Leaderboard(shell.theme, COLUMNS)
+        self.leaderboard = Leaderboard(shell.theme, COLUMNS, status_steps=True)
         self.leaderboard.racer_selected.connect(self._select_enabled)
         self.slots["leaderboard"].fill(self.leaderboard)
         self.model.lab_changed.connect(self.rebuild)

@@ -82,7 +82,7 @@ class LabFrame:
     computed: int
     looks: tuple[Look, ...]
     loss: np.ndarray  # (K,) latest recorded mini-batch loss at or before ``step``
-    val_loss: np.ndarray  # (K,) at the latest check at or before ``step``
+    val_loss: np.ndarray  # (K,) at the latest check at or before ``step`` (a stopped one: before its stop)
     val_acc: np.ndarray  # (K,) NaN for regression
     check_step: int  # the step of that check
     status: np.ndarray  # (K,) Status codes as of ``step``
@@ -313,11 +313,15 @@ class LabSession:
         status_step = np.where(ended, self._status_step, 0)
         i = self.history.count_upto(step) - 1
         j = self.checks.count_upto(step // CHECK_EVERY) - 1
+        # A contender that stopped has no checks after its stop: it shows its last one.
+        js = [min(self.checks.count_upto(int(status_step[k]) // CHECK_EVERY) - 1, j) if ended[k] else j
+              for k in range(len(ended))]
+        rows = np.arange(len(ended))
         r = self.selected
         out = next(o for o in reversed(self._outputs) if o.step <= step and o.has(r))
         return LabFrame(
             step=step, computed=self._computed, looks=self.looks, loss=self.history["loss"][:, i].copy(),
-            val_loss=self.checks["val_loss"][:, j].copy(), val_acc=self.checks["val_acc"][:, j].copy(),
+            val_loss=self.checks["val_loss"][rows, js], val_acc=self.checks["val_acc"][rows, js],
             check_step=int(self.checks.steps[j]) * CHECK_EVERY, status=status, status_step=status_step,
             history=self.history, checks=self.checks, layers=self.layers, output=out, extent=self.extent,
             # The exact masks of the step shown, recomputed from (seed, step, op): any step,
