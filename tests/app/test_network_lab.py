@@ -606,3 +606,28 @@ def test_dropconnect_masks_are_shown_as_the_masked_weight_matrix(qtbot):
     assert view.plots.isVisible() and "No dropout" not in view.note.text()
     assert "weights (DropConnect), a row per input" in view.note.text() and "×2 in training" in view.note.text()
     win.close()
+
+
+def _two_contenders(selected: int) -> Scenario:
+    sc = lab_scenario(contenders=[RacerConfig("sgd", {"lr": 0.1}, label="first"),
+                                  RacerConfig("adam", {"lr": 0.01}, label="second")])
+    sc.view.selected = selected
+    return sc
+
+
+def test_a_scenarios_view_selected_picks_the_contender_shown(qtbot):
+    win = _window(qtbot, _two_contenders(1))
+    win.controller.run_to(30)
+    qtbot.waitUntil(lambda: win.mode.flow_view.last is not None and win.mode.output_view.shown is not None)
+    assert win.controller.frame.selected == 1
+    assert "second" in win.mode.flow_view.lines.titleLabel.text
+    assert win.mode.output_view.shown[1] == 1
+    # Loading another scenario (a lesson) selects its contender too.
+    win.model.load(_two_contenders(0))
+    wait_shown(win, qtbot)
+    qtbot.waitUntil(lambda: win.mode.session is not None and win.mode.session.selected == 0)
+    win.model.load(_two_contenders(1))
+    qtbot.waitUntil(lambda: win.mode.session is not None and win.mode.shown and win.mode.session.selected == 1)
+    win.controller.run_to(20)
+    assert win.controller.frame.selected == 1
+    win.close()

@@ -267,6 +267,8 @@ class NetworkLabMode(Mode):
             return
         self._built_gen = gen
         self.session = session
+        if session.selected != self._enabled_selected():  # chosen while it was built (a loaded lesson's)
+            session.select(self._enabled_selected())
         self.setup_panel.show_problem("")
         self.inside.set_session(session)
         if self._has_dropout() != self._laid_dropout:  # the masks dock needs another height
