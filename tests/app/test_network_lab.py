@@ -344,12 +344,7 @@ def test_a_regression_shows_its_fitted_curve_over_the_data(qtbot):
 
 
 def test_digits_show_the_validation_confusion_matrix(qtbot):
-    from app.model import ScenarioModel
-    from app.shell.window import ShellWindow
-
-    win = ShellWindow(ScenarioModel(lab_scenario(dataset="digits")), restore=False, warm_up=False)
-    qtbot.addWidget(win)
-    win.show()
+    win = _window(qtbot, lab_scenario(dataset="digits"))
     win.controller.run_to(30)
     qtbot.waitUntil(lambda: win.mode.output_view.shown is not None and win.mode.output_view.shown[0] > 0)
     f, view = win.controller.frame, win.mode.output_view
@@ -360,6 +355,17 @@ def test_digits_show_the_validation_confusion_matrix(qtbot):
         assert cm[t, p] == np.sum((true == t) & (pred == p))
     assert not view.train.isVisible()
     assert f"{100 * np.mean(pred == true):.1f}% right" in view.plot.titleLabel.text
+    # The axes hold the 10 x 10 matrix (a locked aspect stretched them to -5 … 15) and the
+    # title fits its plot.
+    (x0, x1), (y0, y1) = view.plot.viewRange()
+    assert (x0, x1) == pytest.approx((-0.5, 9.5)) and (y0, y1) == pytest.approx((-0.5, 9.5))
+    from PySide6.QtGui import QFontMetrics, QTextDocument
+
+    doc = QTextDocument()
+    doc.setHtml(view.plot.titleLabel.text)
+    doc.setDefaultFont(view.plot.titleLabel.item.font())
+    fm = QFontMetrics(view.plot.titleLabel.item.font())
+    assert max(fm.horizontalAdvance(line) for line in doc.toPlainText().splitlines()) <= view.plot.width()
     win.close()
 
 

@@ -585,7 +585,8 @@ class OutputView(pg.PlotWidget):
             C = cm.shape[0]
             self.image.setImage(cm.astype(float), levels=(0, max(cm.max(), 1)))
             self.image.setRect(QRectF(-0.5, -0.5, C, C))
-            title += f"  —  validation confusion, {100 * acc:.1f}% right"
+            # On a line of its own ("validation" is on the axis): one line was cut in a narrow centre.
+            title += f"<br>{100 * acc:.1f}% right"
         _label(self.plot, title, self.theme)
 
     def _points(self, kind: str, f: LabFrame) -> None:
@@ -595,6 +596,8 @@ class OutputView(pg.PlotWidget):
         self.train.setVisible(kind != "confusion")
         self.val.setVisible(kind != "confusion")
         self.contour.setVisible(kind == "plane")
+        for side in ("bottom", "left"):
+            self.plot.getAxis(side).setTicks(None)  # the confusion matrix's class ticks go
         fg = self.theme.foreground
         if kind == "plane":
             colors = self._class_colors(d.classes).astype(int)
@@ -625,8 +628,14 @@ class OutputView(pg.PlotWidget):
         else:
             C = d.classes
             self.image.setColorMap(pg.colormap.get("viridis"))
-            self.plot.setAspectLocked(True)
+            # The axes hold the C x C matrix and nothing else: a locked aspect in a tall view
+            # stretched the class axis to -5 … 15.
+            self.plot.setAspectLocked(False)
+            self.plot.disableAutoRange()
             self.plot.setRange(xRange=(-0.5, C - 0.5), yRange=(-0.5, C - 0.5), padding=0)
-            self.plot.setLabel("bottom", "predicted class", color=fg)
+            ticks = [[(i, str(i)) for i in range(C)]]
+            self.plot.getAxis("bottom").setTicks(ticks)
+            self.plot.getAxis("left").setTicks(ticks)
+            self.plot.setLabel("bottom", "predicted class (validation)", color=fg)
             self.plot.setLabel("left", "true class", color=fg)
 
