@@ -637,3 +637,26 @@ def test_a_scenarios_view_selected_picks_the_contender_shown(qtbot):
     win.controller.run_to(20)
     assert win.controller.frame.selected == 1
     win.close()
+
+
+def test_a_pause_at_step_1_shows_that_steps_gradients(lab_window, qtbot):
+    from engine import lab as LAB
+
+    win = lab_window
+    wait_shown(win, qtbot)
+    win.controller.run_to(1)
+    view, s = win.mode.flow_view, win.mode.session
+    qtbot.waitUntil(lambda: view.last is not None and list(view.last[0]) == [1])
+    norms = view.last[1]
+    assert norms.shape == (1, len(s.layers)) and np.all(np.isfinite(norms) & (norms > 0))
+    assert view.now["step"] == 1 and np.all(np.isfinite(view.now["max"]))
+    assert all(len(c.yData) == 1 for c in view.curves)
+    # On to step 25: every one of the first steps, then the checks; recording the first steps
+    # changed nothing the race computes (step 10's telemetry as a race recording every 10).
+    win.controller.run_to(25)
+    qtbot.waitUntil(lambda: view.last[0][-1] == 20)
+    assert list(view.last[0]) == [*range(1, 10), 10, 20]
+    ref = LAB.lab_race(win.model.scenario.lab, val_every=CHECK_EVERY, tel_every=CHECK_EVERY).advance(10)
+    from app.modes.network_lab.session import TELEMETRY
+
+    np.testing.assert_array_equal(view.last[1][9], ref.dense[0, 0, :, TELEMETRY["gnorm"]])

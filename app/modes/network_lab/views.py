@@ -308,10 +308,8 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         if f.layers != self.layers:
             self._build(f.layers)
         r, L = f.selected, len(f.layers)
-        n = f.checks.count_upto(f.step // CHECK_EVERY)  # entry 0 is step 0: no gradient yet
-        steps = f.checks.steps[1:n] * CHECK_EVERY
-        norms = f.checks["gnorm"][r, 1:n]  # (n - 1, L)
-        n -= 1
+        steps, norms, gmax, gmean, update = f.telemetry(r, ("gnorm", "gmax", "gmean", "update"))  # (n, L) each
+        n = len(steps)
         every = max(1, -(-n // 600))
         for i, c in enumerate(self.curves):
             y = norms[::every, i]
@@ -322,7 +320,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.cursor.setData([f.step, f.step], list(self._y))
         _label(self.lines, f"Gradient flow — {f.looks[r].name}", self.theme)
         nan = np.full(L, np.nan)
-        now = {k: (f.checks[k][r, n] if n else nan) for k in ("gmax", "gmean", "update")}
+        now = {k: (v[-1] if n else nan) for k, v in (("gmax", gmax), ("gmean", gmean), ("update", update))}
         self.now = {"step": int(steps[-1]) if n else 0, "max": now["gmax"], "mean": now["gmean"],
                     "update": now["update"]}
         x = np.arange(L)
@@ -339,7 +337,9 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         _label(self.update_plot, "|Δw|/|w|", self.theme)
         self._ticks()
         stop = int(f.status_step[r]) if f.status[r] != Status.TRAINING else None
-        self._heat(steps, norms, stop)
+        # The heat map's cells are the checks' (evenly spaced); before the first, the first steps'.
+        checks = steps % CHECK_EVERY == 0
+        self._heat(*((steps[checks], norms[checks]) if checks.any() else (steps, norms)), stop)
 
     def _ranges(self, step: int, norms: np.ndarray) -> None:
         """The curves' axes: the steps up to a horizon that moves in jumps (as the curves
