@@ -591,11 +591,14 @@ def test_the_steps_after_an_early_stop_are_blank_not_diverged(qtbot):
     view = win.mode.flow_view
     qtbot.waitUntil(lambda: view.last is not None and view.last[0].size and view.last[0][-1] == 300)
     steps = view.last[0]
-    img = view.heat.image  # contender 0 ("fast") is the one shown
-    after = steps > stop.step
+    img = view.heat.image  # contender 0 ("fast") is the one shown; a cell per check
+    after = steps[steps % CHECK_EVERY == 0] > stop.step
     assert after.any() and (img[:, after, 3] == 0).all() and (img[:, ~after, 3] == 255).all()
     assert not (view.diverged.isVisible() and "diverged" in view.diverged.toPlainText())
     assert view.stop_line.isVisible() and list(view.stop_line.xData) == [stop.step, stop.step]
+    # The bars hold the last step recorded before the stop (not the blank steps after it).
+    last = steps[steps <= stop.step][-1]
+    assert view.now["step"] == last and np.all(np.isfinite(view.now["max"]))
     win.close()
 
 
@@ -650,7 +653,7 @@ def test_a_pause_at_step_1_shows_that_steps_gradients(lab_window, qtbot):
     norms = view.last[1]
     assert norms.shape == (1, len(s.layers)) and np.all(np.isfinite(norms) & (norms > 0))
     assert view.now["step"] == 1 and np.all(np.isfinite(view.now["max"]))
-    assert all(len(c.yData) == 1 for c in view.curves)
+    assert all(len(c.yData) == 1 and c.opts["symbol"] == "o" for c in view.curves)  # a dot: one point draws no line
     # On to step 25: every one of the first steps, then the checks; recording the first steps
     # changed nothing the race computes (step 10's telemetry as a race recording every 10).
     win.controller.run_to(25)

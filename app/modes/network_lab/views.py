@@ -109,6 +109,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self._horizon = None
         self._tick_key = None
         self._heat_x = None
+        self._dots = None  # the curves drawn with dots (only their first steps recorded)
         self._building = self._build_plots()
         next(self._building)
         if not staged:
@@ -249,6 +250,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         for c in self.curves:
             self.lines.removeItem(c)
         self.curves = []
+        self._dots = None
         colors = layer_colors(len(layers))
         for name, col in zip(layers, colors):
             c = pg.PlotDataItem(name=name)
@@ -300,6 +302,8 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
     def _pens(self) -> None:
         for c, col in zip(self.curves, layer_colors(len(self.curves))):
             c.setPen(pg.mkPen(col, width=self.theme.curve_width * 0.8))
+            c.setSymbolBrush(col)
+            c.setSymbolPen(None)
         fg = self.theme.foreground
         self.bar_mean.setOpts(brush=pg.mkBrush("#888888"), pen=pg.mkPen(fg))
 
@@ -311,6 +315,13 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         steps, norms, gmax, gmean, update = f.telemetry(r, ("gnorm", "gmax", "gmean", "update"))  # (n, L) each
         n = len(steps)
         every = max(1, -(-n // 600))
+        # Dots while there are only the first few steps (a curve of one point draws nothing).
+        dots = n < CHECK_EVERY
+        if dots != self._dots:
+            self._dots = dots
+            for c in self.curves:
+                c.setSymbol("o" if dots else None)
+                c.setSymbolSize(7)
         for i, c in enumerate(self.curves):
             y = norms[::every, i]
             ok = np.isfinite(y) & (y > 0)
@@ -320,8 +331,11 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.cursor.setData([f.step, f.step], list(self._y))
         _label(self.lines, f"Gradient flow — {f.looks[r].name}", self.theme)
         nan = np.full(L, np.nan)
-        now = {k: (v[-1] if n else nan) for k, v in (("gmax", gmax), ("gmean", gmean), ("update", update))}
-        self.now = {"step": int(steps[-1]) if n else 0, "max": now["gmax"], "mean": now["gmean"],
+        stop = int(f.status_step[r]) if f.status[r] != Status.TRAINING else None
+        # The bars: the latest step recorded (a stopped contender's: its last before the stop).
+        m = n - 1 if stop is None else int(np.searchsorted(steps, stop, side="right")) - 1
+        now = {k: (v[m] if m >= 0 else nan) for k, v in (("gmax", gmax), ("gmean", gmean), ("update", update))}
+        self.now = {"step": int(steps[m]) if m >= 0 else 0, "max": now["gmax"], "mean": now["gmean"],
                     "update": now["update"]}
         x = np.arange(L)
         lo, hi = _bars(self.bar_max, x - 0.2, now["gmax"], self.bar_mean, x + 0.2, now["gmean"])
@@ -336,7 +350,6 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         _label(self.bars_plot, f'|gᵢ| max, <span style="color:{grey}">mean</span>', self.theme)
         _label(self.update_plot, "|Δw|/|w|", self.theme)
         self._ticks()
-        stop = int(f.status_step[r]) if f.status[r] != Status.TRAINING else None
         # The heat map's cells are the checks' (evenly spaced); before the first, the first steps'.
         checks = steps % CHECK_EVERY == 0
         self._heat(*((steps[checks], norms[checks]) if checks.any() else (steps, norms)), stop)
@@ -376,7 +389,10 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         part[bad] = DIVERGED_RGBA
         rgba[~gone] = part
         self.heat.setImage(np.ascontiguousarray(rgba.transpose(1, 0, 2)), autoLevels=False)
-        self.heat.setRect(QRectF(s0, 0, max(s1 - s0, CHECK_EVERY), w.shape[1]))
+        if s1 < CHECK_EVERY:  # the first steps' cells, a step wide each
+            self.heat.setRect(QRectF(s0 - 1, 0, len(w), w.shape[1]))
+        else:
+            self.heat.setRect(QRectF(s0, 0, max(s1 - s0, CHECK_EVERY), w.shape[1]))
         # The step axis moves in jumps of a tenth of the window (at every frame its labels
         # were laid out again): the latest cells run on towards its end, then it moves on.
         span = WINDOW * CHECK_EVERY
