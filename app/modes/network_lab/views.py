@@ -601,8 +601,8 @@ class OutputView(pg.PlotWidget):
             C = cm.shape[0]
             self.image.setImage(cm.astype(float), levels=(0, max(cm.max(), 1)))
             self.image.setRect(QRectF(-0.5, -0.5, C, C))
-            # On a line of its own ("validation" is on the axis): one line was cut in a narrow centre.
-            title += f"<br>{100 * acc:.1f}% right"
+            # On a line of its own: one line was cut in a narrow centre.
+            title += f"<br>validation: {100 * acc:.1f}% right"
         _label(self.plot, title, self.theme)
 
     def _points(self, kind: str, f: LabFrame) -> None:
@@ -652,6 +652,6 @@ class OutputView(pg.PlotWidget):
             ticks = [[(i, str(i)) for i in range(C)]]
             self.plot.getAxis("bottom").setTicks(ticks)
             self.plot.getAxis("left").setTicks(ticks)
-            self.plot.setLabel("bottom", "predicted class (validation)", color=fg)
+            self.plot.setLabel("bottom", "predicted class", color=fg)
             self.plot.setLabel("left", "true class", color=fg)
 
