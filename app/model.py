@@ -260,7 +260,8 @@ class ScenarioModel(QObject):
 class LabContenders(QObject):
     """The network lab's contenders with the racer-editing methods and signals of
     ScenarioModel, so that the shared racer editors edit them; every edit restarts the lab.
-    The selected contender (whose gradients and masks the lab shows) is not saved."""
+    The selected contender (whose gradients and masks the lab shows) starts as the scenario's
+    ``view.selected`` (a lesson's choice, on open and on load) and is not saved."""
 
     racers_changed = Signal()
     race_changed = Signal()
@@ -269,8 +270,13 @@ class LabContenders(QObject):
     def __init__(self, model: ScenarioModel):
         super().__init__(model)
         self.model = model
-        self.selected = 0
+        self.selected = model.scenario.view.selected if model.scenario.mode == "lab" else 0
         model.lab_changed.connect(self.race_changed)
+        model.view_changed.connect(self._view_changed)
+
+    def _view_changed(self, name: str) -> None:
+        if name == "selected" and self.scenario.mode == "lab":
+            self.select_racer(self.scenario.view.selected)
 
     @property
     def scenario(self):

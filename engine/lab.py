@@ -232,19 +232,23 @@ def accuracy(cm: np.ndarray) -> float:
     return float(np.trace(cm) / n) if n else 0.0
 
 
-def log_heat(values: np.ndarray, lo_pct: float = 2.0, hi_pct: float = 98.0) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """A heat map's cells for positive ``values`` (e.g. gradient norms, layer x step): their
-    log10, which cells are not finite (NaN, inf, 0: diverged or empty) and the colour limits,
-    the ``lo_pct`` and ``hi_pct`` percentiles of the finite logs (0 and 1 when none is finite;
-    hi > lo always).  Returns (logs with the bad cells at lo, bad, lo, hi)."""
+def log_heat(values: np.ndarray, lo_pct: float = 2.0,
+             hi_pct: float = 98.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """A heat map's cells for non-negative ``values`` (e.g. gradient norms, layer x step): their
+    log10, which cells are NaN or infinite (diverged), which are exactly zero (a real value: a
+    dead ReLU layer, a zero initialisation; drawn at the bottom of the scale) and the colour
+    limits, the ``lo_pct`` and ``hi_pct`` percentiles of the finite positive logs (0 and 1 when
+    there is none; hi > lo always).  Returns (logs with the bad and zero cells at lo, bad, zero,
+    lo, hi)."""
     v = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(v)
+    zero = v == 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log10(v)
-    bad = ~np.isfinite(logs)
-    fin = logs[~bad]
+    fin = logs[~bad & ~zero]
     lo, hi = (float(np.percentile(fin, lo_pct)), float(np.percentile(fin, hi_pct))) if fin.size else (0.0, 1.0)
     hi = max(hi, lo + 1e-6)
-    return np.where(bad, lo, logs), bad, lo, hi
+    return np.where(bad | zero, lo, logs), bad, zero, lo, hi
 
 
 def raw_validation(lab: LabOptions) -> np.ndarray:

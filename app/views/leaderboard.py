@@ -73,8 +73,9 @@ def marker_icon(marker: str, color: str, outline: str, size: int) -> QIcon:
     return _ICONS[key]
 
 
-def column_widths(font: QFont, icon: int, names, columns: Sequence[Column]) -> list[int]:
-    """Widths of the rank, racer, value and status columns in ``font``."""
+def column_widths(font: QFont, icon: int, names, columns: Sequence[Column], status_steps: bool = False) -> list[int]:
+    """Widths of the rank, racer, value and status columns in ``font`` (``status_steps``: room
+    for "stopped at 10,000")."""
     fm = QFontMetrics(font)
     bold = QFont(font)
     bold.setBold(True)
@@ -83,6 +84,8 @@ def column_widths(font: QFont, icon: int, names, columns: Sequence[Column]) -> l
     # The status word and the cell's margins (a line's height: twice that elided "training"
     # on a projector-sized board).
     status = max(fm.horizontalAdvance(s) for s in (*(g.short for g in GROUP), "waiting")) + fm.height()
+    if status_steps:
+        status += fm.horizontalAdvance(" at 10,000")
     # The racer: a bold name after its marker icon.
     return [fm.horizontalAdvance("99") + 14, widest + icon + 24, *values, status]
 
@@ -106,8 +109,11 @@ class Leaderboard(QTableWidget):
 
     racer_selected = Signal(int)
 
-    def __init__(self, theme: Theme, columns: Sequence[Column] = (), parent=None):
+    def __init__(self, theme: Theme, columns: Sequence[Column] = (), parent=None, status_steps: bool = False):
+        """``status_steps``: a status that ended says its step ("stopped at 140"), for boards
+        whose step column may be hidden (the lab's)."""
         super().__init__(0, 0, parent)
+        self.status_steps = status_steps
         self.verticalHeader().hide()
         self.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -161,7 +167,7 @@ class Leaderboard(QTableWidget):
             self.set_rows(*self._rows)
 
     def _size_columns(self) -> None:
-        widths = column_widths(self.font(), self.iconSize().width(), self._names or (), self.columns)
+        widths = column_widths(self.font(), self.iconSize().width(), self._names or (), self.columns, self.status_steps)
         for col, w in enumerate(widths[:-1]):
             self.setColumnWidth(col, w)
         self._status_width = widths[-1]
@@ -197,6 +203,8 @@ class Leaderboard(QTableWidget):
             look = looks[r]
             code = Status(int(status[r]))
             word = "waiting" if waiting else code.short
+            if self.status_steps and not waiting and not code.moving:
+                word += f" at {int(status_step[r]):,}"
             texts = (str(row + 1), look.name, *(c.format(v) if np.isfinite(v) else "—" for c, v in zip(self.columns, values[r])), word)
             for col, text in enumerate(texts):
                 it = self.item(row, col)

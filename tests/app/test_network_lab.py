@@ -116,7 +116,7 @@ def test_a_diverging_contender_is_marked_while_the_others_train_on(qtbot):
     assert f.status[0] == Status.DIVERGED and f.status[1] == Status.TRAINING
     assert "diverged" in [lk.label.format for lk in win.mode.val_plot.events if lk.isVisible()]
     board = win.mode.leaderboard
-    assert board.item(board.order.index(0), board.status_column).text() == "diverged"
+    assert board.item(board.order.index(0), board.status_column).text() == f"diverged at {f.status_step[0]:,}"
     win.close()
 
 
@@ -219,11 +219,14 @@ def test_each_kind_of_network_is_built_from_the_panel_and_shown(lab_window, qtbo
     wait_shown(win, qtbot)
     s = win.mode.session
     assert built(s.race.net)
-    # The views draw the new network: a curve per dense layer, a mask grid per dropout layer.
+    # The views draw the new network: a curve per dense layer, a mask grid per dropout layer
+    # and per DropConnect layer.
     win.controller.run_to(30)
     assert win.mode.flow_view.layers == s.layers and len(win.mode.flow_view.curves) == len(s.layers)
-    n_dropout = sum(s.race.net.opi[o, ops.KIND] == ops.DROPOUT for o in range(s.race.net.opi.shape[0]))
-    assert len(win.mode.masks_view.shown) == n_dropout
+    net = s.race.net
+    n_masks = sum(net.opi[o, ops.KIND] == ops.DROPOUT or net.opi[o, ops.KIND] == ops.DENSE and net.opi[o, ops.MOFF] >= 0
+                  for o in range(net.opi.shape[0]))
+    assert len(win.mode.masks_view.shown) == n_masks
 
 
 def test_a_setup_that_cannot_be_built_says_why_and_the_next_one_builds(lab_window, qtbot):
@@ -341,12 +344,7 @@ def test_a_regression_shows_its_fitted_curve_over_the_data(qtbot):
 
 
 def test_digits_show_the_validation_confusion_matrix(qtbot):
-    from app.model import ScenarioModel
-    from app.shell.window import ShellWindow
-
-    win = ShellWindow(ScenarioModel(lab_scenario(dataset="digits")), restore=False, warm_up=False)
-    qtbot.addWidget(win)
-    win.show()
+    win = _window(qtbot, lab_scenario(dataset="digits"))
     win.controller.run_to(30)
     qtbot.waitUntil(lambda: win.mode.output_view.shown is not None and win.mode.output_view.shown[0] > 0)
     f, view = win.controller.frame, win.mode.output_view
@@ -357,6 +355,17 @@ def test_digits_show_the_validation_confusion_matrix(qtbot):
         assert cm[t, p] == np.sum((true == t) & (pred == p))
     assert not view.train.isVisible()
     assert f"{100 * np.mean(pred == true):.1f}% right" in view.plot.titleLabel.text
+    # The axes hold the 10 x 10 matrix (a locked aspect stretched them to -5 … 15) and the
+    # title fits its plot.
+    (x0, x1), (y0, y1) = view.plot.viewRange()
+    assert (x0, x1) == pytest.approx((-0.5, 9.5)) and (y0, y1) == pytest.approx((-0.5, 9.5))
+    from PySide6.QtGui import QFontMetrics, QTextDocument
+
+    doc = QTextDocument()
+    doc.setHtml(view.plot.titleLabel.text)
+    doc.setDefaultFont(view.plot.titleLabel.item.font())
+    fm = QFontMetrics(view.plot.titleLabel.item.font())
+    assert max(fm.horizontalAdvance(line) for line in doc.toPlainText().splitlines()) <= view.plot.width()
     win.close()
 
 
@@ -466,10 +475,15 @@ def test_patience_is_edited_in_the_setup_and_a_contender_stops_early(qtbot):
     wait_shown(win, qtbot)
     board = win.mode.leaderboard
     row = board.order.index(0)
-    assert board.item(row, board.status_column).text() == "stopped"
+    assert board.item(row, board.status_column).text() == f"stopped at {fast.step:,}"
     assert "stopped early" in board.item(row, board.status_column).toolTip()
     headers = [board.horizontalHeaderItem(c).text() for c in range(board.columnCount())]
     assert board.item(row, headers.index("step")).text() == f"{fast.step:,}"
+    # Its validation numbers are those of its last check, not a dash.
+    last = s.checks.index_of(fast.step // CHECK_EVERY)
+    assert np.isfinite(s.checks["val_loss"][0, last]) and f.val_loss[0] == s.checks["val_loss"][0, last]
+    assert f.val_acc[0] == s.checks["val_acc"][0, last]
+    assert board.item(row, headers.index("val acc")).text() == f"{100 * f.val_acc[0]:.1f}%"
     line = win.mode.val_plot.events[0]
     assert line.isVisible() and line.value() == fast.step and line.label.format == "stopped"
     # Before that step it was still training.
@@ -539,3 +553,113 @@ def test_a_picture_shows_every_view_at_the_step_shown(lab_window, tmp_path):
     headers = [board.horizontalHeaderItem(c).text() for c in range(board.columnCount())]
     assert {board.item(r, headers.index("step")).text() for r in range(board.rowCount())} == {"80"}
     assert win.mode.val_plot.step == 80 and win.mode.train_plot.curves[0].xData[-1] == 80
+
+
+def _window(qtbot, sc):
+    from app.model import ScenarioModel
+    from app.shell.window import ShellWindow
+
+    win = ShellWindow(ScenarioModel(sc), restore=False, warm_up=False)
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    wait_shown(win, qtbot)
+    return win
+
+
+def test_zero_gradients_are_a_value_not_a_divergence(qtbot):
+    # Zero weights in every layer: the hidden layers' gradients are exactly zero.
+    win = _window(qtbot, lab_scenario(init="zeros"))
+    win.controller.run_to(100)
+    view = win.mode.flow_view
+    qtbot.waitUntil(lambda: view.last is not None and view.last[0].size and view.last[0][-1] == 100)
+    norms = view.last[1]
+    assert (norms == 0).any() and np.isfinite(norms).all()
+    img = view.heat.image  # (layers, steps, rgba)
+    magenta = np.all(img == np.array([255, 0, 200, 255], dtype=np.uint8), axis=-1)
+    assert not magenta.any() and (img[..., 3] == 255).all()
+    assert not view.diverged.isVisible() and "black: 0" in view.heat_plot.titleLabel.text
+    win.close()
+
+
+def test_the_steps_after_an_early_stop_are_blank_not_diverged(qtbot):
+    win = _window(qtbot, early_scenario())
+    win.controller.run_to(300)
+    s = win.mode.session
+    stop = s.race.status_of(0)
+    assert stop.kind == Status.STOPPED and 0 < stop.step < 300
+    view = win.mode.flow_view
+    qtbot.waitUntil(lambda: view.last is not None and view.last[0].size and view.last[0][-1] == 300)
+    steps = view.last[0]
+    img = view.heat.image  # contender 0 ("fast") is the one shown; a cell per check
+    after = steps[steps % CHECK_EVERY == 0] > stop.step
+    assert after.any() and (img[:, after, 3] == 0).all() and (img[:, ~after, 3] == 255).all()
+    assert not (view.diverged.isVisible() and "diverged" in view.diverged.toPlainText())
+    assert view.stop_line.isVisible() and list(view.stop_line.xData) == [stop.step, stop.step]
+    # The bars hold the last step recorded before the stop (not the blank steps after it).
+    last = steps[steps <= stop.step][-1]
+    assert view.now["step"] == last and np.all(np.isfinite(view.now["max"]))
+    win.close()
+
+
+def test_dropconnect_masks_are_shown_as_the_masked_weight_matrix(qtbot):
+    win = _window(qtbot, lab_scenario(dropconnect=0.5))
+    win.controller.run_to(20)
+    view, s = win.mode.masks_view, win.mode.session
+    exact = s.race.masks_at(0, 20)
+    names = [n for n in exact if n.endswith(".dropconnect")]
+    assert [exact[n].shape for n in names] == [(2, 16), (16, 16)]  # fan_in x fan_out of each hidden layer
+    qtbot.waitUntil(lambda: set(view.shown) == set(names))
+    for n in names:
+        np.testing.assert_array_equal(view.shown[n], exact[n])
+    assert view.plots.isVisible() and "No dropout" not in view.note.text()
+    assert "weights (DropConnect), a row per input" in view.note.text() and "×2 in training" in view.note.text()
+    win.close()
+
+
+def _two_contenders(selected: int) -> Scenario:
+    sc = lab_scenario(contenders=[RacerConfig("sgd", {"lr": 0.1}, label="first"),
+                                  RacerConfig("adam", {"lr": 0.01}, label="second")])
+    sc.view.selected = selected
+    return sc
+
+
+def test_a_scenarios_view_selected_picks_the_contender_shown(qtbot):
+    win = _window(qtbot, _two_contenders(1))
+    win.controller.run_to(30)
+    qtbot.waitUntil(lambda: win.mode.flow_view.last is not None and win.mode.output_view.shown is not None)
+    assert win.controller.frame.selected == 1
+    assert "second" in win.mode.flow_view.lines.titleLabel.text
+    assert win.mode.output_view.shown[1] == 1
+    # Loading another scenario (a lesson) selects its contender too.
+    win.model.load(_two_contenders(0))
+    wait_shown(win, qtbot)
+    qtbot.waitUntil(lambda: win.mode.session is not None and win.mode.session.selected == 0)
+    win.model.load(_two_contenders(1))
+    qtbot.waitUntil(lambda: win.mode.session is not None and win.mode.shown and win.mode.session.selected == 1)
+    win.controller.run_to(20)
+    assert win.controller.frame.selected == 1
+    win.close()
+
+
+def test_a_pause_at_step_1_shows_that_steps_gradients(lab_window, qtbot):
+    from engine import lab as LAB
+
+    win = lab_window
+    wait_shown(win, qtbot)
+    win.controller.run_to(1)
+    view, s = win.mode.flow_view, win.mode.session
+    qtbot.waitUntil(lambda: view.last is not None and list(view.last[0]) == [1])
+    norms = view.last[1]
+    assert norms.shape == (1, len(s.layers)) and np.all(np.isfinite(norms) & (norms > 0))
+    assert view.now["step"] == 1 and np.all(np.isfinite(view.now["max"]))
+    assert all(len(c.yData) == 1 and c.opts["symbol"] == "o" for c in view.curves)  # a dot: one point draws no line
+    # On to step 25: every one of the first steps, then the checks; recording the first steps
+    # changed nothing the race computes (step 10's telemetry as a race recording every 10).
+    win.controller.run_to(25)
+    qtbot.waitUntil(lambda: view.last[0][-1] == 20)
+    assert list(view.last[0]) == [*range(1, 10), 10, 20]
+    ref = LAB.lab_race(win.model.scenario.lab, val_every=CHECK_EVERY, tel_every=CHECK_EVERY).advance(10)
+    from app.modes.network_lab.session import TELEMETRY
+
+    np.testing.assert_array_equal(view.last[1][9], ref.dense[0, 0, :, TELEMETRY["gnorm"]])

@@ -185,14 +185,17 @@ def test_confusion_and_accuracy_count_like_a_loop():
 
 def test_log_heat_limits_are_the_percentiles_of_the_finite_logs():
     v = np.array([[1e-3, 1e-2, np.nan], [1.0, 0.0, np.inf], [10.0, 1e-1, 1e2]])
-    logs, bad, lo, hi = L.log_heat(v)
+    logs, bad, zero, lo, hi = L.log_heat(v)
     fin = np.log10(v[np.isfinite(v) & (v > 0)])
     assert lo == pytest.approx(np.percentile(fin, 2)) and hi == pytest.approx(np.percentile(fin, 98))
-    np.testing.assert_array_equal(bad, [[False, False, True], [False, True, True], [False, False, False]])
-    assert np.all(logs[bad] == lo) and logs[0, 1] == pytest.approx(-2.0)
+    # Only NaN and inf are bad (diverged); an exact zero is a value of its own, at the bottom.
+    np.testing.assert_array_equal(bad, [[False, False, True], [False, False, True], [False, False, False]])
+    np.testing.assert_array_equal(zero, v == 0)
+    assert np.all(logs[bad | zero] == lo) and logs[0, 1] == pytest.approx(-2.0)
     # Nothing finite, or a single value: limits that still span a range.
-    assert L.log_heat(np.full((2, 2), np.nan))[2:] == (0.0, 1.0)
-    _, _, lo, hi = L.log_heat(np.full((2, 2), 5.0))
+    assert L.log_heat(np.full((2, 2), np.nan))[3:] == (0.0, 1.0)
+    assert not L.log_heat(np.zeros((2, 2)))[1].any()
+    _, _, _, lo, hi = L.log_heat(np.full((2, 2), 5.0))
     assert hi > lo
 
 

@@ -65,7 +65,7 @@ class LabCanvas(CanvasBase):
         t = self.theme
         self.output = OutputView(t)
         self.flow = GradientFlowView(t)
-        self.board = Leaderboard(t, COLUMNS)
+        self.board = Leaderboard(t, COLUMNS, status_steps=True)
         self.masks = MasksView(t) if dropout else None
         self.val_plot = CurvePlot(t)
         self.acc_plot = CurvePlot(t)

@@ -94,7 +94,7 @@ class NetworkLabMode(Mode):
         self.centre_split.addWidget(self.experiment)
         self.centre_split.setSizes([500, 600, 0])
         self.slots["output"].placeholder.setText("Building the Network lab…")
-        self.leaderboard = Leaderboard(shell.theme, COLUMNS)
+        self.leaderboard = Leaderboard(shell.theme, COLUMNS, status_steps=True)
         self.leaderboard.racer_selected.connect(self._select_enabled)
         self.slots["leaderboard"].fill(self.leaderboard)
         self.model.lab_changed.connect(self.rebuild)
@@ -267,6 +267,8 @@ class NetworkLabMode(Mode):
             return
         self._built_gen = gen
         self.session = session
+        if session.selected != self._enabled_selected():  # chosen while it was built (a loaded lesson's)
+            session.select(self._enabled_selected())
         self.setup_panel.show_problem("")
         self.inside.set_session(session)
         if self._has_dropout() != self._laid_dropout:  # the masks dock needs another height

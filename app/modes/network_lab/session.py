@@ -5,7 +5,8 @@ tick never waits for training.  Paused, the worker stops within one chunk and ``
 in the caller's thread (a step, a run-to in the shell's worker, a screenshot).
 
 What a frame shows comes from two recorders: every step's mini-batch loss, and every
-``CHECK_EVERY`` steps the validation loss and accuracy and the per-layer gradient telemetry;
+``CHECK_EVERY`` steps the validation loss and accuracy and the per-layer gradient telemetry
+(the first steps' telemetry at every step: a lesson's pause at step 1 shows its gradients);
 the expensive part (the network's output over the input plane) is taken
 at about the views' rate, each labelled with the step it belongs to."""
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from engine import lab as LAB
 from engine.nn import ops
-from engine.nn.train import Chunk
+from engine.nn.train import Chunk, concat
 from engine.race.status import Status
 from engine.scenario import Scenario
 
@@ -82,20 +83,21 @@ class LabFrame:
     computed: int
     looks: tuple[Look, ...]
     loss: np.ndarray  # (K,) latest recorded mini-batch loss at or before ``step``
-    val_loss: np.ndarray  # (K,) at the latest check at or before ``step``
+    val_loss: np.ndarray  # (K,) at the latest check at or before ``step`` (a stopped one: before its stop)
     val_acc: np.ndarray  # (K,) NaN for regression
     check_step: int  # the step of that check
     status: np.ndarray  # (K,) Status codes as of ``step``
     status_step: np.ndarray
     history: Recorder  # per step: "loss" (K,)
     checks: Recorder  # per check (entry i is step i * CHECK_EVERY): val_loss, val_acc, TELEMETRY (K, L)
+    early: dict[str, np.ndarray]  # TELEMETRY of steps 1 .. CHECK_EVERY - 1, (K, CHECK_EVERY, L), row s: step s
     layers: tuple[str, ...]  # the dense layers, input to output
     output: Output  # the latest output at or before ``step``
     extent: tuple[float, float, float, float] | None  # of a 2-D output image
     line: np.ndarray | None  # the inputs of a 1-D output curve
     masks: dict[str, np.ndarray] | None  # the selected contender's masks of step ``mask_step`` (None at 0)
     mask_step: int
-    dropouts: tuple[tuple[str, float], ...]  # (mask name, drop probability) per dropout layer
+    dropouts: tuple[tuple[str, float], ...]  # (mask name, drop probability) per dropout or DropConnect layer
     dropout_form: str
     selected: int
     data: Points
@@ -104,6 +106,14 @@ class LabFrame:
     @property
     def n_racers(self) -> int:
         return len(self.looks)
+
+    def telemetry(self, r: int, names: tuple[str, ...] = tuple(TELEMETRY)):
+        """Contender r's recorded telemetry up to the step shown: the steps (the first ones
+        each, then every check's) and per name the values, (steps, L)."""
+        n = self.checks.count_upto(self.step // CHECK_EVERY)  # entry 0 is step 0: no gradient yet
+        e = min(self.step, CHECK_EVERY - 1)
+        steps = np.concatenate([np.arange(1, e + 1), self.checks.steps[1:n] * CHECK_EVERY])
+        return steps, *(np.concatenate([self.early[k][r, 1:e + 1], self.checks[k][r, 1:n]]) for k in names)
 
 
 def contender_looks(scenario: Scenario) -> tuple[Look, ...]:
@@ -141,9 +151,13 @@ class LabSession:
         nan = np.full(K, np.nan)
         self.history = Recorder({"loss": nan}, capacity)
         self.checks = Recorder({"val_loss": nan, "val_acc": nan, **{k: np.full((K, L), np.nan) for k in TELEMETRY}}, capacity)
+        self.early = {k: np.full((K, CHECK_EVERY, L), np.nan) for k in TELEMETRY}
+        # The masks the views show: each dropout op's (batch rows x units), then each DropConnect
+        # layer's (its weight matrix, fan_in x fan_out), named as NetRace.masks_at names them.
         self.dropouts = tuple(
             (f"op{o}.dropout", float(net.opf[o, ops.P])) for o in range(net.opi.shape[0])
-            if net.opi[o, ops.KIND] == ops.DROPOUT)
+            if net.opi[o, ops.KIND] == ops.DROPOUT) + tuple(
+            (f"{d.name}.dropconnect", float(net.opf[d.op, ops.P])) for d in net.dense if net.opi[d.op, ops.MOFF] >= 0)
         self.dropout_form = lab.dropout_form
         self.extent = self.race.extent() if net.input_dim == 2 else None
         if net.input_dim == 1:
@@ -210,7 +224,7 @@ class LabSession:
                     return
                 k = max(1, int(self._rate * CHUNK_S))
                 t0 = time.perf_counter()
-                chunk = self.race.advance(k)
+                chunk = self._train(k)
                 dt = time.perf_counter() - t0
                 out = None
                 if time.perf_counter() - self._output_at >= OUTPUT_EVERY_S:
@@ -222,6 +236,19 @@ class LabSession:
                     self._cond.notify_all()
             if dt > 0:
                 self._rate = 0.7 * self._rate + 0.3 * max(k / dt, 10.0)
+
+    def _train(self, k: int) -> Chunk:
+        """k steps of the race; its first CHECK_EVERY - 1 steps record telemetry at every step."""
+        r = self.race
+        if r.t >= CHECK_EVERY - 1:
+            return r.advance(k)
+        m = min(k, CHECK_EVERY - 1 - r.t)
+        r.tel_every = 1
+        try:
+            first = r.advance(m)
+        finally:
+            r.tel_every = CHECK_EVERY
+        return concat([first, r.advance(k - m)]) if k > m else first
 
     def _output(self, rows: range | None = None) -> Output:
         """The output of the selected contender (``rows``: of these, every one at step 0)."""
@@ -263,7 +290,7 @@ class LabSession:
             self._take(None)
             if not self.race.active.any():
                 return
-            chunk = self.race.advance(n)
+            chunk = self._train(n)
             out = self._output()
             self._output_at = time.perf_counter()
         self._ingest(chunk, out)
@@ -286,11 +313,16 @@ class LabSession:
         if k == 0:
             return
         self.history.append(c.first, {"loss": c.loss})
-        if c.tel_steps.size:
-            j = c.tel_steps - c.first - 1
-            self.checks.append(int(c.tel_steps[0]) // CHECK_EVERY - 1, {
+        early = c.tel_steps % CHECK_EVERY != 0  # the first steps' (see _train)
+        if early.any():
+            for name, col in TELEMETRY.items():
+                self.early[name][:, c.tel_steps[early]] = c.dense[:, early][..., col]
+        ts, dense = c.tel_steps[~early], c.dense[:, ~early]
+        if ts.size:
+            j = ts - c.first - 1
+            self.checks.append(int(ts[0]) // CHECK_EVERY - 1, {
                 "val_loss": c.val_loss[:, j], "val_acc": c.val_acc[:, j],
-                **{k: c.dense[..., col] for k, col in TELEMETRY.items()}})
+                **{name: dense[..., col] for name, col in TELEMETRY.items()}})
         self._status, self._status_step = c.status.copy(), c.status_step.copy()
         self._computed = c.first + k
         if out is not None:
@@ -310,13 +342,17 @@ class LabSession:
         status_step = np.where(ended, self._status_step, 0)
         i = self.history.count_upto(step) - 1
         j = self.checks.count_upto(step // CHECK_EVERY) - 1
+        # A contender that stopped has no checks after its stop: it shows its last one.
+        js = [min(self.checks.count_upto(int(status_step[k]) // CHECK_EVERY) - 1, j) if ended[k] else j
+              for k in range(len(ended))]
+        rows = np.arange(len(ended))
         r = self.selected
         out = next(o for o in reversed(self._outputs) if o.step <= step and o.has(r))
         return LabFrame(
             step=step, computed=self._computed, looks=self.looks, loss=self.history["loss"][:, i].copy(),
-            val_loss=self.checks["val_loss"][:, j].copy(), val_acc=self.checks["val_acc"][:, j].copy(),
+            val_loss=self.checks["val_loss"][rows, js], val_acc=self.checks["val_acc"][rows, js],
             check_step=int(self.checks.steps[j]) * CHECK_EVERY, status=status, status_step=status_step,
-            history=self.history, checks=self.checks, layers=self.layers, output=out, extent=self.extent,
+            history=self.history, checks=self.checks, early=self.early, layers=self.layers, output=out, extent=self.extent,
             # The exact masks of the step shown, recomputed from (seed, step, op): any step,
             # scrubbing back included.
             line=self.line, masks=self.race.masks_at(self.selected, step) if self.dropouts and step else None,

@@ -10,6 +10,7 @@ from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from engine.lab import log_heat
+from engine.race.status import Status
 
 from ...theme import Theme, style_axes
 from ...views.contours import segments
@@ -90,7 +91,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
     |gᵢ| per layer on a log axis; the update size |Δw|/|w| per layer against the 1e-3 rule of
     thumb), and a heat map of log10 |g| layer x step over a rolling window whose colour limits
     are the window's 2nd and 98th percentiles; a NaN or infinite gradient is a magenta
-    "diverged" cell.  Taller than wide it stacks the plots; wider, it sets them two by two."""
+    "diverged" cell, an exact zero the darkest one, the steps after a stop blank.  Taller than wide it stacks the plots; wider, it sets them two by two."""
 
     def __init__(self, theme: Theme, parent=None, staged: bool = False):
         """``staged``: only the first plot now, the others by ``build`` (a plot is ~10 ms of
@@ -108,6 +109,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self._horizon = None
         self._tick_key = None
         self._heat_x = None
+        self._dots = None  # the curves drawn with dots (only their first steps recorded)
         self._building = self._build_plots()
         next(self._building)
         if not staged:
@@ -157,6 +159,9 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.heat_plot.addItem(self.heat)
         self.diverged = pg.TextItem("", color=DIVERGED_RGBA[:3], anchor=(0, 0))
         self.heat_plot.addItem(self.diverged, ignoreBounds=True)
+        self.stop_line = pg.PlotCurveItem()  # the step a contender stopped at
+        self.stop_line.setVisible(False)
+        self.heat_plot.addItem(self.stop_line, ignoreBounds=True)
         # The current step: a two-point curve in view coordinates (log10 |g| up the axis), not
         # an InfiniteLine, which once moved recomputes its bounds inside its paint and asks
         # for its region to be painted again.
@@ -229,6 +234,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             p.setLabel("bottom", "step", color=fg)
         self.lines.getAxis("bottom").showLabel(self.shape != "short")
         self.cursor.setPen(pg.mkPen(fg, width=1.5))
+        self.stop_line.setPen(pg.mkPen(fg, width=2, style=Qt.DashLine))
         self.ref.setPen(pg.mkPen(fg, width=2, style=Qt.DashLine))
         self.ref.label.setColor(fg)
         self.ref.label.setFont(_font(theme.axis_pt - 2))
@@ -244,6 +250,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         for c in self.curves:
             self.lines.removeItem(c)
         self.curves = []
+        self._dots = None
         colors = layer_colors(len(layers))
         for name, col in zip(layers, colors):
             c = pg.PlotDataItem(name=name)
@@ -295,6 +302,8 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
     def _pens(self) -> None:
         for c, col in zip(self.curves, layer_colors(len(self.curves))):
             c.setPen(pg.mkPen(col, width=self.theme.curve_width * 0.8))
+            c.setSymbolBrush(col)
+            c.setSymbolPen(None)
         fg = self.theme.foreground
         self.bar_mean.setOpts(brush=pg.mkBrush("#888888"), pen=pg.mkPen(fg))
 
@@ -303,11 +312,16 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         if f.layers != self.layers:
             self._build(f.layers)
         r, L = f.selected, len(f.layers)
-        n = f.checks.count_upto(f.step // CHECK_EVERY)  # entry 0 is step 0: no gradient yet
-        steps = f.checks.steps[1:n] * CHECK_EVERY
-        norms = f.checks["gnorm"][r, 1:n]  # (n - 1, L)
-        n -= 1
+        steps, norms, gmax, gmean, update = f.telemetry(r, ("gnorm", "gmax", "gmean", "update"))  # (n, L) each
+        n = len(steps)
         every = max(1, -(-n // 600))
+        # Dots while there are only the first few steps (a curve of one point draws nothing).
+        dots = n < CHECK_EVERY
+        if dots != self._dots:
+            self._dots = dots
+            for c in self.curves:
+                c.setSymbol("o" if dots else None)
+                c.setSymbolSize(7)
         for i, c in enumerate(self.curves):
             y = norms[::every, i]
             ok = np.isfinite(y) & (y > 0)
@@ -317,8 +331,11 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         self.cursor.setData([f.step, f.step], list(self._y))
         _label(self.lines, f"Gradient flow — {f.looks[r].name}", self.theme)
         nan = np.full(L, np.nan)
-        now = {k: (f.checks[k][r, n] if n else nan) for k in ("gmax", "gmean", "update")}
-        self.now = {"step": int(steps[-1]) if n else 0, "max": now["gmax"], "mean": now["gmean"],
+        stop = int(f.status_step[r]) if f.status[r] != Status.TRAINING else None
+        # The bars: the latest step recorded (a stopped contender's: its last before the stop).
+        m = n - 1 if stop is None else int(np.searchsorted(steps, stop, side="right")) - 1
+        now = {k: (v[m] if m >= 0 else nan) for k, v in (("gmax", gmax), ("gmean", gmean), ("update", update))}
+        self.now = {"step": int(steps[m]) if m >= 0 else 0, "max": now["gmax"], "mean": now["gmean"],
                     "update": now["update"]}
         x = np.arange(L)
         lo, hi = _bars(self.bar_max, x - 0.2, now["gmax"], self.bar_mean, x + 0.2, now["gmean"])
@@ -333,7 +350,9 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
         _label(self.bars_plot, f'|gᵢ| max, <span style="color:{grey}">mean</span>', self.theme)
         _label(self.update_plot, "|Δw|/|w|", self.theme)
         self._ticks()
-        self._heat(steps, norms)
+        # The heat map's cells are the checks' (evenly spaced); before the first, the first steps'.
+        checks = steps % CHECK_EVERY == 0
+        self._heat(*((steps[checks], norms[checks]) if checks.any() else (steps, norms)), stop)
 
     def _ranges(self, step: int, norms: np.ndarray) -> None:
         """The curves' axes: the steps up to a horizon that moves in jumps (as the curves
@@ -345,7 +364,7 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             self._horizon = end
             self.lines.setXRange(0, end, padding=0)
         w = norms[-WINDOW:]
-        _, bad, lo, hi = log_heat(w) if len(w) else (None, None, -3.0, 0.0)
+        _, bad, _, lo, hi = log_heat(w) if len(w) else (None, None, None, -3.0, 0.0)
         if len(w) and bad.all():
             lo, hi = -3.0, 0.0
         y = (np.floor(2 * lo - 0.6) / 2, np.ceil(2 * hi + 0.6) / 2)
@@ -353,18 +372,27 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             self._y = y
             self.lines.setYRange(*y, padding=0)
 
-    def _heat(self, steps: np.ndarray, norms: np.ndarray) -> None:
+    def _heat(self, steps: np.ndarray, norms: np.ndarray, stop: int | None = None) -> None:
+        """``stop``: the step the contender stopped at (early stop or divergence): the steps
+        after it were never trained and are left blank, a line marks it."""
         w = norms[-WINDOW:]
         if not len(w):
             self.heat.clear()
             self.diverged.setVisible(False)
+            self.stop_line.setVisible(False)
             return
-        logs, bad, lo, hi = log_heat(w)  # the engine's log10 cells and 2nd/98th percentile limits
-        rgba = HEAT_MAP.map(np.clip((logs - lo) / (hi - lo), 0, 1), mode="byte")
-        rgba[bad] = DIVERGED_RGBA
         s0, s1 = float(steps[-len(w)]), float(steps[-1])
+        gone = steps[-len(w):] > stop if stop is not None else np.zeros(len(w), dtype=bool)
+        logs, bad, zero, lo, hi = log_heat(w[~gone])  # the engine's log10 cells and 2nd/98th percentile limits
+        rgba = np.zeros((*w.shape, 4), dtype=np.uint8)  # the steps after a stop: transparent
+        part = HEAT_MAP.map(np.clip((logs - lo) / (hi - lo), 0, 1), mode="byte")
+        part[bad] = DIVERGED_RGBA
+        rgba[~gone] = part
         self.heat.setImage(np.ascontiguousarray(rgba.transpose(1, 0, 2)), autoLevels=False)
-        self.heat.setRect(QRectF(s0, 0, max(s1 - s0, CHECK_EVERY), w.shape[1]))
+        if s1 < CHECK_EVERY:  # the first steps' cells, a step wide each
+            self.heat.setRect(QRectF(s0 - 1, 0, len(w), w.shape[1]))
+        else:
+            self.heat.setRect(QRectF(s0, 0, max(s1 - s0, CHECK_EVERY), w.shape[1]))
         # The step axis moves in jumps of a tenth of the window (at every frame its labels
         # were laid out again): the latest cells run on towards its end, then it moves on.
         span = WINDOW * CHECK_EVERY
@@ -374,7 +402,11 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
             self._heat_x = x
             self.heat_plot.setXRange(*x, padding=0)
         self.heat_plot.setYRange(0, w.shape[1], padding=0)
-        _label(self.heat_plot, f"log₁₀ |g| per layer: {lo:.1f} … {hi:.1f}", self.theme)
+        _label(self.heat_plot, f"log₁₀ |g| per layer: {lo:.1f} … {hi:.1f}" + (" · black: 0" if zero.any() else ""),
+               self.theme)
+        self.stop_line.setVisible(stop is not None)
+        if stop is not None:
+            self.stop_line.setData([stop, stop], [0, w.shape[1]])
         # Hidden unless needed: a text item whose plot moved is laid out again in its paint,
         # which then asked for a second paint at every frame.
         self.diverged.setVisible(bool(bad.any()))
@@ -385,7 +417,8 @@ class GradientFlowView(pg.GraphicsLayoutWidget):
 
 class MasksView(QWidget):
     """Per dropout layer, which units of each example of the batch were dropped at the shown
-    step (dark: dropped), from the engine's exact masks; the rescaling of the kept ones stated."""
+    step, per DropConnect layer which weights of its matrix (dark: dropped), from the engine's
+    exact masks; the rescaling of the kept ones stated."""
 
     def __init__(self, theme: Theme, parent=None):
         super().__init__(parent)
@@ -425,15 +458,17 @@ class MasksView(QWidget):
             img.setLookupTable(np.array([[25, 25, 30], [235, 235, 225]], dtype=np.uint8))
             p.addItem(img)
             style_axes(p, self.theme, self.theme.axis_pt - 2, 1.0)
-            # Rows are the batch's examples (the note says so): no left axis, its room goes to
-            # the masks and their titles (an "example" label squeezed and cut them).
+            # Dropout: rows are the batch's examples (the note says so): no left axis, its room
+            # goes to the masks and their titles (an "example" label squeezed and cut them).
+            # DropConnect: the weight matrix, a row per input, a column per unit.
             p.hideAxis("left")
-            p.setLabel("bottom", "unit", color=self.theme.foreground)
+            p.setLabel("bottom", "unit" if name.endswith(".dropout") else "unit (rows: inputs)",
+                       color=self.theme.foreground)
             self.images[name] = (p, img)
 
     def set_frame(self, f: LabFrame) -> None:
         if not f.dropouts:
-            self.note.setText("No dropout in this network (Setup: a hidden layer's dropout p).")
+            self.note.setText("No dropout or DropConnect in this network (Setup: a hidden layer's dropout p).")
             self.note.setToolTip("")
             self.plots.setVisible(False)
             if self.images:
@@ -450,29 +485,40 @@ class MasksView(QWidget):
                 img.clear()
             self.shown = {}
             return
-        kept = []
-        for i, (name, p) in enumerate(f.dropouts):
+        kept, tags = [], []
+        nd = nc = 0
+        for name, p in f.dropouts:
             m = f.masks[name]
             plot, img = self.images[name]
             img.setImage(m, autoLevels=False)
+            if name.endswith(".dropout"):
+                nd += 1
+                tag = f"D{nd}"
+            else:
+                nc += 1
+                tag = f"W{nc}"
             # Short: two or three grids share the dock's width (a longer title ran into the next).
-            _label(plot, f"D{i + 1}: {100 * m.mean():.0f}% kept", self.theme)
+            _label(plot, f"{tag}: {100 * m.mean():.0f}% kept", self.theme)
             kept.append(p)
+            tags.append(tag)
         self.shown = {n: f.masks[n] for n in names}
         p = kept[0]
+        what = "units" if nc == 0 else "weights" if nd == 0 else "units and weights"
         if f.dropout_form == "inverted":
             short = f"kept ×{1 / (1 - p):.3g} in training"
-            rule = (f"Inverted dropout: while training, kept units are multiplied by 1/(1−p) "
+            rule = (f"Inverted form: while training, kept {what} are multiplied by 1/(1−p) "
                     f"(= {1 / (1 - p):.3g} at p = {p:g}); nothing changes at test time.")
         else:
             short = f"all ×{1 - p:.3g} at test"
-            rule = (f"Original dropout: kept units pass unscaled while training; at test time every "
-                    f"unit is multiplied by (1−p) (= {1 - p:.3g} at p = {p:g}).")
-        ps = f"p = {kept[0]:g}" if len(set(kept)) == 1 else ", ".join(f"D{i + 1} p={p:g}" for i, p in enumerate(kept))
+            rule = (f"Original form: kept {what} pass unscaled while training; at test time every one "
+                    f"is multiplied by (1−p) (= {1 - p:.3g} at p = {p:g}).")
+        ps = f"p = {kept[0]:g}" if len(set(kept)) == 1 else ", ".join(f"{t} p={p:g}" for t, p in zip(tags, kept))
+        rows = (["D: a row per example"] if nd else []) + (["W: weights (DropConnect), a row per input"] if nc else [])
         self.note.setText(f"Step {f.mask_step:,} · {f.looks[f.selected].name} · {ps} · "
-                          f"a row per example, dark = dropped · {short}")
-        self.note.setToolTip(f"Masks of step {f.mask_step:,} for {f.looks[f.selected].name} — a row per example of "
-                             f"the batch, a column per unit; dark: dropped. {rule}")
+                          f"{' · '.join(rows)}, dark = dropped · {short}")
+        self.note.setToolTip(f"Masks of step {f.mask_step:,} for {f.looks[f.selected].name} — dropout (D): a row "
+                             f"per example of the batch, a column per unit; DropConnect (W): a layer's weight "
+                             f"matrix, a row per input, a column per unit; dark: dropped. {rule}")
 
 
 class OutputView(pg.PlotWidget):
@@ -555,7 +601,8 @@ class OutputView(pg.PlotWidget):
             C = cm.shape[0]
             self.image.setImage(cm.astype(float), levels=(0, max(cm.max(), 1)))
             self.image.setRect(QRectF(-0.5, -0.5, C, C))
-            title += f"  —  validation confusion, {100 * acc:.1f}% right"
+            # On a line of its own: one line was cut in a narrow centre.
+            title += f"<br>validation: {100 * acc:.1f}% right"
         _label(self.plot, title, self.theme)
 
     def _points(self, kind: str, f: LabFrame) -> None:
@@ -565,6 +612,8 @@ class OutputView(pg.PlotWidget):
         self.train.setVisible(kind != "confusion")
         self.val.setVisible(kind != "confusion")
         self.contour.setVisible(kind == "plane")
+        for side in ("bottom", "left"):
+            self.plot.getAxis(side).setTicks(None)  # the confusion matrix's class ticks go
         fg = self.theme.foreground
         if kind == "plane":
             colors = self._class_colors(d.classes).astype(int)
@@ -595,8 +644,14 @@ class OutputView(pg.PlotWidget):
         else:
             C = d.classes
             self.image.setColorMap(pg.colormap.get("viridis"))
-            self.plot.setAspectLocked(True)
+            # The axes hold the C x C matrix and nothing else: a locked aspect in a tall view
+            # stretched the class axis to -5 … 15.
+            self.plot.setAspectLocked(False)
+            self.plot.disableAutoRange()
             self.plot.setRange(xRange=(-0.5, C - 0.5), yRange=(-0.5, C - 0.5), padding=0)
+            ticks = [[(i, str(i)) for i in range(C)]]
+            self.plot.getAxis("bottom").setTicks(ticks)
+            self.plot.getAxis("left").setTicks(ticks)
             self.plot.setLabel("bottom", "predicted class", color=fg)
             self.plot.setLabel("left", "true class", color=fg)
 
