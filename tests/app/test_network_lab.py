@@ -663,3 +663,18 @@ def test_a_pause_at_step_1_shows_that_steps_gradients(lab_window, qtbot):
     from app.modes.network_lab.session import TELEMETRY
 
     np.testing.assert_array_equal(view.last[1][9], ref.dense[0, 0, :, TELEMETRY["gnorm"]])
+
+
+def test_a_narrow_projector_folds_the_validation_loss_and_brings_it_back(lab_window, qtbot):
+    win = lab_window
+    win.resize(1024, 768)
+    win.controller.run_to(20)
+    assert win.mode._has_dropout()
+    win.act_projector.trigger()
+    wait_restyled(win, qtbot)
+    qtbot.waitUntil(lambda: not win.docks["val_loss"].isVisible())
+    assert win.docks["leaderboard"].isVisible() and win.docks["masks"].isVisible()  # this lab drops units
+    assert win.mode.output_view.isVisible() and win.mode.flow_view.isVisible()
+    win.act_projector.trigger()
+    wait_restyled(win, qtbot)
+    qtbot.waitUntil(lambda: win.docks["val_loss"].isVisible())

@@ -39,6 +39,7 @@ COLUMNS = (
 # window repaints in between (Qt throttles repaints to the screen's refresh, ~16 ms; steps 1 ms
 # apart all landed before one repaint, which then painted them all at once).
 TURN_MS = 20
+NARROW_PX = 1200  # a projector window narrower than this keeps the centre and the board only
 
 
 class Slot(QWidget):
@@ -79,6 +80,7 @@ class NetworkLabMode(Mode):
         self._chain = 0  # the latest chain of draws in turns
         self._frames = 0
         self._laid_dropout = False
+        self._narrow_folded: set[str] = set()  # docks a narrow projector folded away
         self.contenders = LabContenders(self.model)
         # The views go into these slots as they are made: a mode switched to in a window on
         # screen makes them one per event-loop turn (together they held the window ~150 ms).
@@ -197,15 +199,27 @@ class NetworkLabMode(Mode):
         docks, theme = self.shell.docks, self.shell.theme
         self._laid_dropout = self._has_dropout()
         projector = self.model.scenario.view.projector
+        # A narrow projector (1024 px at 24 pt) has room for the centre and the board only: the
+        # masks (when there are none) and the validation loss fold away, and come back with room.
+        narrow = projector and w < NARROW_PX
+        for key in ("masks", "val_loss"):
+            fold, d = narrow and (key != "masks" or not self._has_dropout()), docks[key]
+            if fold and not d.isHidden():
+                d.hide()
+                self._narrow_folded.add(key)
+            elif not fold and key in self._narrow_folded:
+                d.show()
+                self._narrow_folded.discard(key)
         # Projector mode caps the column lower: the centre (decision boundary and gradient
         # flow, under the lesson's caption) is what the back row reads; the board's racer names
         # give way first (elided, their markers and colours still tell them apart).
-        right = min(max(int(0.28 * w), self.leaderboard.essential_width(theme)), int((0.34 if projector else 0.42) * w))
+        cap = 0.26 if narrow else 0.34 if projector else 0.42
+        right = min(max(int(0.26 * w), self.leaderboard.essential_width(theme)), int(cap * w))
         self.shell.resizeDocks([docks["setup"], docks["leaderboard"]], [int(0.2 * w), right], Qt.Horizontal)
         # Projector mode: the gradient flow (four plots) gets the larger share of the centre;
         # the output, a square plane, needs less.
-        self.centre_split.setSizes(([450, 600] if projector else [500, 600]) if not self.experiment.active
-                                   else [220, 0, 1000])
+        self.centre_split.setSizes(([550, 450] if narrow else [450, 600] if projector else [500, 600])
+                                   if not self.experiment.active else [220, 0, 1000])
         # Short, the accuracy plot is a tab beside the losses (one under the other, each was a
         # sliver at 1280x720 with the masks shown; the board has the accuracy too).
         tabbed = h < 820
@@ -232,7 +246,8 @@ class NetworkLabMode(Mode):
             self.inside.arrange(self.shell, w)
 
     def _has_dropout(self) -> bool:
-        return any(p > 0 for p in self.model.scenario.lab.dropout or ())
+        lab = self.model.scenario.lab
+        return any(p > 0 for p in lab.dropout or ()) or lab.dropconnect > 0
 
     # -- the lab ------------------------------------------------------------------------------
     def start(self) -> None:
