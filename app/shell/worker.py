@@ -130,10 +130,28 @@ class OneWorkerAtATime:
 
     _worker: Worker | None
     _cancelled: list[Worker]
+    _pending: bool = False  # asked again while one ran: ``request()`` once it has ended
 
     @property
     def running(self) -> bool:
         return self._worker is not None
+
+    def _start_worker(self, task, name: str, session) -> None:
+        """Run ``task`` as the current worker; ``_done(worker, session, result)`` gets its result."""
+        self._worker = w = Worker(task, name, self)
+        w.finished.connect(lambda res: self._done(w, session, res))
+        w.failed.connect(lambda msg: self._ended(w))
+        w.cancelled.connect(lambda: self._ended(w))
+        w.start()
+
+    def _ended(self, w: Worker) -> bool:
+        """Whether ``w`` is the current worker (its result is wanted); clears it."""
+        if w is not self._worker:
+            return False
+        self._worker = None
+        if self._pending:
+            self.request()
+        return True
 
     def _drop_worker(self) -> Worker | None:
         """Cancel the current worker, no longer waiting for it; returns it (or None)."""

@@ -145,19 +145,7 @@ class DiagramView(OneWorkerAtATime, QWidget):
             job.check()
             return step, grids, INSIDE.unit_stats(net, X, y)
 
-        self._worker = w = Worker(task, "diagram", self)
-        w.finished.connect(lambda res: self._done(w, s, res))
-        w.failed.connect(lambda msg: self._ended(w))
-        w.cancelled.connect(lambda: self._ended(w))
-        w.start()
-
-    def _ended(self, w) -> bool:
-        if w is not self._worker:
-            return False
-        self._worker = None
-        if self._pending:
-            self.request()
-        return True
+        self._start_worker(task, "diagram", s)
 
     def _done(self, w, session, res) -> None:
         if self._ended(w) and session is self.session:

@@ -147,19 +147,7 @@ class DistributionsView(OneWorkerAtATime, QWidget):
             wrong = INSIDE.misclassified(net, s.race.Xv, labels, STRIP)
             return step, s.selected, dist, wrong, LAB.raw_validation(lab) if raw is None else raw
 
-        self._worker = w = Worker(task, "distributions", self)
-        w.finished.connect(lambda res: self._done(w, s, res))
-        w.failed.connect(lambda msg: self._ended(w))
-        w.cancelled.connect(lambda: self._ended(w))
-        w.start()
-
-    def _ended(self, w) -> bool:
-        if w is not self._worker:
-            return False
-        self._worker = None
-        if self._pending:
-            self.request()
-        return True
+        self._start_worker(task, "distributions", s)
 
     def _done(self, w, session, res) -> None:
         if not self._ended(w) or session is not self.session:
