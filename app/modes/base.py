@@ -28,6 +28,11 @@ class DockSpec:
     tab_with: str = ""  # key of a dock this one shares a tab bar with
 
 
+# A projector window narrower than this (1024 px at presenter mode's 24 pt) keeps a mode's
+# centre and its leaderboard; the modes fold their other docks away until there is room.
+NARROW_PX = 1200
+
+
 class Mode(QObject):
     """Base of the modes; ``shell`` is the window (playback, model, theme, actions)."""
 

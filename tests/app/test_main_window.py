@@ -469,3 +469,17 @@ def test_saved_image_right_after_a_zoom_is_drawn_whole(window, qtbot, tmp_path):
     now, later = (QImage(str(tmp_path / n)).convertToFormat(QImage.Format_RGB32) for n in ("now.png", "later.png"))
     a, b = (np.frombuffer(i.constBits(), np.uint8).astype(int) for i in (now, later))
     assert np.mean(np.abs(a - b) > 40) < 1e-4
+
+
+def test_a_narrow_projector_folds_the_loss_curves_so_the_board_shows_every_racer(window, qtbot):
+    window.resize(1024, 768)
+    window.controller.run_to(30)
+    window.act_projector.trigger()
+    wait_restyled(window, qtbot)
+    qtbot.waitUntil(lambda: not window.docks["loss"].isVisible())
+    board = window.mode.leaderboard
+    assert board.rowCount() == 6
+    qtbot.waitUntil(lambda: board.visualItemRect(board.item(5, 1)).bottom() <= board.viewport().height())
+    window.act_projector.trigger()
+    wait_restyled(window, qtbot)
+    qtbot.waitUntil(lambda: window.docks["loss"].isVisible())

@@ -16,7 +16,7 @@ from ...panels.racers import RacersPanel
 from ...shell.worker import Worker
 from ...views.curves import CurvePlot
 from ...views.leaderboard import Column, Leaderboard, count, number
-from ..base import DockSpec, Mode, scrolled
+from ..base import NARROW_PX, DockSpec, Mode, scrolled
 from .experiment_panel import ExperimentPanel
 from .feeds import show_board, show_curves
 from .inside import INSIDE_DOCKS, InsideViews
@@ -39,7 +39,6 @@ COLUMNS = (
 # window repaints in between (Qt throttles repaints to the screen's refresh, ~16 ms; steps 1 ms
 # apart all landed before one repaint, which then painted them all at once).
 TURN_MS = 20
-NARROW_PX = 1200  # a projector window narrower than this keeps the centre and the board only
 
 
 class Slot(QWidget):

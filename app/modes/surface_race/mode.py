@@ -16,7 +16,7 @@ from ...views.curves import CurvePlot
 from ...views.inspector import StepInspector
 from ...views.leaderboard import Leaderboard
 from ...views.surface_view import SurfaceView
-from ..base import DockSpec, Mode, scrolled
+from ..base import NARROW_PX, DockSpec, Mode, scrolled
 from .feeds import CurveFeed, show_board
 from .session import SurfaceSession
 
@@ -35,6 +35,7 @@ class SurfaceRaceMode(Mode):
         theme = shell.theme
         view = self.model.scenario.view
         self.session: SurfaceSession | None = None
+        self._narrow_folded = False  # a narrow projector folded the loss curves away
         self.history_capacity = 16384
         self._generation = 0
         self._frames = 0
@@ -124,8 +125,17 @@ class SurfaceRaceMode(Mode):
 
     def layout_docks(self, w: int, h: int) -> None:
         docks, theme = self.shell.docks, self.shell.theme
+        # A narrow projector (1024 px at 24 pt) has room for the map and the whole board only:
+        # the loss curves fold away (the board ranks the same values), and come back with room.
+        narrow = self.model.scenario.view.projector and w < NARROW_PX
+        if narrow and not docks["loss"].isHidden():
+            docks["loss"].hide()
+            self._narrow_folded = True
+        elif not narrow and self._narrow_folded:
+            docks["loss"].show()
+            self._narrow_folded = False
         rows = max(len(self.model.enabled_indices()), 3)
-        board = int(min(0.45 * h, (rows + 1.6) * theme.font_pt * 2.4))
+        board = int(min(0.45 * h if not narrow else h, (rows + 1.6) * theme.font_pt * 2.4))
         # Narrow windows keep the panels wide enough for their editors and table columns;
         # the map is limited by the height there anyway.
         left = max(int(0.2 * w), min(290, int(0.24 * w)))
