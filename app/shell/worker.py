@@ -136,6 +136,16 @@ class OneWorkerAtATime:
     def running(self) -> bool:
         return self._worker is not None
 
+    def _ask(self):
+        """The view's session to compute for now, or None: none shown, or one running (then
+        asked again once it has ended); marks what was asked (its step and selected racer)."""
+        s = self.session
+        self._pending = self._worker is not None
+        if s is None or self._pending:
+            return None
+        self._asked = (s.race.t, s.selected)
+        return s
+
     def _start_worker(self, task, name: str, session) -> None:
         """Run ``task`` as the current worker; ``_done(worker, session, result)`` gets its result."""
         self._worker = w = Worker(task, name, self)

@@ -132,11 +132,9 @@ class DiagramView(OneWorkerAtATime, QWidget):
         self._at = time.perf_counter()
 
     def request(self) -> None:
-        s = self.session
-        self._pending = self._worker is not None  # asked again when the running one is done
-        if s is None or self._pending:
+        s = self._ask()
+        if s is None:
             return
-        self._asked = (s.race.t, s.selected)
         extent = s.extent
 
         def task(job):

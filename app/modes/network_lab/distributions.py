@@ -128,11 +128,9 @@ class DistributionsView(OneWorkerAtATime, QWidget):
             self.request()
 
     def request(self) -> None:
-        s = self.session
-        self._pending = self._worker is not None  # asked again when the running one is done
-        if s is None or self._pending:
+        s = self._ask()
+        if s is None:
             return
-        self._asked = (s.race.t, s.selected)
         self._at = time.perf_counter()
         X = s.race.Xv[:ROWS]
         labels = s.data.y_val
